@@ -1,0 +1,107 @@
+# hvmetal: one entry point. `make` builds the UEFI images and the ESP image,
+# `make run` boots a demo, `make test` runs every test.
+
+B := build
+EFIINC := /usr/include/efi
+GNUEFI_LDS := /usr/lib/elf_x86_64_efi.lds
+GNUEFI_CRT0 := /usr/lib/crt0-efi-x86_64.o
+
+WARN := -Wall -Wextra -Werror
+# The core runs in VMX root between guest instructions: it must never touch
+# FPU/SSE state (the guest's), so everything is built general-registers-only.
+EFI_CFLAGS := -std=gnu11 -O2 -g $(WARN) -ffreestanding -fno-stack-protector -fpic \
+	-fshort-wchar -mno-red-zone -maccumulate-outgoing-args \
+	-fno-strict-aliasing -DGNU_EFI_USE_MS_ABI -I$(EFIINC) -I$(EFIINC)/x86_64 -Iinclude -I.
+# boot/ and the UEFI test app run only in firmware context and call ms_abi code,
+# which saves XMM6-15; the core never touches SSE.
+CORE_CFLAGS := -mgeneral-regs-only
+EFI_LDFLAGS := -nostdlib -znocombreloc -T $(GNUEFI_LDS) -shared -Bsymbolic -L/usr/lib $(GNUEFI_CRT0)
+EFI_LIBS := -lefi -lgnuefi
+OBJCOPY_EFI := objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .rel \
+	-j .rela -j .rel.* -j .rela.* -j .reloc --target efi-app-x86_64 --subsystem=10
+
+HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -DHVMETAL_HOST_TEST -Iinclude -I.
+
+CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
+	kernel/memmap.c kernel/guest_pt.c \
+	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/cd_exits.c vmx/hypercall.c vmx/uaccess.c \
+	ept/ept_identity.c
+CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm
+BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
+BOOT_ASM := boot/launch.asm
+HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c libhv/hvmetal.c kernel/log.c kernel/string.c
+HVTEST_ASM := tests/machine/probe.asm
+
+HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
+HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))
+
+# Host unit tests: test name -> the real sources it exercises.
+HOST_TESTS := test_headers test_pool test_guest_pt test_memmap test_config test_vmx_caps test_ept_identity test_log
+test_headers_SRCS :=
+test_pool_SRCS := kernel/pool.c
+test_guest_pt_SRCS := kernel/guest_pt.c
+test_memmap_SRCS := kernel/memmap.c
+test_config_SRCS := boot/config.c kernel/log.c
+test_vmx_caps_SRCS := vmx/vmx_caps.c
+test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c
+test_log_SRCS := kernel/log.c
+HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
+
+.PHONY: all deps run test test-host test-machine bench image clean
+all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/esp.img
+
+deps:
+	@scripts/deps.sh
+
+$(B)/efi/%.c.o: %.c | deps-ok
+	@mkdir -p $(dir $@)
+	gcc $(EFI_CFLAGS) $(if $(filter boot/% tests/% libhv/%,$<),,$(CORE_CFLAGS)) -MMD -c $< -o $@
+
+$(B)/efi/%.asm.o: %.asm | deps-ok
+	@mkdir -p $(dir $@)
+	nasm -f elf64 -Werror -o $@ $<
+
+$(B)/%.so: | deps-ok
+	ld $(EFI_LDFLAGS) $^ -o $@ $(EFI_LIBS)
+
+$(B)/hvmetal.so: $(HVMETAL_OBJS)
+$(B)/hvtest.so: $(HVTEST_OBJS)
+
+$(B)/%.efi: $(B)/%.so
+	$(OBJCOPY_EFI) $< $@
+
+$(B)/esp.img: $(B)/hvmetal.efi $(B)/hvtest.efi scripts/mkesp.sh
+	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/hvtest.efi
+
+image: $(B)/esp.img
+	@echo "ESP image: $(B)/esp.img (write it to a USB stick, see docs/hardware.md)"
+
+$(B)/host/%: tests/host/%.c | deps-ok
+	@mkdir -p $(dir $@)
+	gcc $(HOST_CFLAGS) -o $@ $< $($*_SRCS) -lcmocka
+
+.SECONDEXPANSION:
+$(HOST_TEST_BINS): $$($$(notdir $$@)_SRCS)
+
+# deps-ok installs missing Debian packages once per build tree.
+.PHONY: deps-ok
+deps-ok:
+	@[ -f $(B)/.deps-ok ] || { scripts/deps.sh && mkdir -p $(B) && touch $(B)/.deps-ok; }
+
+run: all
+	scripts/run.sh
+
+test-host: $(HOST_TEST_BINS)
+	scripts/test-host.sh $(HOST_TEST_BINS)
+
+test-machine: all
+	scripts/test-machine.sh
+
+test: deps-ok
+	scripts/test.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/efi -name '*.d' 2>/dev/null)

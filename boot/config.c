@@ -1,0 +1,108 @@
+#include "config.h"
+#include "kernel/log.h"
+#include "kernel/string.h"
+
+void config_defaults(struct hv_config *cfg)
+{
+	memcpy(cfg->next, CONFIG_DEFAULT_NEXT, sizeof(CONFIG_DEFAULT_NEXT));
+	cfg->pool_mib = CONFIG_DEFAULT_POOL_MIB;
+}
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* [s, e) with surrounding blanks removed. */
+static void trim(const char **s, const char **e)
+{
+	while (*s < *e && is_space(**s))
+		(*s)++;
+	while (*e > *s && is_space((*e)[-1]))
+		(*e)--;
+}
+
+static int key_is(const char *k, size_t n, const char *want)
+{
+	size_t wn = 0;
+
+	while (want[wn])
+		wn++;
+	return n == wn && memcmp(k, want, n) == 0;
+}
+
+static void report(char *err, size_t errlen, unsigned line, const char *what)
+{
+	log_snprintf(err, errlen, "hvmetal.cfg line %u: %s", line, what);
+}
+
+static const char *parse_line(struct hv_config *cfg, const char *k, const char *ke,
+			      const char *v, const char *ve)
+{
+	size_t kn = ke - k, vn = ve - v;
+
+	if (key_is(k, kn, "next")) {
+		if (vn >= CONFIG_PATH_MAX)
+			return "next: path too long";
+		if (key_is(v, vn, "none"))
+			vn = 0;
+		memcpy(cfg->next, v, vn);
+		cfg->next[vn] = 0;
+		return 0;
+	}
+	if (key_is(k, kn, "pool_mib")) {
+		uint32_t n = 0;
+
+		if (vn == 0 || vn > 5)
+			return "pool_mib: expected a number of MiB";
+		for (const char *p = v; p < ve; p++) {
+			if (*p < '0' || *p > '9')
+				return "pool_mib: expected a number of MiB";
+			n = n * 10 + (*p - '0');
+		}
+		if (n < CONFIG_MIN_POOL_MIB || n > CONFIG_MAX_POOL_MIB)
+			return "pool_mib: out of range (4..4096)";
+		cfg->pool_mib = n;
+		return 0;
+	}
+	return "unknown key";
+}
+
+const char *config_parse(struct hv_config *cfg, const char *text, size_t len,
+			 char *err, size_t errlen)
+{
+	const char *end = text + len, *first = 0;
+	unsigned line = 0;
+
+	for (const char *s = text; s < end; line++) {
+		const char *e = s, *eq, *why;
+
+		while (e < end && *e != '\n')
+			e++;
+		const char *next = e + (e < end);
+
+		for (const char *h = s; h < e; h++)
+			if (*h == '#')
+				e = h;
+		trim(&s, &e);
+		if (s < e) {
+			for (eq = s; eq < e && *eq != '='; eq++)
+				;
+			if (eq == e) {
+				why = "expected key = value";
+			} else {
+				const char *ke = eq, *v = eq + 1;
+
+				trim(&s, &ke);
+				trim(&v, &e);
+				why = parse_line(cfg, s, ke, v, e);
+			}
+			if (why && !first) {
+				report(err, errlen, line + 1, why);
+				first = err;
+			}
+		}
+		s = next;
+	}
+	return first;
+}

@@ -1,0 +1,222 @@
+/*
+ * hvmetal.efi: check the CPU, reserve hvmetal's region, move the core into it,
+ * build host state and late-launch every CPU into VMX non-root mode, then start
+ * the next image. Any failure is one line on the console and the serial port and
+ * a clean return: the firmware keeps booting without a hypervisor.
+ */
+#include <efi.h>
+#include <efilib.h>
+#include "config.h"
+#include "efi_mp.h"
+#include "kernel/hvmetal.h"
+#include "kernel/log.h"
+#include "memmap_efi.h"
+#include "relocate.h"
+#include "vmx/vmx_cpu.h"
+
+#define CONFIG_FILE	L"\\EFI\\hvmetal\\hvmetal.cfg"
+#define CONFIG_MAX	4096
+
+typedef int (*launch_fn)(uint32_t cpu, uint64_t rsp, uint64_t rip, uint64_t rflags);
+typedef const char *(*setup_fn)(const struct boot_info *bi);
+
+/* boot/launch.asm */
+extern int boot_launch_cpu(launch_fn fn, uint32_t cpu);
+/* gnu-efi's linker script: where this image starts. */
+extern char ImageBase[];
+
+static EFI_GUID mp_guid = EFI_MP_SERVICES_PROTOCOL_GUID;
+
+/* Shared with the APs while they launch. */
+struct ap_launch {
+	EFI_MP_SERVICES_PROTOCOL *mp;
+	launch_fn launch;
+	volatile int failures;
+};
+
+static void say(const char *fmt, const char *arg)
+{
+	char line[200];
+	CHAR16 wide[200];
+	unsigned i;
+
+	log_snprintf(line, sizeof(line), fmt, arg);
+	log_printf("%s\n", line);
+	for (i = 0; line[i] && i < 199; i++)
+		wide[i] = line[i];
+	wide[i] = 0;
+	Print(L"%s\n", wide);
+}
+
+static void to_wide(CHAR16 *dst, const char *src, unsigned max)
+{
+	unsigned i;
+
+	for (i = 0; src[i] && i + 1 < max; i++)
+		dst[i] = src[i];
+	dst[i] = 0;
+}
+
+static EFI_FILE_HANDLE open_file(EFI_HANDLE device, CHAR16 *path)
+{
+	EFI_FILE_HANDLE root = LibOpenRoot(device), f = NULL;
+
+	if (!root)
+		return NULL;
+	if (EFI_ERROR(uefi_call_wrapper(root->Open, 5, root, &f, path, EFI_FILE_MODE_READ, 0)))
+		f = NULL;
+	uefi_call_wrapper(root->Close, 1, root);
+	return f;
+}
+
+static void load_config(EFI_HANDLE device, struct hv_config *cfg)
+{
+	static char text[CONFIG_MAX];
+	char err[120];
+	UINTN len = sizeof(text);
+	EFI_FILE_HANDLE f = open_file(device, CONFIG_FILE);
+
+	config_defaults(cfg);
+	if (!f)
+		return;
+	if (!EFI_ERROR(uefi_call_wrapper(f->Read, 3, f, &len, text)) &&
+	    config_parse(cfg, text, len, err, sizeof(err)))
+		say("hvmetal: %s (line ignored)", err);
+	uefi_call_wrapper(f->Close, 1, f);
+}
+
+static VOID EFIAPI ap_entry(VOID *arg)
+{
+	struct ap_launch *al = arg;
+	UINTN me;
+
+	if (EFI_ERROR(uefi_call_wrapper(al->mp->WhoAmI, 2, al->mp, &me)) || me >= HV_MAX_CPUS ||
+	    boot_launch_cpu(al->launch, me) < 0)
+		__atomic_add_fetch(&al->failures, 1, __ATOMIC_SEQ_CST);
+}
+
+static UINTN cpu_count(EFI_MP_SERVICES_PROTOCOL *mp, UINTN *bsp)
+{
+	UINTN total = 1, enabled = 1;
+
+	*bsp = 0;
+	if (mp) {
+		uefi_call_wrapper(mp->GetNumberOfProcessors, 3, mp, &total, &enabled);
+		uefi_call_wrapper(mp->WhoAmI, 2, mp, bsp);
+	}
+	return total < HV_MAX_CPUS ? total : HV_MAX_CPUS;
+}
+
+/* Returns NULL once every CPU runs the control domain under hvmetal, else why not. */
+static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UINTN *launched)
+{
+	static struct boot_info bi;
+	EFI_MP_SERVICES_PROTOCOL *mp = NULL;
+	EFI_PHYSICAL_ADDRESS region = 0;
+	uint64_t image_size = (li->ImageSize + 4095) & ~4095ull;
+	uint64_t pool_size = (uint64_t)cfg->pool_mib << 20;
+	struct ap_launch al = { 0 };
+	const char *why;
+	UINTN bsp, ncpu;
+
+	uefi_call_wrapper(BS->LocateProtocol, 3, &mp_guid, NULL, (void **)&mp);
+	ncpu = cpu_count(mp, &bsp);
+	/* Runtime-services code: executable now, and an OS booted later keeps out of it. */
+	if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages,
+					EfiRuntimeServicesCode, (image_size + pool_size) >> 12,
+					&region)))
+		return "cannot reserve memory for hvmetal's region";
+	bi.region_base = region;
+	bi.region_size = image_size + pool_size;
+	bi.image_base = region;
+	bi.image_size = image_size;
+	bi.pool_base = region + image_size;
+	bi.pool_size = pool_size;
+	bi.cpu_count = ncpu;
+	if (EFI_ERROR(memmap_from_efi(&bi.memmap))) {
+		why = "cannot read the firmware's memory map";
+		goto free;
+	}
+	memmap_set_hidden(&bi.memmap, bi.region_base, bi.region_size);
+
+	void *copy = (void *)(uintptr_t)region;
+
+	relocate_image(copy, ImageBase, li->ImageSize);
+	why = ((setup_fn)relocate_symbol(copy, ImageBase, hvmetal_setup))(&bi);
+	if (why) {
+		/* The text lives in the copy too: read it from this image instead. */
+		why = relocate_back(copy, ImageBase, why);
+		goto free;
+	}
+	al.mp = mp;
+	al.launch = (launch_fn)relocate_symbol(copy, ImageBase, vmx_cpu_launch);
+	if (boot_launch_cpu(al.launch, bsp) < 0) {
+		why = "VMX launch failed on the boot CPU (see the serial log)";
+		goto free;
+	}
+	*launched = 1;
+	if (ncpu > 1) {
+		if (EFI_ERROR(uefi_call_wrapper(mp->StartupAllAPs, 7, mp, ap_entry, FALSE,
+						NULL, 0, &al, NULL)))
+			al.failures = ncpu - 1;
+		*launched = ncpu - al.failures;
+		if (al.failures)
+			say("hvmetal: %s", "some application processors did not launch: they run without hvmetal");
+	}
+	return NULL;
+free:
+	/* Nothing runs from the region yet: hand it back. */
+	uefi_call_wrapper(BS->FreePages, 2, region, (image_size + pool_size) >> 12);
+	return why;
+}
+
+static void start_next(EFI_HANDLE image, EFI_LOADED_IMAGE *li, const struct hv_config *cfg)
+{
+	CHAR16 path[CONFIG_PATH_MAX];
+	EFI_DEVICE_PATH *dp;
+	EFI_HANDLE next;
+	EFI_FILE_HANDLE probe;
+	EFI_STATUS st;
+
+	if (!cfg->next[0])
+		return;
+	to_wide(path, cfg->next, CONFIG_PATH_MAX);
+	probe = open_file(li->DeviceHandle, path);
+	if (!probe) {
+		say("hvmetal: next image %s not found: back to the firmware", cfg->next);
+		return;
+	}
+	uefi_call_wrapper(probe->Close, 1, probe);
+	dp = FileDevicePath(li->DeviceHandle, path);
+	st = uefi_call_wrapper(BS->LoadImage, 6, FALSE, image, dp, NULL, 0, &next);
+	if (dp)
+		FreePool(dp);
+	if (EFI_ERROR(st)) {
+		say("hvmetal: cannot load %s", cfg->next);
+		return;
+	}
+	log_printf("hvmetal: starting %s\n", cfg->next);
+	uefi_call_wrapper(BS->StartImage, 3, next, NULL, NULL);
+}
+
+EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
+{
+	EFI_LOADED_IMAGE *li = NULL;
+	struct hv_config cfg;
+	const char *why;
+	UINTN launched = 0;
+
+	InitializeLib(image, st);
+	if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol,
+					(void **)&li)))
+		return EFI_LOAD_ERROR;
+	log_printf("hvmetal: loaded at %p (%lu KiB)\n", li->ImageBase, li->ImageSize >> 10);
+	load_config(li->DeviceHandle, &cfg);
+	why = launch(li, &cfg, &launched);
+	if (why)
+		say("hvmetal: not started: %s", why);
+	else
+		log_printf("hvmetal: running: control domain on %lu CPUs\n", (uint64_t)launched);
+	start_next(image, li, &cfg);
+	return EFI_SUCCESS;
+}

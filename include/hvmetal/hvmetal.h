@@ -1,0 +1,28 @@
+/* Control-domain side of hvmetal's own calls (the hv_* API sits on top of these). */
+#ifndef HVMETAL_CLIENT_H
+#define HVMETAL_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <Hypervisor/hv_error.h>
+#include <hvmetal/abi.h>
+
+/* One VMCALL; *rdx (if not NULL) gets RDX after the call. */
+static inline hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+					 uint64_t *rdx)
+{
+	uint64_t rax = nr, d = a2;
+
+	__asm__ volatile("vmcall" : "+a"(rax), "+d"(d) : "D"(a0), "S"(a1) : "memory", "cc");
+	if (rdx)
+		*rdx = d;
+	return (hv_return_t)rax;
+}
+
+/* True when CPUID says hvmetal runs this CPU (never executes VMCALL). */
+bool hvmetal_present(void);
+hv_return_t hvmetal_version(uint32_t *version);
+hv_return_t hvmetal_info(struct hvmetal_info *info);
+hv_return_t hvmetal_selfcheck(struct hvmetal_selfcheck *sc);
+
+#endif

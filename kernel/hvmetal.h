@@ -1,0 +1,31 @@
+/* The core's global state and its two entry points from boot/. */
+#ifndef HVMETAL_CORE_H
+#define HVMETAL_CORE_H
+
+#include <stdint.h>
+#include "bootinfo.h"
+#include "percpu.h"
+
+struct hvmetal {
+	struct boot_info boot;		/* copied in at setup, read-only after */
+	struct percpu *cpus;		/* boot.cpu_count entries, from the pool */
+	uint64_t canary_page;		/* a pool page of canary words, for SELFCHECK */
+	uint64_t canary_value;
+	uint64_t code_checksum;		/* of hvmetal's .text at setup */
+	uint32_t features;		/* HVMETAL_FEAT_* in use */
+	uint32_t maxphyaddr;		/* CPUID.80000008H:EAX[7:0] */
+	volatile uint32_t cpus_launched;
+};
+
+extern struct hvmetal hv;
+
+/*
+ * Runs once on the boot CPU in firmware context: checks VT-x, then builds host
+ * state, the control domain's EPT and every CPU's structures in the pool.
+ * Returns NULL, or one line saying why hvmetal cannot run.
+ */
+const char *hvmetal_setup(const struct boot_info *bi);
+
+uint64_t hvmetal_code_checksum(void);
+
+#endif

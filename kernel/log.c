@@ -1,0 +1,155 @@
+#include <stdint.h>
+#include "cpu.h"
+#include "log.h"
+#include "spinlock.h"
+
+#define COM1		0x3f8
+#define COM_LSR		5
+#define COM_LSR_THRE	0x20
+#define COM_LSR_TEMT	0x40
+
+/* Serialises whole lines from different CPUs. */
+static struct spinlock log_lock;
+
+/* The firmware programmed COM1 (115200 8N1); hvmetal keeps its setting. */
+static void serial_putc(char c)
+{
+	for (unsigned spins = 0; spins < 100000; spins++)
+		if (inb(COM1 + COM_LSR) & COM_LSR_THRE)
+			break;
+	outb(COM1, (uint8_t)c);
+}
+
+struct fmt_out {
+	char *buf;
+	unsigned size, len;
+};
+
+static void out_char(struct fmt_out *o, char c)
+{
+	if (o->len + 1 < o->size)
+		o->buf[o->len] = c;
+	o->len++;
+}
+
+static void out_num(struct fmt_out *o, uint64_t v, unsigned base, int width, char pad, int neg)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v);
+	if (neg)
+		tmp[n++] = '-';
+	while (n < width--)
+		out_char(o, pad);
+	while (n)
+		out_char(o, tmp[--n]);
+}
+
+/* Supports %s %c %d %u %x %p with optional '0', width and 'l'/'ll'/'z'. */
+int log_vsnprintf(char *buf, unsigned size, const char *fmt, va_list ap)
+{
+	struct fmt_out o = { buf, size, 0 };
+
+	for (; *fmt; fmt++) {
+		if (*fmt != '%') {
+			out_char(&o, *fmt);
+			continue;
+		}
+		char pad = ' ';
+		int width = 0, lng = 0;
+
+		if (*++fmt == '0')
+			pad = '0', fmt++;
+		while (*fmt >= '0' && *fmt <= '9')
+			width = width * 10 + (*fmt++ - '0');
+		while (*fmt == 'l' || *fmt == 'z')
+			lng = 1, fmt++;
+		switch (*fmt) {
+		case 's': {
+			const char *s = va_arg(ap, const char *);
+
+			for (s = s ? s : "(null)"; *s; s++)
+				out_char(&o, *s);
+			break;
+		}
+		case 'c':
+			out_char(&o, (char)va_arg(ap, int));
+			break;
+		case 'd': {
+			int64_t v = lng ? va_arg(ap, int64_t) : va_arg(ap, int);
+
+			out_num(&o, v < 0 ? -(uint64_t)v : (uint64_t)v, 10, width, pad, v < 0);
+			break;
+		}
+		case 'u':
+			out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 10, width, pad, 0);
+			break;
+		case 'x':
+			out_num(&o, lng ? va_arg(ap, uint64_t) : va_arg(ap, unsigned), 16, width, pad, 0);
+			break;
+		case 'p':
+			out_char(&o, '0');
+			out_char(&o, 'x');
+			out_num(&o, (uintptr_t)va_arg(ap, void *), 16, 0, ' ', 0);
+			break;
+		case '%':
+			out_char(&o, '%');
+			break;
+		default:
+			out_char(&o, '?');
+			if (!*fmt)
+				fmt--;
+			break;
+		}
+	}
+	if (size)
+		buf[o.len < size ? o.len : size - 1] = 0;
+	return (int)o.len;
+}
+
+int log_snprintf(char *buf, unsigned size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = log_vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+void log_vprintf(const char *fmt, va_list ap)
+{
+	char line[256];
+	int n = log_vsnprintf(line, sizeof(line), fmt, ap);
+
+	if (n >= (int)sizeof(line))
+		n = sizeof(line) - 1;
+	spin_lock(&log_lock);
+	for (int i = 0; i < n; i++) {
+		if (line[i] == '\n')
+			serial_putc('\r');
+		serial_putc(line[i]);
+	}
+	spin_unlock(&log_lock);
+}
+
+void log_printf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vprintf(fmt, ap);
+	va_end(ap);
+}
+
+void log_flush(void)
+{
+	for (unsigned spins = 0; spins < 1000000; spins++)
+		if (inb(COM1 + COM_LSR) & COM_LSR_TEMT)
+			break;
+}

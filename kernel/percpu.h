@@ -1,0 +1,47 @@
+/* Per-CPU state of hvmetal. Host GS base points at this CPU's struct percpu. */
+#ifndef HVMETAL_PERCPU_H
+#define HVMETAL_PERCPU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tss64 {
+	uint32_t reserved0;
+	uint64_t rsp[3];
+	uint64_t ist[8];	/* ist[0] is reserved */
+	uint64_t reserved1;
+	uint16_t reserved2, iomap_base;
+} __attribute__((packed));
+
+#define HOST_GDT_ENTRIES	5	/* null, code64, data, tss (2 slots) */
+#define HOST_SEL_CS		0x08
+#define HOST_SEL_DS		0x10
+#define HOST_SEL_TR		0x18
+
+#define HOST_STACK_PAGES	4	/* exit handling stack */
+#define HOST_IST_PAGES		2	/* NMI, #DF, #MC each */
+
+struct percpu {
+	struct percpu *self;		/* gs:0, so asm can find the struct */
+	uint32_t index;			/* set at setup, constant after */
+	uint32_t launched;		/* 1 once this CPU runs the control domain in VMX non-root */
+	uint64_t vmxon_pa;		/* VMXON region, from the pool */
+	uint64_t vmcs_pa;		/* control-domain VMCS, from the pool */
+	uint64_t stack_top;		/* host RSP on VM exit */
+	volatile uint32_t nmi_pending;	/* set by the host NMI handler, cleared on injection */
+	uint32_t pad;
+	uint64_t gdt[HOST_GDT_ENTRIES];
+	struct tss64 tss;
+} __attribute__((aligned(64)));
+
+_Static_assert(offsetof(struct percpu, self) == 0, "asm reads gs:0");
+
+static inline struct percpu *this_cpu(void)
+{
+	struct percpu *p;
+
+	__asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+	return p;
+}
+
+#endif

@@ -1,0 +1,49 @@
+; trap_call and the exception handlers behind it (see trap.h). A caught fault
+; abandons fn: the handler restores trap_call's stack and returns the vector.
+bits 64
+default rel
+section .text
+
+global trap_call
+global trap_handler_ud
+global trap_handler_gp
+global trap_handler_pf
+
+; int trap_call(void (*fn)(void *), void *arg)
+trap_call:
+	push rbx
+	push rbp
+	push r12
+	push r13
+	push r14
+	push r15
+	pushfq			; a caught fault leaves IF clear: popfq restores it
+	mov [trap_rsp], rsp
+	mov rax, rdi
+	mov rdi, rsi
+	call rax		; 7 pushes + return address: aligned
+	mov eax, -1
+trap_out:
+	popfq
+	pop r15
+	pop r14
+	pop r13
+	pop r12
+	pop rbp
+	pop rbx
+	ret
+
+%macro HANDLER 2
+trap_handler_%1:
+	mov rsp, [trap_rsp]
+	mov eax, %2
+	jmp trap_out
+%endmacro
+HANDLER ud, 6
+HANDLER gp, 13
+HANDLER pf, 14
+
+section .bss
+trap_rsp: resq 1
+
+section .note.GNU-stack noalloc noexec nowrite progbits

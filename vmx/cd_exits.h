@@ -1,0 +1,23 @@
+/* The control domain's exits: what hvmetal virtualizes for the firmware and the OS. */
+#ifndef HVMETAL_CD_EXITS_H
+#define HVMETAL_CD_EXITS_H
+
+#include <stdint.h>
+#include "vmx_exit.h"
+
+/* CR0/CR4 guest/host masks: the bits VMX forces, shown to the guest as it wrote them. */
+void cd_write_cr_masks(void);
+void cd_write_cr0(uint64_t val);
+void cd_write_cr4(uint64_t val);
+
+enum exit_action cd_exit_triple_fault(struct vmx_exit *ex);
+enum exit_action cd_exit_init(struct vmx_exit *ex);
+enum exit_action cd_exit_sipi(struct vmx_exit *ex);
+enum exit_action cd_exit_task_switch(struct vmx_exit *ex);
+enum exit_action cd_exit_cpuid(struct vmx_exit *ex);
+enum exit_action cd_exit_invd(struct vmx_exit *ex);
+enum exit_action cd_exit_inject_ud(struct vmx_exit *ex);
+enum exit_action cd_exit_cr_access(struct vmx_exit *ex);
+enum exit_action cd_exit_xsetbv(struct vmx_exit *ex);
+
+#endif

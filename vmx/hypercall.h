@@ -1,0 +1,9 @@
+/* The control domain's VMCALL: hvmetal's hypercall ABI (include/hvmetal/abi.h). */
+#ifndef HVMETAL_HYPERCALL_H
+#define HVMETAL_HYPERCALL_H
+
+#include "vmx_exit.h"
+
+enum exit_action hypercall_exit(struct vmx_exit *ex);
+
+#endif

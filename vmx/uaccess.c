@@ -1,0 +1,67 @@
+#include "kernel/pool.h"
+#include "kernel/string.h"
+#include "uaccess.h"
+
+#define MAX_PAGES	(UACCESS_MAX / PAGE_SIZE + 1)
+
+static bool read_table(void *ctx, uint64_t gpa, uint64_t *val)
+{
+	const struct uaccess *ua = ctx;
+
+	if (!memmap_is_cd_ram(ua->map, gpa))
+		return false;
+	*val = *(const uint64_t *)ua->phys(gpa);
+	return true;
+}
+
+/* Translates every page of the range first: all or nothing. */
+static int plan(const struct uaccess *ua, uint64_t gva, size_t n, unsigned access,
+		uint64_t *gpa, size_t *npages)
+{
+	size_t count = 0;
+
+	if (n == 0 || n > UACCESS_MAX || gva + n < gva)
+		return -1;
+	for (uint64_t va = gva; va < gva + n; va = (va & ~PAGE_MASK) + PAGE_SIZE) {
+		struct guest_pt_walk w;
+
+		if (guest_pt_translate(&ua->pg, read_table, (void *)ua, va, access, &w) != GUEST_PT_OK ||
+		    !memmap_is_cd_ram(ua->map, w.gpa))
+			return -1;
+		gpa[count++] = w.gpa;
+	}
+	*npages = count;
+	return 0;
+}
+
+static int copy(const struct uaccess *ua, uint64_t gva, uint8_t *buf, size_t n, bool out)
+{
+	uint64_t gpa[MAX_PAGES];
+	size_t npages;
+
+	if (plan(ua, gva, n, out ? GUEST_PT_WRITE : 0, gpa, &npages) < 0)
+		return -1;
+	for (size_t i = 0; i < npages && n; i++) {
+		size_t chunk = PAGE_SIZE - (gpa[i] & PAGE_MASK);
+		uint8_t *host = ua->phys(gpa[i]);
+
+		chunk = chunk < n ? chunk : n;
+		if (out)
+			memcpy(host, buf, chunk);
+		else
+			memcpy(buf, host, chunk);
+		buf += chunk;
+		n -= chunk;
+	}
+	return 0;
+}
+
+int uaccess_copy_in(const struct uaccess *ua, void *dst, uint64_t gva, size_t n)
+{
+	return copy(ua, gva, dst, n, false);
+}
+
+int uaccess_copy_out(const struct uaccess *ua, uint64_t gva, const void *src, size_t n)
+{
+	return copy(ua, gva, (uint8_t *)src, n, true);
+}

@@ -1,0 +1,58 @@
+/*
+ * VMCS access in layers: VMX instructions that decode VMfailInvalid/VMfailValid,
+ * then checked vmcs_read/vmcs_write (a failure there is a bug in hvmetal: panic).
+ */
+#ifndef HVMETAL_VMCS_H
+#define HVMETAL_VMCS_H
+
+#include <stdint.h>
+
+enum vmx_result {
+	VMX_OK = 0,
+	VMX_FAIL_INVALID,	/* CF=1: no current VMCS or bad pointer */
+	VMX_FAIL_VALID,		/* ZF=1: reason in VMCS_INSN_ERROR */
+};
+
+#define VMX_INSN_1(name, insn)						\
+static inline enum vmx_result name(uint64_t pa)				\
+{									\
+	uint8_t cf, zf;							\
+	__asm__ volatile(insn " %2; setc %0; setz %1"			\
+			 : "=qm"(cf), "=qm"(zf) : "m"(pa) : "cc", "memory"); \
+	return cf ? VMX_FAIL_INVALID : zf ? VMX_FAIL_VALID : VMX_OK;	\
+}
+VMX_INSN_1(vmx_on, "vmxon")
+VMX_INSN_1(vmx_clear, "vmclear")
+VMX_INSN_1(vmx_ptrld, "vmptrld")
+#undef VMX_INSN_1
+
+static inline enum vmx_result vmx_vmread(uint64_t field, uint64_t *val)
+{
+	uint8_t cf, zf;
+
+	__asm__ volatile("vmread %3, %2; setc %0; setz %1"
+			 : "=qm"(cf), "=qm"(zf), "=r"(*val) : "r"(field) : "cc");
+	return cf ? VMX_FAIL_INVALID : zf ? VMX_FAIL_VALID : VMX_OK;
+}
+
+static inline enum vmx_result vmx_vmwrite(uint64_t field, uint64_t val)
+{
+	uint8_t cf, zf;
+
+	__asm__ volatile("vmwrite %3, %2; setc %0; setz %1"
+			 : "=qm"(cf), "=qm"(zf) : "r"(field), "rm"(val) : "cc");
+	return cf ? VMX_FAIL_INVALID : zf ? VMX_FAIL_VALID : VMX_OK;
+}
+
+/* Width of a field from its encoding (SDM appendix B): 16, 64, 32 or natural (64) bits. */
+static inline unsigned vmcs_field_bits(uint32_t field)
+{
+	static const unsigned bits[4] = { 16, 64, 32, 64 };
+
+	return (field & 1) ? 32 : bits[(field >> 13) & 3];
+}
+
+uint64_t vmcs_read(uint32_t field);
+void vmcs_write(uint32_t field, uint64_t val);
+
+#endif

@@ -1,0 +1,123 @@
+#include "cd_exits.h"
+#include "hypercall.h"
+#include "kernel/log.h"
+#include "kernel/percpu.h"
+#include "vmcs.h"
+#include "vmx_bits.h"
+#include "vmx_exit.h"
+
+/*
+ * The control domain exits only where it must. A reason missing here cannot
+ * happen with the controls hvmetal sets, so reaching it is a bug: panic.
+ */
+static const vmx_exit_handler exit_handlers[EXIT_REASON_MAX + 1] = {
+	[EXIT_REASON_TRIPLE_FAULT]	= cd_exit_triple_fault,
+	[EXIT_REASON_INIT]		= cd_exit_init,
+	[EXIT_REASON_SIPI]		= cd_exit_sipi,
+	[EXIT_REASON_TASK_SWITCH]	= cd_exit_task_switch,
+	[EXIT_REASON_CPUID]		= cd_exit_cpuid,
+	[EXIT_REASON_GETSEC]		= cd_exit_inject_ud,
+	[EXIT_REASON_INVD]		= cd_exit_invd,
+	[EXIT_REASON_VMCALL]		= hypercall_exit,
+	[EXIT_REASON_VMCLEAR]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMLAUNCH]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMPTRLD]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMPTRST]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMREAD]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMRESUME]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMWRITE]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMXOFF]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMXON]		= cd_exit_inject_ud,
+	[EXIT_REASON_CR_ACCESS]		= cd_exit_cr_access,
+	[EXIT_REASON_INVEPT]		= cd_exit_inject_ud,
+	[EXIT_REASON_INVVPID]		= cd_exit_inject_ud,
+	[EXIT_REASON_XSETBV]		= cd_exit_xsetbv,
+	[EXIT_REASON_VMFUNC]		= cd_exit_inject_ud,
+	[EXIT_REASON_ENCLS]		= cd_exit_inject_ud,
+};
+
+uint64_t vmx_gpr_read(const struct gpr_frame *g, unsigned n)
+{
+	const uint64_t by_number[16] = {
+		g->rax, g->rcx, g->rdx, g->rbx, 0, g->rbp, g->rsi, g->rdi,
+		g->r8, g->r9, g->r10, g->r11, g->r12, g->r13, g->r14, g->r15,
+	};
+
+	/* The guest's RSP is not in the frame: the VMCS holds it. */
+	return (n & 15) == 4 ? vmcs_read(VMCS_GUEST_RSP) : by_number[n & 15];
+}
+
+void vmx_inject_exception(unsigned vector, int has_error, uint32_t error)
+{
+	uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector;
+
+	if (has_error) {
+		info |= INTR_INFO_DELIVER_ERR;
+		vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR, error);
+	}
+	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+}
+
+static void advance_rip(void)
+{
+	uint64_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+
+	vmcs_write(VMCS_GUEST_RIP, vmcs_read(VMCS_GUEST_RIP) + vmcs_read(VMCS_EXIT_INSN_LEN));
+	/* Completing an instruction ends STI and MOV-SS blocking, as on hardware. */
+	if (intr & (INTR_BLOCK_STI | INTR_BLOCK_MOVSS))
+		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, intr & ~(INTR_BLOCK_STI | INTR_BLOCK_MOVSS));
+}
+
+/* An NMI that hit hvmetal goes to the control domain once it can take one. */
+static void deliver_pending_nmi(struct percpu *cpu)
+{
+	if (vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID)
+		return;
+	if (vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & (INTR_BLOCK_NMI | INTR_BLOCK_MOVSS))
+		return;	/* stays pending until a later exit */
+	cpu->nmi_pending = 0;
+	vmcs_write(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+}
+
+static void __attribute__((noreturn)) unexpected_exit(struct vmx_exit *ex)
+{
+	log_printf("hvmetal: cpu %u: unexpected VM exit reason %u%s qualification %lx\n",
+		   this_cpu()->index, EXIT_REASON_BASIC(ex->reason),
+		   (ex->reason & EXIT_REASON_ENTRY_FAIL) ? " (VM-entry failure)" : "", ex->qual);
+	log_printf("  guest rip %016lx rsp %016lx rflags %lx cr0 %lx cr3 %lx cr4 %lx\n",
+		   vmcs_read(VMCS_GUEST_RIP), vmcs_read(VMCS_GUEST_RSP),
+		   vmcs_read(VMCS_GUEST_RFLAGS), vmcs_read(VMCS_GUEST_CR0),
+		   vmcs_read(VMCS_GUEST_CR3), vmcs_read(VMCS_GUEST_CR4));
+	log_printf("  guest-physical %lx linear %lx interruption info %lx\n",
+		   vmcs_read(VMCS_GUEST_PHYS_ADDR), vmcs_read(VMCS_GUEST_LINEAR_ADDR),
+		   vmcs_read(VMCS_EXIT_INTR_INFO));
+	panic_dump_gprs(ex->gpr);
+	panic("unhandled VM exit %u", EXIT_REASON_BASIC(ex->reason));
+}
+
+void vmx_exit_dispatch(struct gpr_frame *gpr)
+{
+	struct vmx_exit ex = {
+		.gpr = gpr,
+		.reason = (uint32_t)vmcs_read(VMCS_EXIT_REASON),
+		.qual = vmcs_read(VMCS_EXIT_QUALIFICATION),
+	};
+	uint32_t basic = EXIT_REASON_BASIC(ex.reason);
+	struct percpu *cpu = this_cpu();
+
+	if ((ex.reason & EXIT_REASON_ENTRY_FAIL) || basic > EXIT_REASON_MAX ||
+	    !exit_handlers[basic])
+		unexpected_exit(&ex);
+	if (exit_handlers[basic](&ex) == EXIT_ADVANCE)
+		advance_rip();
+	if (cpu->nmi_pending)
+		deliver_pending_nmi(cpu);
+}
+
+void vmx_resume_failed(struct gpr_frame *gpr)
+{
+	log_printf("hvmetal: cpu %u: VMRESUME failed, VM-instruction error %lu\n",
+		   this_cpu()->index, vmcs_read(VMCS_INSN_ERROR));
+	panic_dump_gprs(gpr);
+	panic("VMRESUME failed");
+}

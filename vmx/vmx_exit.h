@@ -1,0 +1,30 @@
+/* VM-exit dispatch: one handler per basic exit reason, from a const table. */
+#ifndef HVMETAL_VMX_EXIT_H
+#define HVMETAL_VMX_EXIT_H
+
+#include <stdint.h>
+#include "kernel/panic.h"
+
+struct vmx_exit {
+	struct gpr_frame *gpr;	/* the guest's registers, written back on resume */
+	uint32_t reason;	/* full exit reason */
+	uint64_t qual;		/* exit qualification */
+};
+
+/* What the handler wants done before VMRESUME. */
+enum exit_action {
+	EXIT_RESUME,		/* fault-like or fully handled: RIP stays */
+	EXIT_ADVANCE,		/* the instruction completed: skip it */
+};
+
+typedef enum exit_action (*vmx_exit_handler)(struct vmx_exit *ex);
+
+void vmx_exit_dispatch(struct gpr_frame *gpr);
+void vmx_resume_failed(struct gpr_frame *gpr) __attribute__((noreturn));
+
+/* Queues a hardware exception for the next VM entry. */
+void vmx_inject_exception(unsigned vector, int has_error, uint32_t error);
+/* GPR n in the SDM's encoding (0 RAX, 1 RCX, ... 4 RSP ... 15 R15). */
+uint64_t vmx_gpr_read(const struct gpr_frame *g, unsigned n);
+
+#endif
