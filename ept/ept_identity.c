@@ -26,15 +26,18 @@ static int fill(struct pool *pool, const struct ept_identity_cfg *cfg, uint64_t 
 	for (unsigned i = 0; i < ENTRIES && base + i * span < cfg->top; i++) {
 		uint64_t a = base + i * span;
 		bool hidden = memmap_overlaps_hidden(cfg->map, a, span);
+		bool trap = cfg->trap_page - a < span;
 		int kind = memmap_uniform_kind(cfg->map, a, span);
 
 		if (level == 0) {
 			/* The memory map is page-granular: a page has one kind. */
 			table[i] = hidden ? leaf(cfg->dummy_pa, MEMMAP_RAM, 0) :
 					    leaf(a, kind < 0 ? MEMMAP_OTHER : kind, 0);
+			if (trap)
+				table[i] &= ~(EPT_W | EPT_X);
 			continue;
 		}
-		if (!hidden && kind >= 0 && leaf_allowed(cfg, level)) {
+		if (!hidden && !trap && kind >= 0 && leaf_allowed(cfg, level)) {
 			table[i] = leaf(a, kind, level);
 			continue;
 		}

@@ -26,6 +26,7 @@ struct ept_identity_cfg {
 	uint64_t top;		/* map [0, top): 1 << MAXPHYADDR, at most 256 TiB */
 	bool use_1g, use_2m;	/* large pages the CPU's EPT supports */
 	uint64_t dummy_pa;	/* the page hidden addresses read and write */
+	uint64_t trap_page;	/* mapped read-only, so stores exit (the xAPIC page) */
 };
 
 /* Returns the PML4's address (identity: physical), or 0 when the pool ran out. */

@@ -3,6 +3,7 @@
 #include "log.h"
 #include "panic.h"
 #include "percpu.h"
+#include "vmx/vmx_exit.h"
 
 void panic(const char *fmt, ...)
 {
@@ -28,7 +29,8 @@ void host_exception(struct exc_frame *f)
 {
 	/* An NMI meant for the control domain arrived in VMX root: hand it on at the next entry. */
 	if (f->vector == 2) {
-		this_cpu()->nmi_pending = 1;
+		if (!vmx_nmi_is_kick(this_cpu()))
+			this_cpu()->nmi_pending = 1;
 		return;
 	}
 	log_printf("hvmetal: host exception %lu error %lx at rip %016lx rsp %016lx cr2 %016lx\n",

@@ -29,7 +29,11 @@ struct percpu {
 	uint64_t vmcs_pa;		/* control-domain VMCS, from the pool */
 	uint64_t stack_top;		/* host RSP on VM exit */
 	volatile uint32_t nmi_pending;	/* set by the host NMI handler, cleared on injection */
-	uint32_t pad;
+	uint32_t apic_id;		/* x2APIC ID, read at launch */
+	uint32_t init_request;		/* 1: an INIT was sent here; set by the sender (atomics) */
+	uint32_t sipi_wait;		/* 1 while parked after INIT (atomics) */
+	uint32_t sipi_vector;		/* SIPI_VALID | vector, written by the sender */
+	uint32_t nmi_kicks;		/* NMIs hvmetal sent here, not for the guest (atomics) */
 	uint64_t gdt[HOST_GDT_ENTRIES];
 	struct tss64 tss;
 } __attribute__((aligned(64)));

@@ -7,7 +7,8 @@ set -uo pipefail
 vehicle=$1 cpus=$2 esp=$3 log=$4 timeout_s=$5
 ovmf=/usr/share/ovmf/OVMF.fd
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# BOOT_KEEP=DIR keeps the emulator's own log there, for debugging.
+trap '[ -n "${BOOT_KEEP:-}" ] && cp "$work"/*.log "$work"/*.out "$BOOT_KEEP"/ 2>/dev/null; rm -rf "$work"' EXIT
 : > "$log"
 
 case $vehicle in

@@ -1,4 +1,5 @@
 #include <hvmetal/abi.h>
+#include "cd_apic.h"
 #include "cd_exits.h"
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
@@ -174,15 +175,18 @@ static void write_real_mode_seg(uint32_t sel_field, uint16_t sel, uint32_t ar)
 	vmcs_write(VMCS_GUEST_ES_BASE + 2 * n, (uint64_t)sel << 4);
 }
 
-/* INIT to an AP (the OS or firmware starting it): the CPU's INIT state, then wait for SIPI. */
-enum exit_action cd_exit_init(struct vmx_exit *ex)
+/*
+ * INIT to an AP (the firmware or an OS starting it): the CPU's INIT state, parked
+ * in VMX root until the start-up IPI (see cd_apic.h), then real mode at its vector.
+ */
+void cd_init_and_wait_sipi(struct gpr_frame *gpr)
 {
+	uint8_t vector;
+
 	vmcs_write(VMCS_GUEST_EFER, 0);
 	cd_write_cr0(CR0_ET | CR0_CD | CR0_NW);
 	cd_write_cr4(0);
 	vmcs_write(VMCS_GUEST_CR3, 0);
-	write_real_mode_seg(VMCS_GUEST_CS_SEL, 0xf000, 0x9b);
-	vmcs_write(VMCS_GUEST_CS_BASE, 0xffff0000);
 	write_real_mode_seg(VMCS_GUEST_SS_SEL, 0, 0x93);
 	write_real_mode_seg(VMCS_GUEST_DS_SEL, 0, 0x93);
 	write_real_mode_seg(VMCS_GUEST_ES_SEL, 0, 0x93);
@@ -194,7 +198,6 @@ enum exit_action cd_exit_init(struct vmx_exit *ex)
 	vmcs_write(VMCS_GUEST_GDTR_LIMIT, 0xffff);
 	vmcs_write(VMCS_GUEST_IDTR_BASE, 0);
 	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0xffff);
-	vmcs_write(VMCS_GUEST_RIP, 0xfff0);
 	vmcs_write(VMCS_GUEST_RSP, 0);
 	vmcs_write(VMCS_GUEST_RFLAGS, 2);
 	vmcs_write(VMCS_GUEST_DR7, 0x400);
@@ -208,19 +211,24 @@ enum exit_action cd_exit_init(struct vmx_exit *ex)
 	vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, 0);
 	vmcs_write(VMCS_GUEST_PENDING_DBG, 0);
 	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
-	vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_WAIT_SIPI);
 	/* GPRs after INIT: EDX holds the processor signature, the rest are zero. */
-	*ex->gpr = (struct gpr_frame){ .rdx = cpuid(1, 0).eax };
-	return EXIT_RESUME;
-}
-
-/* Start-up IPI: the AP begins in real mode at vector * 4 KiB. */
-enum exit_action cd_exit_sipi(struct vmx_exit *ex)
-{
-	uint16_t vector = ex->qual & 0xff;
-
+	*gpr = (struct gpr_frame){ .rdx = cpuid(1, 0).eax };
+	/* INIT drops pending NMIs and NMI blocking along with everything else. */
+	this_cpu()->nmi_pending = 0;
+	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~PROC_NMI_WINDOW);
+	vector = cd_apic_wait_sipi(this_cpu());
 	write_real_mode_seg(VMCS_GUEST_CS_SEL, vector << 8, 0x9b);
 	vmcs_write(VMCS_GUEST_RIP, 0);
 	vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
+}
+
+/* A real INIT (not one hvmetal turned into a request): the same, once it is announced. */
+enum exit_action cd_exit_init(struct vmx_exit *ex)
+{
+	struct percpu *cpu = this_cpu();
+
+	cpu->sipi_vector = 0;
+	__atomic_store_n(&cpu->init_request, 1, __ATOMIC_RELEASE);
+	cd_init_and_wait_sipi(ex->gpr);
 	return EXIT_RESUME;
 }

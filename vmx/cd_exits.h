@@ -12,7 +12,8 @@ void cd_write_cr4(uint64_t val);
 
 enum exit_action cd_exit_triple_fault(struct vmx_exit *ex);
 enum exit_action cd_exit_init(struct vmx_exit *ex);
-enum exit_action cd_exit_sipi(struct vmx_exit *ex);
+/* Gives this CPU its INIT state and parks it until a start-up IPI (cd_apic.h). */
+void cd_init_and_wait_sipi(struct gpr_frame *gpr);
 enum exit_action cd_exit_task_switch(struct vmx_exit *ex);
 enum exit_action cd_exit_cpuid(struct vmx_exit *ex);
 enum exit_action cd_exit_invd(struct vmx_exit *ex);

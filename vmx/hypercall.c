@@ -21,8 +21,7 @@ static void *identity(uint64_t pa)
 	return (void *)(uintptr_t)pa;
 }
 
-/* The caller's paging state, read only by calls that take a pointer. */
-static struct uaccess caller_uaccess(void)
+struct uaccess hypercall_uaccess(void)
 {
 	return (struct uaccess){
 		.pg = {
@@ -40,7 +39,7 @@ static struct uaccess caller_uaccess(void)
 
 static hv_return_t copy_out(uint64_t gva, const void *src, size_t n)
 {
-	struct uaccess ua = caller_uaccess();
+	struct uaccess ua = hypercall_uaccess();
 
 	return uaccess_copy_out(&ua, gva, src, n) ? HV_BAD_ARGUMENT : HV_SUCCESS;
 }

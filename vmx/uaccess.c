@@ -34,12 +34,13 @@ static int plan(const struct uaccess *ua, uint64_t gva, size_t n, unsigned acces
 	return 0;
 }
 
-static int copy(const struct uaccess *ua, uint64_t gva, uint8_t *buf, size_t n, bool out)
+static int copy(const struct uaccess *ua, uint64_t gva, uint8_t *buf, size_t n, unsigned access)
 {
+	bool out = access & GUEST_PT_WRITE;
 	uint64_t gpa[MAX_PAGES];
 	size_t npages;
 
-	if (plan(ua, gva, n, out ? GUEST_PT_WRITE : 0, gpa, &npages) < 0)
+	if (plan(ua, gva, n, access, gpa, &npages) < 0)
 		return -1;
 	for (size_t i = 0; i < npages && n; i++) {
 		size_t chunk = PAGE_SIZE - (gpa[i] & PAGE_MASK);
@@ -58,10 +59,15 @@ static int copy(const struct uaccess *ua, uint64_t gva, uint8_t *buf, size_t n, 
 
 int uaccess_copy_in(const struct uaccess *ua, void *dst, uint64_t gva, size_t n)
 {
-	return copy(ua, gva, dst, n, false);
+	return copy(ua, gva, dst, n, 0);
+}
+
+int uaccess_fetch(const struct uaccess *ua, void *dst, uint64_t gva, size_t n)
+{
+	return copy(ua, gva, dst, n, GUEST_PT_EXEC);
 }
 
 int uaccess_copy_out(const struct uaccess *ua, uint64_t gva, const void *src, size_t n)
 {
-	return copy(ua, gva, (uint8_t *)src, n, true);
+	return copy(ua, gva, (uint8_t *)src, n, GUEST_PT_WRITE);
 }

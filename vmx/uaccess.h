@@ -23,5 +23,7 @@ struct uaccess {
 /* 0, or -1 when any byte of [gva, gva + n) is out of the caller's reach. */
 int uaccess_copy_in(const struct uaccess *ua, void *dst, uint64_t gva, size_t n);
 int uaccess_copy_out(const struct uaccess *ua, uint64_t gva, const void *src, size_t n);
+/* As copy_in, for instruction bytes: the pages must be executable. */
+int uaccess_fetch(const struct uaccess *ua, void *dst, uint64_t gva, size_t n);
 
 #endif

@@ -9,6 +9,7 @@
 
 /* Primary processor-based controls */
 #define PROC_HLT_EXIT		(1u << 7)
+#define PROC_NMI_WINDOW		(1u << 22)
 #define PROC_CR3_LOAD_EXIT	(1u << 15)
 #define PROC_CR3_STORE_EXIT	(1u << 16)
 #define PROC_IO_EXIT		(1u << 24)
@@ -154,7 +155,7 @@
 #define EXIT_REASON_EXTINT		1
 #define EXIT_REASON_TRIPLE_FAULT	2
 #define EXIT_REASON_INIT		3
-#define EXIT_REASON_SIPI		4
+#define EXIT_REASON_NMI_WINDOW		8
 #define EXIT_REASON_TASK_SWITCH		9
 #define EXIT_REASON_CPUID		10
 #define EXIT_REASON_GETSEC		11
@@ -170,6 +171,8 @@
 #define EXIT_REASON_VMXOFF		26
 #define EXIT_REASON_VMXON		27
 #define EXIT_REASON_CR_ACCESS		28
+#define EXIT_REASON_WRMSR		32
+#define EXIT_REASON_EPT_VIOLATION	48
 #define EXIT_REASON_INVEPT		50
 #define EXIT_REASON_INVVPID		53
 #define EXIT_REASON_XSETBV		55
@@ -193,7 +196,6 @@
 
 /* Guest activity state */
 #define ACTIVITY_ACTIVE			0
-#define ACTIVITY_WAIT_SIPI		3
 
 /* Exception vectors hvmetal injects */
 #define VEC_UD				6

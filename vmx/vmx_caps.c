@@ -53,8 +53,9 @@ const char *vmx_caps_check(const struct vmx_msrs *m, struct vmx_caps *caps)
 	if (!vmx_ctl_allows(caps->exit, EXIT_HOST_ADDR64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER) ||
 	    !vmx_ctl_allows(caps->entry, ENTRY_IA32E | ENTRY_LOAD_EFER))
 		return "VM exit/entry cannot switch IA32_EFER or enter a 64-bit host";
-	if (!(m->misc & VMX_MISC_WAIT_SIPI))
-		return "no wait-for-SIPI activity state: INIT/SIPI to control-domain CPUs cannot be virtualized";
+	if (!vmx_ctl_allows(caps->pin, PIN_NMI_EXIT | PIN_VIRTUAL_NMI) ||
+	    !vmx_ctl_allows(caps->proc, PROC_NMI_WINDOW))
+		return "no virtual NMIs: INIT/SIPI between control-domain CPUs cannot be virtualized";
 	caps->ept_2m = m->ept_vpid & EPT_CAP_2M;
 	caps->ept_1g = m->ept_vpid & EPT_CAP_1G;
 	caps->vpid = vmx_ctl_allows(caps->proc2, PROC2_VPID) &&

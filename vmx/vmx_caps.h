@@ -47,7 +47,6 @@ struct vmx_caps {
 #define VPID_CAP_INVVPID	(1ull << 32)
 #define VPID_CAP_SINGLE		(1ull << 41)
 
-#define VMX_MISC_WAIT_SIPI	(1ull << 8)
 
 /*
  * Fills caps from the raw values. Returns NULL when hvmetal can run, else one line

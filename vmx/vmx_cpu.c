@@ -4,6 +4,7 @@
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"
 #include "kernel/log.h"
+#include "cd_apic.h"
 #include "cd_exits.h"
 #include "vmcs.h"
 #include "vmx_bits.h"
@@ -62,11 +63,14 @@ const char *vmx_setup(const struct boot_info *bi)
 		.use_1g = vmx_caps.ept_1g,
 		.use_2m = vmx_caps.ept_2m,
 		.dummy_pa = (uintptr_t)dummy,
+		.trap_page = hv.lapic_page = cd_apic_page(),
 	};
 
 	if (!dummy || !bitmap)
 		return "hvmetal's memory pool is too small";
 	msr_bitmap_pa = (uintptr_t)bitmap;
+	/* Write bitmap for MSRs 0..1fff starts at byte 2048: trap only the x2APIC ICR. */
+	((uint8_t *)bitmap)[2048 + MSR_X2APIC_ICR / 8] |= 1u << (MSR_X2APIC_ICR % 8);
 	cd_eptp = ept_identity_build(&host_pool, &cfg);
 	if (!cd_eptp)
 		return "hvmetal's memory pool is too small for the control domain's EPT";
@@ -137,7 +141,7 @@ static void write_controls(uint64_t efer)
 	uint32_t entry = ENTRY_LOAD_EFER | ENTRY_LOAD_PAT | ENTRY_LOAD_DEBUG |
 			 ((efer & EFER_LMA) ? ENTRY_IA32E : 0);
 
-	vmcs_write(VMCS_PIN_CTLS, vmx_ctl_adjust(vmx_caps.pin, 0, 0));
+	vmcs_write(VMCS_PIN_CTLS, vmx_ctl_adjust(vmx_caps.pin, PIN_NMI_EXIT | PIN_VIRTUAL_NMI, 0));
 	vmcs_write(VMCS_PROC_CTLS, vmx_ctl_adjust(vmx_caps.proc, PROC_MSR_BITMAPS | PROC_SECONDARY, 0));
 	/* Optional controls the CPU lacks drop out: their instructions #UD natively too. */
 	vmcs_write(VMCS_PROC2_CTLS, vmx_ctl_adjust(vmx_caps.proc2, proc2, 0));
@@ -252,6 +256,7 @@ int vmx_cpu_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 	write_controls(rdmsr(MSR_IA32_EFER));
 	write_host_state(cpu);
 	write_guest_state(cr0, cr4, guest_rsp, guest_rip, guest_rflags);
+	cpu->apic_id = cpuid(0, 0).eax >= 0xb ? cpuid(0xb, 0).edx : cpuid(1, 0).ebx >> 24;
 	cpu->launched = 1;
 	__atomic_add_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);
 	err = vmx_launch();	/* returns only when VMLAUNCH failed */

@@ -1,3 +1,4 @@
+#include "cd_apic.h"
 #include "cd_exits.h"
 #include "hypercall.h"
 #include "kernel/log.h"
@@ -10,10 +11,14 @@
  * The control domain exits only where it must. A reason missing here cannot
  * happen with the controls hvmetal sets, so reaching it is a bug: panic.
  */
+static enum exit_action exit_nmi(struct vmx_exit *ex);
+static enum exit_action exit_nmi_window(struct vmx_exit *ex);
+
 static const vmx_exit_handler exit_handlers[EXIT_REASON_MAX + 1] = {
+	[EXIT_REASON_EXCEPTION_NMI]	= exit_nmi,
+	[EXIT_REASON_NMI_WINDOW]	= exit_nmi_window,
 	[EXIT_REASON_TRIPLE_FAULT]	= cd_exit_triple_fault,
 	[EXIT_REASON_INIT]		= cd_exit_init,
-	[EXIT_REASON_SIPI]		= cd_exit_sipi,
 	[EXIT_REASON_TASK_SWITCH]	= cd_exit_task_switch,
 	[EXIT_REASON_CPUID]		= cd_exit_cpuid,
 	[EXIT_REASON_GETSEC]		= cd_exit_inject_ud,
@@ -29,6 +34,8 @@ static const vmx_exit_handler exit_handlers[EXIT_REASON_MAX + 1] = {
 	[EXIT_REASON_VMXOFF]		= cd_exit_inject_ud,
 	[EXIT_REASON_VMXON]		= cd_exit_inject_ud,
 	[EXIT_REASON_CR_ACCESS]		= cd_exit_cr_access,
+	[EXIT_REASON_WRMSR]		= cd_exit_wrmsr,
+	[EXIT_REASON_EPT_VIOLATION]	= cd_exit_ept_violation,
 	[EXIT_REASON_INVEPT]		= cd_exit_inject_ud,
 	[EXIT_REASON_INVVPID]		= cd_exit_inject_ud,
 	[EXIT_REASON_XSETBV]		= cd_exit_xsetbv,
@@ -58,23 +65,53 @@ void vmx_inject_exception(unsigned vector, int has_error, uint32_t error)
 	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
 }
 
-static void advance_rip(void)
+void vmx_skip_insn(unsigned len)
 {
 	uint64_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
 
-	vmcs_write(VMCS_GUEST_RIP, vmcs_read(VMCS_GUEST_RIP) + vmcs_read(VMCS_EXIT_INSN_LEN));
+	vmcs_write(VMCS_GUEST_RIP, vmcs_read(VMCS_GUEST_RIP) + len);
 	/* Completing an instruction ends STI and MOV-SS blocking, as on hardware. */
 	if (intr & (INTR_BLOCK_STI | INTR_BLOCK_MOVSS))
 		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, intr & ~(INTR_BLOCK_STI | INTR_BLOCK_MOVSS));
 }
 
-/* An NMI that hit hvmetal goes to the control domain once it can take one. */
+bool vmx_nmi_is_kick(struct percpu *cpu)
+{
+	uint32_t k = __atomic_load_n(&cpu->nmi_kicks, __ATOMIC_ACQUIRE);
+
+	while (k && !__atomic_compare_exchange_n(&cpu->nmi_kicks, &k, k - 1, false,
+						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+	return k != 0;
+}
+
+/* NMI exiting is on so that hvmetal's kicks reach it; every other NMI is the guest's. */
+static enum exit_action exit_nmi(struct vmx_exit *ex)
+{
+	struct percpu *cpu = this_cpu();
+
+	(void)ex;
+	if (!vmx_nmi_is_kick(cpu))
+		cpu->nmi_pending = 1;
+	return EXIT_RESUME;
+}
+
+static enum exit_action exit_nmi_window(struct vmx_exit *ex)
+{
+	(void)ex;
+	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~PROC_NMI_WINDOW);
+	return EXIT_RESUME;
+}
+
+/* The guest's NMI goes in as soon as it can take one; until then, NMI-window exiting. */
 static void deliver_pending_nmi(struct percpu *cpu)
 {
-	if (vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID)
+	if ((vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) ||
+	    (vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) &
+	     (INTR_BLOCK_NMI | INTR_BLOCK_MOVSS | INTR_BLOCK_STI))) {
+		vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) | PROC_NMI_WINDOW);
 		return;
-	if (vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) & (INTR_BLOCK_NMI | INTR_BLOCK_MOVSS))
-		return;	/* stays pending until a later exit */
+	}
 	cpu->nmi_pending = 0;
 	vmcs_write(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
 }
@@ -109,7 +146,10 @@ void vmx_exit_dispatch(struct gpr_frame *gpr)
 	    !exit_handlers[basic])
 		unexpected_exit(&ex);
 	if (exit_handlers[basic](&ex) == EXIT_ADVANCE)
-		advance_rip();
+		vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
+	/* Another CPU sent this one an INIT (cd_apic.h): it restarts, and the kick is spent. */
+	if (__atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE))
+		cd_init_and_wait_sipi(gpr);
 	if (cpu->nmi_pending)
 		deliver_pending_nmi(cpu);
 }

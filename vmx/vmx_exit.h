@@ -3,7 +3,9 @@
 #define HVMETAL_VMX_EXIT_H
 
 #include <stdint.h>
+#include <stdbool.h>
 #include "kernel/panic.h"
+#include "kernel/percpu.h"
 
 struct vmx_exit {
 	struct gpr_frame *gpr;	/* the guest's registers, written back on resume */
@@ -22,6 +24,10 @@ typedef enum exit_action (*vmx_exit_handler)(struct vmx_exit *ex);
 void vmx_exit_dispatch(struct gpr_frame *gpr);
 void vmx_resume_failed(struct gpr_frame *gpr) __attribute__((noreturn));
 
+/* Consumes one of hvmetal's own NMI kicks, if one is outstanding. */
+bool vmx_nmi_is_kick(struct percpu *cpu);
+/* Moves the guest past an instruction of len bytes, as completing it would. */
+void vmx_skip_insn(unsigned len);
 /* Queues a hardware exception for the next VM entry. */
 void vmx_inject_exception(unsigned vector, int has_error, uint32_t error);
 /* GPR n in the SDM's encoding (0 RAX, 1 RCX, ... 4 RSP ... 15 R15). */

@@ -1,0 +1,190 @@
+#include "cd_apic.h"
+#include "hypercall.h"
+#include "insn_decode.h"
+#include "kernel/cpu.h"
+#include "kernel/hvmetal.h"
+#include "kernel/log.h"
+#include "uaccess.h"
+#include "vmcs.h"
+#include "vmx_bits.h"
+
+#define APIC_ICR_LO		0x300
+#define APIC_ICR_HI		0x310
+#define ICR_DELIVERY(lo)	(((lo) >> 8) & 7)
+#define ICR_DELIVERY_INIT	5
+#define ICR_DELIVERY_SIPI	6
+#define ICR_NMI			(4u << 8)
+#define ICR_PENDING		(1u << 12)
+#define ICR_LEVEL_ASSERT	(1u << 14)
+#define ICR_LOGICAL		(1u << 11)
+#define ICR_SHORTHAND(lo)	(((lo) >> 18) & 3)
+#define SHORTHAND_ALL		2
+#define SHORTHAND_OTHERS	3
+#define SIPI_VALID		0x100u
+#define X2APIC_ENABLE		(1ull << 10)
+/* x2APIC ICR bits that must be zero: 12, 13, 16, 17, 20..31 */
+#define X2APIC_ICR_RESERVED	0xfff33000ull
+
+uint64_t cd_apic_page(void)
+{
+	return rdmsr(MSR_IA32_APIC_BASE) & ~0xfffull & ((1ull << 52) - 1);
+}
+
+uint8_t cd_apic_wait_sipi(struct percpu *cpu)
+{
+	/* Announce the wait before dropping the request: a sender checks either. */
+	__atomic_store_n(&cpu->sipi_wait, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&cpu->init_request, 0, __ATOMIC_RELEASE);
+	while (!(__atomic_load_n(&cpu->sipi_vector, __ATOMIC_ACQUIRE) & SIPI_VALID))
+		cpu_pause();
+	__atomic_store_n(&cpu->sipi_wait, 0, __ATOMIC_RELEASE);
+	return cpu->sipi_vector & 0xff;
+}
+
+/* Whether an IPI from sender with this ICR reaches t (physical or shorthand). */
+static bool ipi_hits(const struct percpu *sender, const struct percpu *t, uint32_t icr_lo,
+		     uint32_t dest, bool x2apic)
+{
+	uint32_t id = x2apic ? t->apic_id : (t->apic_id & 0xff);
+
+	switch (ICR_SHORTHAND(icr_lo)) {
+	case SHORTHAND_ALL:
+		return true;
+	case SHORTHAND_OTHERS:
+		return t != sender;
+	case 0:
+		return !(icr_lo & ICR_LOGICAL) && id == dest;
+	default:
+		return false;
+	}
+}
+
+/* An NMI to one CPU, from VMX root, leaving the caller's ICR as it was. */
+static void send_nmi(uint32_t apic_id, bool x2apic)
+{
+	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)hv.lapic_page;
+	uint32_t hi;
+
+	if (x2apic) {
+		wrmsr(MSR_X2APIC_ICR, ((uint64_t)apic_id << 32) | ICR_NMI);
+		return;
+	}
+	hi = apic[APIC_ICR_HI / 4];
+	apic[APIC_ICR_HI / 4] = apic_id << 24;
+	apic[APIC_ICR_LO / 4] = ICR_NMI;
+	while (apic[APIC_ICR_LO / 4] & ICR_PENDING)
+		cpu_pause();
+	apic[APIC_ICR_HI / 4] = hi;
+}
+
+/*
+ * INIT and start-up IPIs to CPUs under hvmetal never reach them: an INIT becomes a
+ * request plus an NMI that makes the target exit (cd_exits.c parks it), a SIPI
+ * hands its vector to the parked target. Returns how many CPUs took the IPI; the
+ * caller sends it natively only when none did.
+ */
+static int virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
+{
+	const struct percpu *sender = this_cpu();
+	unsigned mode = ICR_DELIVERY(icr_lo);
+	int taken = 0;
+
+	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
+		struct percpu *t = &hv.cpus[i];
+
+		if (!t->launched || !ipi_hits(sender, t, icr_lo, dest, x2apic))
+			continue;
+		taken++;
+		if (mode == ICR_DELIVERY_INIT && (icr_lo & ICR_LEVEL_ASSERT)) {
+			t->sipi_vector = 0;
+			__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
+			__atomic_store_n(&t->init_request, 1, __ATOMIC_RELEASE);
+			send_nmi(t->apic_id, x2apic);
+		} else if (mode == ICR_DELIVERY_SIPI &&
+			   (__atomic_load_n(&t->init_request, __ATOMIC_ACQUIRE) ||
+			    __atomic_load_n(&t->sipi_wait, __ATOMIC_ACQUIRE)) &&
+			   !(t->sipi_vector & SIPI_VALID)) {
+			__atomic_store_n(&t->sipi_vector, SIPI_VALID | (icr_lo & 0xff), __ATOMIC_RELEASE);
+		}
+		/* INIT de-assert, and a SIPI to a running CPU: no effect, as on hardware. */
+	}
+	return taken;
+}
+
+static bool is_init_or_sipi(uint32_t icr_lo)
+{
+	return ICR_DELIVERY(icr_lo) == ICR_DELIVERY_INIT || ICR_DELIVERY(icr_lo) == ICR_DELIVERY_SIPI;
+}
+
+static enum insn_mode caller_mode(void)
+{
+	uint64_t cs_ar = vmcs_read(VMCS_GUEST_CS_AR);
+
+	if ((vmcs_read(VMCS_GUEST_EFER) & EFER_LMA) && (cs_ar & (1u << 13)))
+		return INSN_MODE64;
+	return (cs_ar & (1u << 14)) ? INSN_MODE32 : INSN_MODE16;
+}
+
+/* Fetches the faulting instruction: up to 15 bytes, fewer where the next page is absent. */
+static int fetch_insn(uint8_t *buf, size_t *n)
+{
+	struct uaccess ua = hypercall_uaccess();
+	uint64_t rip = vmcs_read(VMCS_GUEST_CS_BASE) + vmcs_read(VMCS_GUEST_RIP);
+	size_t to_page_end = 4096 - (rip & 0xfff);
+
+	if (caller_mode() != INSN_MODE64)
+		rip &= 0xffffffff;
+	*n = INSN_MAX_LEN;
+	if (uaccess_fetch(&ua, buf, rip, *n) == 0)
+		return 0;
+	*n = to_page_end < INSN_MAX_LEN ? to_page_end : INSN_MAX_LEN;
+	return uaccess_fetch(&ua, buf, rip, *n);
+}
+
+/* A store into the xAPIC page: replay it, and see start-up IPIs go by. */
+enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
+{
+	uint64_t gpa = vmcs_read(VMCS_GUEST_PHYS_ADDR), offset = gpa & 0xfff;
+	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)(gpa & ~0xfffull);
+	uint8_t bytes[INSN_MAX_LEN];
+	struct insn_store st;
+	size_t n;
+	uint32_t val;
+
+
+	if ((gpa & ~0xfffull) != hv.lapic_page || !(ex->qual & 2))
+		panic("EPT violation at %lx (qualification %lx) outside the trapped APIC page",
+		      gpa, ex->qual);
+	if (fetch_insn(bytes, &n) < 0 || insn_decode_store32(bytes, n, caller_mode(), &st) < 0 ||
+	    (offset & 3)) {
+		log_printf("hvmetal: cpu %u: unsupported store to APIC offset %lx at rip %lx: #GP\n",
+			   this_cpu()->index, offset, vmcs_read(VMCS_GUEST_RIP));
+		vmx_inject_exception(VEC_GP, 1, 0);
+		return EXIT_RESUME;
+	}
+	val = st.has_imm ? st.imm : (uint32_t)vmx_gpr_read(ex->gpr, st.reg);
+	if (!(offset == APIC_ICR_LO && is_init_or_sipi(val) &&
+	      virtualize_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false)))
+		apic[offset / 4] = val;
+	/* No instruction length is reported for EPT violations: use the decoded one. */
+	vmx_skip_insn(st.len);
+	return EXIT_RESUME;
+}
+
+/* WRMSR to the x2APIC ICR, the only MSR write hvmetal intercepts. */
+enum exit_action cd_exit_wrmsr(struct vmx_exit *ex)
+{
+	uint64_t val = (ex->gpr->rdx << 32) | (uint32_t)ex->gpr->rax;
+
+	if ((uint32_t)ex->gpr->rcx != MSR_X2APIC_ICR)
+		panic("WRMSR exit for unintercepted MSR %lx", ex->gpr->rcx);
+	/* Checked as the CPU would, so the WRMSR below cannot fault in hvmetal. */
+	if (!(rdmsr(MSR_IA32_APIC_BASE) & X2APIC_ENABLE) || (val & X2APIC_ICR_RESERVED)) {
+		vmx_inject_exception(VEC_GP, 1, 0);
+		return EXIT_RESUME;
+	}
+	if (!(is_init_or_sipi((uint32_t)val) &&
+	      virtualize_ipi((uint32_t)val, (uint32_t)(val >> 32), true)))
+		wrmsr(MSR_X2APIC_ICR, val);
+	return EXIT_ADVANCE;
+}

@@ -1,0 +1,33 @@
+/*
+ * INIT and start-up IPIs between the control domain's CPUs, delivered by hvmetal.
+ *
+ * hvmetal sees them by trapping writes to the local APIC's ICR: the xAPIC page
+ * is read-only in the control domain's EPT (stores are decoded and replayed),
+ * the x2APIC ICR MSR is write-intercepted; every other APIC access runs natively.
+ * An INIT for a CPU under hvmetal becomes a request and an NMI that makes the
+ * target exit; it takes the CPU's INIT state and waits in VMX root until a
+ * start-up IPI names its vector. A real INIT never reaches a CPU under hvmetal,
+ * so neither the INIT VM exit nor the wait-for-SIPI activity state is needed
+ * (Bochs 2.7 leaves an INIT pending after an INIT VM exit: that CPU could never
+ * run guest code again).
+ */
+#ifndef HVMETAL_CD_APIC_H
+#define HVMETAL_CD_APIC_H
+
+#include <stdint.h>
+#include "kernel/percpu.h"
+#include "vmx_exit.h"
+
+#define MSR_IA32_APIC_BASE	0x1b
+#define MSR_X2APIC_ICR		0x830
+
+/* Guest-physical address of the xAPIC page trapped in the control domain's EPT. */
+uint64_t cd_apic_page(void);
+
+/* Parks cpu (after its INIT) until a start-up IPI for it arrives; returns the vector. */
+uint8_t cd_apic_wait_sipi(struct percpu *cpu);
+
+enum exit_action cd_exit_ept_violation(struct vmx_exit *ex);
+enum exit_action cd_exit_wrmsr(struct vmx_exit *ex);
+
+#endif
