@@ -37,15 +37,18 @@ HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) 
 HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))
 
 # Host unit tests: test name -> the real sources it exercises.
-HOST_TESTS := test_headers test_pool test_guest_pt test_memmap test_config test_vmx_caps test_ept_identity test_log
+HOST_TESTS := test_headers test_pool test_guest_pt test_memmap test_config test_vmx_caps \
+	test_ept_identity test_log test_insn_decode test_uaccess
 test_headers_SRCS :=
 test_pool_SRCS := kernel/pool.c
 test_guest_pt_SRCS := kernel/guest_pt.c
 test_memmap_SRCS := kernel/memmap.c
 test_config_SRCS := boot/config.c kernel/log.c
 test_vmx_caps_SRCS := vmx/vmx_caps.c
-test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c
+test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_log_SRCS := kernel/log.c
+test_insn_decode_SRCS := vmx/insn_decode.c
+test_uaccess_SRCS := vmx/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run test test-host test-machine bench image clean
