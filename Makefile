@@ -30,8 +30,8 @@ CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/
 CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
-HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c libhv/hvmetal.c kernel/log.c kernel/string.c
-HVTEST_ASM := tests/machine/probe.asm
+HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c libhv/hvmetal.c kernel/log.c kernel/string.c
+HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm
 
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
 HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))

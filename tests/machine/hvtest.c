@@ -10,6 +10,7 @@
 #include "kernel/cpu.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
+#include "ring3.h"
 #include "tap.h"
 #include "trap.h"
 
@@ -182,6 +183,15 @@ static void test_hypercalls(struct hvmetal_info *info)
 	       info->features, r);
 	r = hvmetal_vmcall(HVMETAL_HC_INFO, (uintptr_t)info, sizeof(*info) - 1, 0, 0);
 	tap_ok(r == HV_BAD_ARGUMENT, "INFO with a wrong size is HV_BAD_ARGUMENT (%x)", r);
+	{
+		struct hvmetal_info probe;
+
+		memset(&probe, 0x5a, sizeof(probe));
+		r = (hv_return_t)ring3_vmcall(HVMETAL_HC_INFO, (uintptr_t)&probe, sizeof(probe));
+		tap_ok(r == HV_DENIED && ((uint8_t *)&probe)[0] == 0x5a &&
+		       ((uint8_t *)&probe)[sizeof(probe) - 1] == 0x5a,
+		       "INFO from CPL 3 is refused with HV_DENIED and writes nothing (%x)", r);
+	}
 	r = hvmetal_vmcall(0x1234, 0, 0, 0, 0);
 	tap_ok(r == HV_UNSUPPORTED, "unknown hypercall 0x1234 is HV_UNSUPPORTED (%x)", r);
 	r = hvmetal_vmcall(~0ull, 0, 0, 0, 0);
