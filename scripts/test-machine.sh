@@ -9,18 +9,23 @@ out=build/machine
 rm -rf "$out"
 mkdir -p "$out"
 
-# name vehicle cpus timeout expected-hvmetal-line
+# A second image whose hvmetal.cfg asks for a 16 MiB pool.
+printf '# hvmetal.cfg for the test suite\npool_mib = 16\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/hvmetal.cfg"
+scripts/mkesp.sh "$out/esp-cfg.img" build/hvmetal.efi build/hvtest.efi "$out/hvmetal.cfg"
+
+# name vehicle cpus image timeout expected-line
 cases=(
-	"bochs-1cpu bochs 1 150 hvmetal: running: control domain on 1 CPUs"
-	"bochs-4cpu bochs 4 300 hvmetal: running: control domain on 4 CPUs"
-	"qemu-tcg-novmx qemu-tcg 1 120 hvmetal: not started: no VT-x"
+	"bochs-1cpu bochs 1 build/esp.img 150 hvmetal: running: control domain on 1 CPUs"
+	"bochs-4cpu bochs 4 build/esp.img 300 hvmetal: running: control domain on 4 CPUs"
+	"bochs-cfg-pool16 bochs 1 $out/esp-cfg.img 150 free of 16380 KiB after setup"
+	"qemu-tcg-novmx qemu-tcg 1 build/esp.img 120 hvmetal: not started: no VT-x"
 )
 
 for c in "${cases[@]}"; do
-	read -r name vehicle cpus timeout_s expect <<<"$c"
+	read -r name vehicle cpus image timeout_s expect <<<"$c"
 	log=$out/$name.serial
 	start=$(date +%s)
-	scripts/boot.sh "$vehicle" "$cpus" build/esp.img "$log" "$timeout_s"
+	scripts/boot.sh "$vehicle" "$cpus" "$image" "$log" "$timeout_s"
 	rc=$?
 	secs=$(( $(date +%s) - start ))
 	echo "machine: $name: booted and ran in ${secs}s (exit $rc)"

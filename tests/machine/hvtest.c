@@ -222,6 +222,26 @@ static void test_bad_pointers(const struct hvmetal_info *info)
 	       "INFO straddling into hvmetal's memory fails and writes nothing (%x)", r);
 }
 
+/* The OS booted later must keep out of hvmetal's region: the firmware's map says so. */
+static void test_region_reserved(const struct hvmetal_info *info)
+{
+	UINTN entries, key, size;
+	UINT32 version;
+	EFI_MEMORY_DESCRIPTOR *map = LibMemoryMap(&entries, &key, &size, &version);
+	int reserved = 0;
+
+	for (UINTN i = 0; map && i < entries; i++) {
+		EFI_MEMORY_DESCRIPTOR *d = (void *)((UINT8 *)map + i * size);
+
+		if (d->PhysicalStart <= info->region_base &&
+		    d->PhysicalStart + d->NumberOfPages * 4096 >= info->region_base + info->region_size)
+			reserved = d->Type == EfiRuntimeServicesCode;
+	}
+	if (map)
+		FreePool(map);
+	tap_ok(reserved, "hvmetal's region is runtime-services memory in the UEFI map (an OS keeps out)");
+}
+
 static void test_isolation(const struct hvmetal_info *info)
 {
 	struct hvmetal_selfcheck sc = { 0 }, after = { 0 };
@@ -335,6 +355,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_hypercalls(&info);
 		test_all_cpus(&info);
 		test_bad_pointers(&info);
+		test_region_reserved(&info);
 		test_isolation(&info);
 		test_instructions();
 	} else {
