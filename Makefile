@@ -51,7 +51,7 @@ test_insn_decode_SRCS := vmx/insn_decode.c
 test_uaccess_SRCS := vmx/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
-.PHONY: all deps run test test-host test-machine bench image clean
+.PHONY: all deps run test test-host test-machine image clean
 all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/esp.img
 
 deps:
@@ -63,7 +63,7 @@ $(B)/efi/%.c.o: %.c | deps-ok
 
 $(B)/efi/%.asm.o: %.asm | deps-ok
 	@mkdir -p $(dir $@)
-	nasm -f elf64 -Werror -o $@ $<
+	nasm -f elf64 -Werror -I. -MD $(@:.o=.d) -o $@ $<
 
 $(B)/%.so: | deps-ok
 	ld $(EFI_LDFLAGS) $^ -o $@ $(EFI_LIBS)

@@ -1,6 +1,7 @@
 ; Host exception entry: every vector 0..31 lands in host_exception() with a full
 ; register frame (struct exc_frame in panic.h). Only NMI returns from there.
 bits 64
+%include "kernel/gpr.inc"
 default rel
 section .text
 
@@ -22,42 +23,14 @@ EXC_STUB v
 %endrep
 
 exc_common:
-	push r15
-	push r14
-	push r13
-	push r12
-	push r11
-	push r10
-	push r9
-	push r8
-	push rbp
-	push rdi
-	push rsi
-	push rdx
-	push rcx
-	push rbx
-	push rax
+	PUSH_GPRS
 	mov rdi, rsp
 	mov rbx, rsp
 	and rsp, -16
 	cld
 	call host_exception
 	mov rsp, rbx
-	pop rax
-	pop rbx
-	pop rcx
-	pop rdx
-	pop rsi
-	pop rdi
-	pop rbp
-	pop r8
-	pop r9
-	pop r10
-	pop r11
-	pop r12
-	pop r13
-	pop r14
-	pop r15
+	POP_GPRS
 	add rsp, 16		; vector and error code
 	iretq
 

@@ -1,6 +1,7 @@
 ; VM exit entry and VM launch. On exit the CPU loads RSP with this CPU's exit stack
 ; and RIP with vmx_exit_entry; the guest's GPRs are saved as a struct gpr_frame.
 bits 64
+%include "kernel/gpr.inc"
 default rel
 section .text
 
@@ -9,58 +10,16 @@ extern vmx_resume_failed
 
 global vmx_exit_entry
 vmx_exit_entry:
-	push r15
-	push r14
-	push r13
-	push r12
-	push r11
-	push r10
-	push r9
-	push r8
-	push rbp
-	push rdi
-	push rsi
-	push rdx
-	push rcx
-	push rbx
-	push rax
+	PUSH_GPRS
 	mov rdi, rsp
 	sub rsp, 8		; 15 pushes: realign to 16 for the call
 	cld
 	call vmx_exit_dispatch
 	add rsp, 8
-	pop rax
-	pop rbx
-	pop rcx
-	pop rdx
-	pop rsi
-	pop rdi
-	pop rbp
-	pop r8
-	pop r9
-	pop r10
-	pop r11
-	pop r12
-	pop r13
-	pop r14
-	pop r15
+	POP_GPRS
 	vmresume
 	; Only reached when VMRESUME fails: report with the guest's registers.
-	push r15
-	push r14
-	push r13
-	push r12
-	push r11
-	push r10
-	push r9
-	push r8
-	push rbp
-	push rdi
-	push rsi
-	push rdx
-	push rcx
-	push rbx
-	push rax
+	PUSH_GPRS
 	mov rdi, rsp
 	sub rsp, 8
 	call vmx_resume_failed	; does not return
