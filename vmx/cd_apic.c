@@ -152,9 +152,17 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 	uint32_t val;
 
 
-	if ((gpa & ~0xfffull) != hv.lapic_page || !(ex->qual & 2))
-		panic("EPT violation at %lx (qualification %lx) outside the trapped APIC page",
-		      gpa, ex->qual);
+	/*
+	 * Only a store to the APIC page is expected here. Anything else (code fetched
+	 * from it, or an address past the 256 TiB the EPT covers on CPUs with more
+	 * physical address bits) has no memory behind it: the caller gets #GP.
+	 */
+	if ((gpa & ~0xfffull) != hv.lapic_page || !(ex->qual & 2) || (ex->qual & 4)) {
+		log_printf("hvmetal: cpu %u: access %lx to guest-physical %lx refused with #GP\n",
+			   this_cpu()->index, ex->qual & 7, gpa);
+		vmx_inject_exception(VEC_GP, 1, 0);
+		return EXIT_RESUME;
+	}
 	if (fetch_insn(bytes, &n) < 0 || insn_decode_store32(bytes, n, caller_mode(), &st) < 0 ||
 	    (offset & 3)) {
 		log_printf("hvmetal: cpu %u: unsupported store to APIC offset %lx at rip %lx: #GP\n",
