@@ -61,6 +61,11 @@ static void do_invd(void *arg)
 	__asm__ volatile("invd" ::: "memory");
 }
 
+static void do_store16(void *arg)
+{
+	__asm__ volatile("movw $0, (%0)" : : "r"(arg) : "memory");
+}
+
 static uint64_t xgetbv0(void)
 {
 	uint32_t lo, hi;
@@ -285,6 +290,21 @@ static void test_instructions(void)
 	tap_ok(v == TRAP_NONE, "INVD is survived (vector %d)", v);
 }
 
+/* hvmetal write-traps the xAPIC page (to see INIT/SIPI go by) and replays stores. */
+static void test_apic_page(void)
+{
+	volatile uint32_t *tpr = (volatile uint32_t *)(uintptr_t)((rdmsr(0x1b) & ~0xfffull) + 0x80);
+	uint32_t old = *tpr;
+	int v;
+
+	*tpr = 0x20;
+	tap_ok((*tpr & 0xff) == 0x20, "a 32-bit store to the local APIC (TPR) is replayed (reads %x)", *tpr);
+	*tpr = old;
+	tap_ok(*tpr == old, "and restored (TPR %x)", *tpr);
+	v = trap_call(do_store16, (void *)tpr);
+	tap_ok(v == 13 && *tpr == old, "a 16-bit store to the local APIC is refused with #GP (vector %d)", v);
+}
+
 static void test_absent(void)
 {
 	int v;
@@ -358,6 +378,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_region_reserved(&info);
 		test_isolation(&info);
 		test_instructions();
+		test_apic_page();
 	} else {
 		tap_diag("hvtest: hvmetal absent: running only the absent checks");
 		test_absent();
