@@ -12,7 +12,7 @@
 struct vmx_msrs {
 	bool cpuid_vmx;			/* CPUID.1:ECX.VMX */
 	uint64_t feature_control;	/* IA32_FEATURE_CONTROL */
-	uint64_t basic, misc;
+	uint64_t basic;
 	uint64_t pin, proc, proc2, exit, entry;	/* TRUE_* where the CPU has them */
 	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	uint64_t ept_vpid;

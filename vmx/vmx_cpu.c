@@ -37,7 +37,6 @@ const char *vmx_probe(void)
 	m.proc = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS);
 	m.exit = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_EXIT_CTLS : MSR_IA32_VMX_EXIT_CTLS);
 	m.entry = rdmsr(true_ctls ? MSR_IA32_VMX_TRUE_ENTRY_CTLS : MSR_IA32_VMX_ENTRY_CTLS);
-	m.misc = rdmsr(MSR_IA32_VMX_MISC);
 	m.cr0_fixed0 = rdmsr(MSR_IA32_VMX_CR0_FIXED0);
 	m.cr0_fixed1 = rdmsr(MSR_IA32_VMX_CR0_FIXED1);
 	m.cr4_fixed0 = rdmsr(MSR_IA32_VMX_CR4_FIXED0);
