@@ -37,8 +37,7 @@ HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) 
 HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))
 
 # Host unit tests: test name -> the real sources it exercises.
-HOST_TESTS := test_headers test_pool test_guest_pt test_memmap test_config test_vmx_caps \
-	test_ept_identity test_log test_insn_decode test_uaccess
+HOST_TESTS := $(basename $(notdir $(wildcard tests/host/test_*.c)))
 test_headers_SRCS :=
 test_pool_SRCS := kernel/pool.c
 test_guest_pt_SRCS := kernel/guest_pt.c

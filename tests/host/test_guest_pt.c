@@ -8,8 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-/* Relative, so it builds with -Ikernel or -I. alike. */
-#include "../../kernel/guest_pt.h"
+#include "kernel/guest_pt.h"
 
 #define CR0_PE		(1ull << 0)
 #define CR0_WP		(1ull << 16)
