@@ -41,8 +41,13 @@ static void out_num(struct fmt_out *o, uint64_t v, unsigned base, int width, cha
 		tmp[n++] = "0123456789abcdef"[v % base];
 		v /= base;
 	} while (v);
-	if (neg)
+	/* The sign goes before zero padding and after blank padding. */
+	if (neg && pad == '0') {
+		out_char(o, '-');
+		width--;
+	} else if (neg) {
 		tmp[n++] = '-';
+	}
 	while (n < width--)
 		out_char(o, pad);
 	while (n)

@@ -14,7 +14,8 @@ int memmap_add_ram(struct memmap *m, uint64_t base, uint64_t size)
 	uint64_t end = (base + size) & ~(PAGE - 1);
 	uint32_t i, j;
 
-	if (size == 0 || base + size < base || end <= start)
+	/* No whole page (also when rounding base up would pass 2^64). */
+	if (size == 0 || base + size < base || base > ~0ull - (PAGE - 1) || end <= start)
 		return 0;
 	/* Absorb every range that touches or overlaps [start, end). */
 	for (i = 0, j = 0; i < m->count; i++) {

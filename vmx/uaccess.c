@@ -18,17 +18,20 @@ static bool read_table(void *ctx, uint64_t gpa, uint64_t *val)
 static int plan(const struct uaccess *ua, uint64_t gva, size_t n, unsigned access,
 		uint64_t *gpa, size_t *npages)
 {
-	size_t count = 0;
+	size_t count;
 
 	if (n == 0 || n > UACCESS_MAX || gva + n < gva)
 		return -1;
-	for (uint64_t va = gva; va < gva + n; va = (va & ~PAGE_MASK) + PAGE_SIZE) {
+	/* Count pages, not addresses: the range may end in the top page of the address space. */
+	count = ((gva & PAGE_MASK) + n + PAGE_MASK) / PAGE_SIZE;
+	for (size_t i = 0; i < count; i++) {
+		uint64_t va = i ? (gva & ~PAGE_MASK) + i * PAGE_SIZE : gva;
 		struct guest_pt_walk w;
 
 		if (guest_pt_translate(&ua->pg, read_table, (void *)ua, va, access, &w) != GUEST_PT_OK ||
 		    !memmap_is_cd_ram(ua->map, w.gpa))
 			return -1;
-		gpa[count++] = w.gpa;
+		gpa[i] = w.gpa;
 	}
 	*npages = count;
 	return 0;

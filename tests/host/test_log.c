@@ -117,6 +117,8 @@ test_width(void **state)
 	(void)state;
 	EXPECT("   42", "%5d", 42);
 	EXPECT("00042", "%05d", 42);
+	EXPECT("-0042", "%05d", -42);
+	EXPECT("-000007", "%07ld", -7L);
 	EXPECT("  -42", "%5d", -42);
 	EXPECT("0000beef", "%08x", 0xbeefu);
 	EXPECT("00000000", "%08x", 0u);

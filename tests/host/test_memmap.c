@@ -189,6 +189,8 @@ test_add_empty_and_overflow(void **state)
 	assert_int_equal(memmap_add_ram(&map, ~0ull, ~0ull), 0);
 	/* Ending exactly at 2^64 also wraps to 0. */
 	assert_int_equal(memmap_add_ram(&map, TOP_PAGE, K4), 0);
+	/* Inside the last page, no whole page: rounding base up must not wrap to 0. */
+	assert_int_equal(memmap_add_ram(&map, 0xffffffffffffff00ull, 0x80), 0);
 	assert_int_equal(map.count, 0);
 	assert_int_equal(memmap_ram_top(&map), 0);
 
