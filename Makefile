@@ -25,12 +25,12 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 
 CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
 	kernel/memmap.c kernel/guest_pt.c \
-	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/cd_exits.c vmx/hypercall.c vmx/uaccess.c vmx/cd_apic.c vmx/insn_decode.c \
-	ept/ept_identity.c
+	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/cd_exits.c vmx/hypercall.c vmx/uaccess.c vmx/cd_apic.c vmx/insn_decode.c vmx/hc_vm.c kernel/vm.c \
+	ept/ept_identity.c ept/ept.c
 CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
-HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c libhv/hvmetal.c kernel/log.c kernel/string.c
+HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c kernel/log.c kernel/string.c
 HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm
 
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))

@@ -4,6 +4,7 @@
 #include "hvmetal.h"
 #include "log.h"
 #include "string.h"
+#include "vm.h"
 #include "vmx/vmx_cpu.h"
 
 struct hvmetal hv;
@@ -55,6 +56,7 @@ const char *hvmetal_setup(const struct boot_info *bi)
 	why = vmx_setup(&hv.boot);
 	if (why)
 		return why;
+	vm_init(&host_pool, 1ull << (hv.maxphyaddr < 48 ? hv.maxphyaddr : 48));
 	hv.code_checksum = hvmetal_code_checksum();
 	log_printf("hvmetal: pool %lu KiB free of %lu KiB after setup\n",
 		   pool_free_bytes(&host_pool) >> 10, pool_total_bytes(&host_pool) >> 10);

@@ -1,5 +1,6 @@
 #include <Hypervisor/hv_error.h>
 #include <hvmetal/abi.h>
+#include "hc_vm.h"
 #include "hypercall.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"
@@ -7,14 +8,6 @@
 #include "uaccess.h"
 #include "vmcs.h"
 #include "vmx_bits.h"
-
-/* One call: arguments copied out of the frame before any handler runs. */
-struct hcall {
-	uint64_t arg[6];		/* RDI, RSI, RDX, RCX, R8, R9 */
-	struct gpr_frame *gpr;		/* for the calls that return a scalar in RDX */
-};
-
-typedef hv_return_t (*hcall_fn)(struct hcall *c);
 
 static void *identity(uint64_t pa)
 {
@@ -37,7 +30,7 @@ struct uaccess hypercall_uaccess(void)
 	};
 }
 
-static hv_return_t copy_out(uint64_t gva, const void *src, size_t n)
+hv_return_t hypercall_copy_out(uint64_t gva, const void *src, size_t n)
 {
 	struct uaccess ua = hypercall_uaccess();
 
@@ -64,7 +57,7 @@ static hv_return_t hc_info(struct hcall *c)
 
 	if (c->arg[1] != sizeof(info))
 		return HV_BAD_ARGUMENT;
-	return copy_out(c->arg[0], &info, sizeof(info));
+	return hypercall_copy_out(c->arg[0], &info, sizeof(info));
 }
 
 static hv_return_t hc_selfcheck(struct hcall *c)
@@ -81,13 +74,23 @@ static hv_return_t hc_selfcheck(struct hcall *c)
 		if (canary[i] != hv.canary_value)
 			sc.canary_intact = 0;
 	sc.code_intact = sc.code_checksum == hv.code_checksum;
-	return copy_out(c->arg[0], &sc, sizeof(sc));
+	return hypercall_copy_out(c->arg[0], &sc, sizeof(sc));
 }
 
 static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
 	[HVMETAL_HC_VERSION]	= hc_version,
 	[HVMETAL_HC_INFO]	= hc_info,
 	[HVMETAL_HC_SELFCHECK]	= hc_selfcheck,
+	[HVMETAL_HC_CAPABILITY]	= hc_capability,
+	[HVMETAL_HC_VM_CREATE]	= hc_vm_create,
+	[HVMETAL_HC_VM_DESTROY]	= hc_vm_destroy,
+	[HVMETAL_HC_VM_SPACE_CREATE] = hc_vm_space_create,
+	[HVMETAL_HC_VM_SPACE_DESTROY] = hc_vm_space_destroy,
+	[HVMETAL_HC_VM_MAP]	= hc_vm_map,
+	[HVMETAL_HC_VM_UNMAP]	= hc_vm_unmap,
+	[HVMETAL_HC_VM_PROTECT]	= hc_vm_protect,
+	[HVMETAL_HC_VM_TRANSLATE] = hc_vm_translate,
+	[HVMETAL_HC_VM_STATS]	= hc_vm_stats,
 };
 
 static unsigned caller_cpl(void)

@@ -60,6 +60,13 @@ static int copy(const struct uaccess *ua, uint64_t gva, uint8_t *buf, size_t n, 
 	return 0;
 }
 
+int uaccess_translate(const struct uaccess *ua, uint64_t gva, uint64_t *gpa)
+{
+	size_t n;
+
+	return plan(ua, gva, 1, 0, gpa, &n);
+}
+
 int uaccess_copy_in(const struct uaccess *ua, void *dst, uint64_t gva, size_t n)
 {
 	return copy(ua, gva, dst, n, 0);

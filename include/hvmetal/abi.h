@@ -33,7 +33,19 @@
 #define HVMETAL_HC_VERSION		0x0000	/* -> RDX = HVMETAL_ABI_VERSION */
 #define HVMETAL_HC_INFO			0x0001	/* RDI = struct hvmetal_info *, RSI = its size */
 #define HVMETAL_HC_SELFCHECK		0x0002	/* RDI = struct hvmetal_selfcheck * */
-#define HVMETAL_HC_COUNT		0x0003
+
+/* Apple's VM and memory API (hv_vm_*, hv_capability); vm = handle from VM_CREATE */
+#define HVMETAL_HC_CAPABILITY		0x0010	/* RDI = hv_capability_t -> RDX = value */
+#define HVMETAL_HC_VM_CREATE		0x0011	/* RDI = hv_vm_options_t -> RDX = vm */
+#define HVMETAL_HC_VM_DESTROY		0x0012	/* RDI = vm */
+#define HVMETAL_HC_VM_SPACE_CREATE	0x0013	/* RDI = vm -> RDX = asid */
+#define HVMETAL_HC_VM_SPACE_DESTROY	0x0014	/* RDI = vm, RSI = asid */
+#define HVMETAL_HC_VM_MAP		0x0015	/* RDI = vm, RSI = asid, RDX = uva, RCX = gpa, R8 = size, R9 = flags */
+#define HVMETAL_HC_VM_UNMAP		0x0016	/* RDI = vm, RSI = asid, RDX = gpa, RCX = size */
+#define HVMETAL_HC_VM_PROTECT		0x0017	/* RDI = vm, RSI = asid, RDX = gpa, RCX = size, R8 = flags */
+#define HVMETAL_HC_VM_TRANSLATE		0x0018	/* RDI = vm, RSI = asid, RDX = gpa, RCX = struct hvmetal_translation * */
+#define HVMETAL_HC_VM_STATS		0x0019	/* RDI = vm, RSI = struct hvmetal_vm_stats * */
+#define HVMETAL_HC_COUNT		0x001a
 
 struct hvmetal_info {
 	uint32_t abi_version;
@@ -54,6 +66,19 @@ struct hvmetal_selfcheck {
 	uint32_t canary_intact;		/* 1 when every word still holds canary_value */
 	uint32_t code_intact;		/* 1 when the code checksum matches the boot one */
 	uint64_t code_checksum;
+};
+
+/* Where a guest-physical address of a VM's space lands (for tests and debugging). */
+struct hvmetal_translation {
+	uint64_t hpa;			/* host-physical address */
+	uint64_t page_size;		/* 4096, 2 MiB or 1 GiB: the EPT leaf that maps it */
+	uint64_t flags;			/* HV_MEMORY_READ/WRITE/EXEC */
+};
+
+struct hvmetal_vm_stats {
+	uint64_t spaces;		/* address spaces, the default one included */
+	uint64_t table_pages;		/* EPT table pages over all spaces */
+	uint64_t pool_free;		/* bytes free in hvmetal's pool */
 };
 
 #endif

@@ -19,10 +19,25 @@ static inline hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, 
 	return (hv_return_t)rax;
 }
 
+/* VMCALL with all six argument registers. */
+static inline hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+					  uint64_t a3, uint64_t a4, uint64_t a5)
+{
+	register uint64_t r8 __asm__("r8") = a4, r9 __asm__("r9") = a5;
+	uint64_t rax = nr;
+
+	__asm__ volatile("vmcall" : "+a"(rax), "+d"(a2), "+c"(a3), "+r"(r8), "+r"(r9)
+			 : "D"(a0), "S"(a1) : "memory", "cc");
+	return (hv_return_t)rax;
+}
+
 /* True when CPUID says hvmetal runs this CPU (never executes VMCALL). */
 bool hvmetal_present(void);
 hv_return_t hvmetal_version(uint32_t *version);
 hv_return_t hvmetal_info(struct hvmetal_info *info);
 hv_return_t hvmetal_selfcheck(struct hvmetal_selfcheck *sc);
+/* For tests and debugging, on the current VM (libhv's hv_vm_create). */
+hv_return_t hvmetal_vm_translate(uint32_t asid, uint64_t gpa, struct hvmetal_translation *t);
+hv_return_t hvmetal_vm_stats(struct hvmetal_vm_stats *st);
 
 #endif

@@ -10,6 +10,7 @@
 #include "kernel/cpu.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
+#include "hvtest_vm.h"
 #include "ring3.h"
 #include "tap.h"
 #include "trap.h"
@@ -379,6 +380,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_isolation(&info);
 		test_instructions();
 		test_apic_page();
+		test_vm_api(&info);
 	} else {
 		tap_diag("hvtest: hvmetal absent: running only the absent checks");
 		test_absent();

@@ -1,0 +1,60 @@
+/*
+ * One EPT hierarchy per guest address space: 4 levels, 4 KiB base pages,
+ * write-back memory.  The tables are kept canonical: a range is mapped with
+ * the largest leaves that gpa/hpa alignment, contiguity and uniform
+ * permissions allow, a table that could be a single leaf is one, and an
+ * empty table is freed.  Every change is all or nothing.  Callers serialise
+ * changes to one struct ept.
+ */
+#ifndef HVMETAL_EPT_H
+#define HVMETAL_EPT_H
+
+#include <stdint.h>
+#include "kernel/pool.h"
+
+/* Permissions are the leaf entry's bits; UX needs mode-based execute control. */
+#define EPT_PERM_R	0x1u
+#define EPT_PERM_W	0x2u
+#define EPT_PERM_X	0x4u
+#define EPT_PERM_UX	0x400u
+
+/* Errors, returned negated. */
+#define EPT_EINVAL	1
+#define EPT_EEXIST	2
+#define EPT_ENOMEM	3
+
+struct ept {
+	uint64_t *pml4;		/* root, from the pool */
+	struct pool *pool;
+	uint64_t limit;		/* guest-physical size: gpa + size must be <= limit (<= 1ull << 48) */
+	uint64_t table_pages;	/* page-table pages in use, root included */
+	/*
+	 * Bumped whenever a translation is removed, loses permissions or changes
+	 * page size, and so whenever a table page goes back to the pool: callers
+	 * INVEPT before the guest runs with a newer generation than it last saw.
+	 */
+	uint64_t generation;
+};
+
+/* 0, or -1 when the pool is empty or limit is unaligned or above 256 TiB. */
+int ept_init(struct ept *e, struct pool *pool, uint64_t limit);
+/* Frees every table, root included. */
+void ept_destroy(struct ept *e);
+
+/*
+ * Maps [gpa, gpa + size) to [hpa, hpa + size), write-back.  Perms must grant
+ * something and not write without read (an EPT misconfiguration).
+ * -EPT_EINVAL: bad alignment, range or perms; -EPT_EEXIST: a page in the
+ * range is mapped; -EPT_ENOMEM: the pool lacks the tables.  Nothing changes
+ * on error.
+ */
+int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perms);
+/* Unmaps every mapped page in the range; -EPT_EINVAL or -EPT_ENOMEM (splitting), nothing changed. */
+int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size);
+/* Sets perms (as for ept_map) on every mapped page in the range; holes stay holes. */
+int ept_protect(struct ept *e, uint64_t gpa, uint64_t size, unsigned perms);
+/* 0 with the page's translation, perms and size (4K, 2M or 1G) when gpa is mapped, else -1. */
+int ept_lookup(const struct ept *e, uint64_t gpa, uint64_t *hpa, unsigned *perms,
+	       uint64_t *page_size);
+
+#endif

@@ -1,0 +1,149 @@
+/* In-machine checks of Apple's VM and memory API (hv_vm_*, address spaces) on hvmetal. */
+#include <Hypervisor/hv.h>
+#include <hvmetal/hvmetal.h>
+#include "hvtest_vm.h"
+#include "tap.h"
+
+#define MB2	(2ull << 20)
+#define K4	4096ull
+#define SPACES	256
+
+static uint64_t pool_free_now(void)
+{
+	struct hvmetal_info info;
+
+	return hvmetal_info(&info) == HV_SUCCESS ? info.pool_free : 0;
+}
+
+static bool translates(uint32_t asid, uint64_t gpa, uint64_t hpa, uint64_t page_size, uint64_t flags)
+{
+	struct hvmetal_translation t;
+
+	return hvmetal_vm_translate(asid, gpa, &t) == HV_SUCCESS && t.hpa == hpa &&
+	       t.page_size == page_size && t.flags == flags;
+}
+
+static bool unmapped(uint32_t asid, uint64_t gpa)
+{
+	struct hvmetal_translation t;
+
+	return hvmetal_vm_translate(asid, gpa, &t) == HV_BAD_ARGUMENT;
+}
+
+static void test_without_vm(void)
+{
+	uint64_t v = 0;
+	hv_return_t r;
+
+	r = hv_capability(HV_CAP_ADDRSPACEMAX, &v);
+	tap_ok(r == HV_SUCCESS && v >= 256, "hv_capability(ADDRSPACEMAX) = %lu", v);
+	r = hv_capability(HV_CAP_VCPUMAX, &v);
+	tap_ok(r == HV_SUCCESS && v >= 1, "hv_capability(VCPUMAX) = %lu", v);
+	tap_ok(hv_capability(7, &v) == HV_BAD_ARGUMENT, "hv_capability of an unknown capability is HV_BAD_ARGUMENT");
+	tap_ok(hv_vm_map((void *)0x100000, 0, K4, HV_MEMORY_READ) == HV_NO_DEVICE &&
+	       hv_vm_destroy() == HV_NO_DEVICE, "hv_vm_map and hv_vm_destroy without a VM are HV_NO_DEVICE");
+	r = hvmetal_vmcall6(HVMETAL_HC_VM_UNMAP, 0x12345, 0, 0, K4, 0, 0);
+	tap_ok(r == HV_BAD_ARGUMENT, "a hypercall naming no VM is HV_BAD_ARGUMENT (%x)", r);
+	tap_ok(hv_vm_create(1ull << 20) == HV_BAD_ARGUMENT, "hv_vm_create with an unknown option bit is HV_BAD_ARGUMENT");
+}
+
+static void test_argument_checks(uint8_t *mem, const struct hvmetal_info *info)
+{
+	static const struct { const char *what; uint64_t uva, gpa, size, flags; hv_return_t want; } bad[] = {
+		{ "unaligned uva", 1, 0, K4, HV_MEMORY_READ, HV_BAD_ARGUMENT },
+		{ "unaligned gpa", 0, 0x800, K4, HV_MEMORY_READ, HV_BAD_ARGUMENT },
+		{ "unaligned size", 0, 0, 100, HV_MEMORY_READ, HV_BAD_ARGUMENT },
+		{ "zero size", 0, 0, 0, HV_MEMORY_READ, HV_BAD_ARGUMENT },
+		{ "gpa + size wrapping", 0, ~0ull & ~0xfffull, 2 * K4, HV_MEMORY_READ, HV_BAD_ARGUMENT },
+		{ "gpa beyond the address space", 0, 1ull << 52, K4, HV_MEMORY_READ, HV_BAD_ARGUMENT },
+		{ "no permission", 0, 0, K4, 0, HV_BAD_ARGUMENT },
+		{ "write without read", 0, 0, K4, HV_MEMORY_WRITE, HV_BAD_ARGUMENT },
+		{ "an unknown flag bit", 0, 0, K4, HV_MEMORY_READ | 0x1000, HV_BAD_ARGUMENT },
+		{ "user-execute (no MBEC yet)", 0, 0, K4, HV_MEMORY_READ | HV_MEMORY_UEXEC, HV_UNSUPPORTED },
+	};
+
+	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		hv_return_t r = hv_vm_map(mem + bad[i].uva, bad[i].gpa, bad[i].size, bad[i].flags);
+
+		tap_ok(r == bad[i].want, "hv_vm_map with %s is refused (%x)", bad[i].what, r);
+	}
+	tap_ok(hv_vm_map((void *)(uintptr_t)info->region_base, 0, K4, HV_MEMORY_READ) == HV_BAD_ARGUMENT,
+	       "hv_vm_map of hvmetal's own memory is HV_BAD_ARGUMENT");
+	/* Last page of control-domain RAM, then hvmetal's first page: nothing may stay mapped. */
+	tap_ok(hv_vm_map((void *)(uintptr_t)(info->region_base - K4), 0x10000, 2 * K4,
+			 HV_MEMORY_READ) == HV_BAD_ARGUMENT && unmapped(0, 0x10000),
+	       "hv_vm_map reaching into hvmetal's memory fails and leaves no partial mapping");
+	tap_ok(hv_vm_unmap(0x40000000, MB2) == HV_SUCCESS && hv_vm_protect(0x40000000, MB2, HV_MEMORY_READ) == HV_SUCCESS,
+	       "hv_vm_unmap and hv_vm_protect of a hole succeed and do nothing");
+}
+
+static void test_large_pages(uint8_t *mem)
+{
+	uint64_t hpa = ((uintptr_t)mem + MB2 - 1) & ~(MB2 - 1);
+	uint64_t rwx = HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC;
+	struct hvmetal_vm_stats before, split, merged;
+
+	tap_ok(hv_vm_map((void *)(uintptr_t)hpa, MB2, MB2, rwx) == HV_SUCCESS &&
+	       translates(0, MB2 + 0x1234, hpa + 0x1234, MB2, rwx),
+	       "2 MiB of aligned contiguous memory is one 2 MiB EPT page");
+	tap_ok(hv_vm_map((void *)(uintptr_t)hpa, MB2 + K4, K4, rwx) == HV_BAD_ARGUMENT,
+	       "mapping over an existing mapping is HV_BAD_ARGUMENT");
+	hvmetal_vm_stats(&before);
+	tap_ok(hv_vm_protect(MB2 + 5 * K4, K4, HV_MEMORY_READ) == HV_SUCCESS &&
+	       translates(0, MB2 + 5 * K4, hpa + 5 * K4, K4, HV_MEMORY_READ) &&
+	       translates(0, MB2 + 6 * K4, hpa + 6 * K4, K4, rwx) &&
+	       hvmetal_vm_stats(&split) == HV_SUCCESS && split.table_pages == before.table_pages + 1,
+	       "protecting one page splits the 2 MiB page into 4 KiB pages (one more table)");
+	tap_ok(hv_vm_protect(MB2 + 5 * K4, K4, rwx) == HV_SUCCESS && translates(0, MB2 + 5 * K4, hpa + 5 * K4, MB2, rwx) &&
+	       hvmetal_vm_stats(&merged) == HV_SUCCESS && merged.table_pages == before.table_pages,
+	       "restoring the permission merges back into one 2 MiB page");
+	tap_ok(hv_vm_unmap(MB2, MB2) == HV_SUCCESS && unmapped(0, MB2), "hv_vm_unmap removes the mapping");
+}
+
+static void test_spaces(uint8_t *mem)
+{
+	hv_vm_space_t asid[SPACES], extra;
+	unsigned made = 0, mapped = 0, gone = 0;
+	struct hvmetal_vm_stats st;
+
+	for (unsigned i = 0; i < SPACES - 1 && hv_vm_space_create(&asid[i]) == HV_SUCCESS; i++)
+		made++;
+	tap_ok(made == SPACES - 1, "%u more address spaces created (256 with the default one)", made);
+	for (unsigned i = 0; i < made; i++)
+		if (hv_vm_map_space(asid[i], mem, (uint64_t)i * K4, K4, HV_MEMORY_READ) == HV_SUCCESS &&
+		    translates(asid[i], (uint64_t)i * K4, (uintptr_t)mem, K4, HV_MEMORY_READ) &&
+		    unmapped(0, (uint64_t)i * K4))
+			mapped++;
+	tap_ok(mapped == made, "each space maps its own page, invisible in the default space (%u)", mapped);
+	tap_ok(hv_vm_space_create(&extra) == HV_SUCCESS && hvmetal_vm_stats(&st) == HV_SUCCESS &&
+	       st.spaces == SPACES + 1 && hv_vm_space_destroy(extra) == HV_SUCCESS,
+	       "257th space works too (ADDRSPACEMAX is %u)", 1024);
+	for (unsigned i = 0; i < made; i++)
+		if (hv_vm_space_destroy(asid[i]) == HV_SUCCESS)
+			gone++;
+	tap_ok(gone == made && hvmetal_vm_stats(&st) == HV_SUCCESS && st.spaces == 1,
+	       "all of them destroyed (%u), the default space remains", gone);
+	tap_ok(hv_vm_space_destroy(HV_VM_SPACE_DEFAULT) == HV_BAD_ARGUMENT &&
+	       hv_vm_space_destroy(asid[0]) == HV_BAD_ARGUMENT && hv_vm_space_destroy(5000) == HV_BAD_ARGUMENT,
+	       "the default space, a destroyed one and an unknown one cannot be destroyed");
+}
+
+void test_vm_api(const struct hvmetal_info *info)
+{
+	uint64_t baseline = pool_free_now();
+	void *mem = 0;
+
+	test_without_vm();
+	tap_ok(hv_vm_create(HV_VM_DEFAULT) == HV_SUCCESS, "hv_vm_create(HV_VM_DEFAULT)");
+	tap_ok(hv_vm_create(HV_VM_DEFAULT) == HV_BUSY, "a second hv_vm_create is HV_BUSY");
+	tap_ok(hv_vm_allocate(&mem, 2 * MB2, HV_ALLOCATE_DEFAULT) == HV_SUCCESS && mem &&
+	       !((uintptr_t)mem & 0xfff), "hv_vm_allocate gives 4 MiB of page-aligned memory");
+	if (mem) {
+		test_argument_checks(mem, info);
+		test_large_pages(mem);
+		test_spaces(mem);
+	}
+	tap_ok(hv_vm_destroy() == HV_SUCCESS && pool_free_now() == baseline,
+	       "hv_vm_destroy returns hvmetal's pool to its baseline (%lu KiB free)", baseline >> 10);
+	tap_ok(!mem || hv_vm_deallocate(mem, 2 * MB2) == HV_SUCCESS, "hv_vm_deallocate");
+}

@@ -1,0 +1,227 @@
+#include <Hypervisor/hv_types.h>
+#include <hvmetal/abi.h>
+#include "hc_vm.h"
+#include "kernel/host.h"
+#include "kernel/vm.h"
+
+#define HV_PERMS	(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC)
+
+/* Checks flags for map/protect and gives the EPT permissions. */
+static hv_return_t ept_perms(uint64_t flags, unsigned *perms)
+{
+	/* User-execute needs mode-based execute control and MAXPROT bookkeeping: not yet. */
+	if (flags & (HV_MEMORY_UEXEC | HV_MEMORY_MAXPROT | HV_MEMORY_MAXPROT_READ |
+		     HV_MEMORY_MAXPROT_WRITE | HV_MEMORY_MAXPROT_EXEC | HV_MEMORY_MAXPROT_UEXEC))
+		return HV_UNSUPPORTED;
+	/* EPT cannot express write without read. */
+	if ((flags & ~(uint64_t)HV_PERMS) || !(flags & HV_PERMS) ||
+	    ((flags & HV_MEMORY_WRITE) && !(flags & HV_MEMORY_READ)))
+		return HV_BAD_ARGUMENT;
+	*perms = (flags & HV_MEMORY_READ ? EPT_PERM_R : 0) | (flags & HV_MEMORY_WRITE ? EPT_PERM_W : 0) |
+		 (flags & HV_MEMORY_EXEC ? EPT_PERM_X : 0);
+	return HV_SUCCESS;
+}
+
+static hv_return_t from_ept_error(int err)
+{
+	return err == -EPT_ENOMEM ? HV_NO_RESOURCES : HV_BAD_ARGUMENT;
+}
+
+/* Page-aligned, non-empty, no wrap-around; the space's own limit is ept's to check. */
+static bool range_ok(uint64_t gpa, uint64_t size)
+{
+	return size && !((gpa | size) & PAGE_MASK) && gpa + size > gpa;
+}
+
+hv_return_t hc_capability(struct hcall *c)
+{
+	switch (c->arg[0]) {
+	case HV_CAP_VCPUMAX:
+		c->gpr->rdx = VM_VCPUS_MAX;
+		return HV_SUCCESS;
+	case HV_CAP_ADDRSPACEMAX:
+		c->gpr->rdx = VM_SPACES_MAX;
+		return HV_SUCCESS;
+	default:
+		return HV_BAD_ARGUMENT;
+	}
+}
+
+hv_return_t hc_vm_create(struct hcall *c)
+{
+	uint64_t handle;
+	hv_return_t r = vm_create(c->arg[0], &handle);
+
+	if (r == HV_SUCCESS)
+		c->gpr->rdx = handle;
+	return r;
+}
+
+hv_return_t hc_vm_destroy(struct hcall *c)
+{
+	return vm_destroy(c->arg[0]);
+}
+
+hv_return_t hc_vm_space_create(struct hcall *c)
+{
+	struct vm *vm = vm_get(c->arg[0]);
+	uint32_t asid;
+	hv_return_t r;
+
+	if (!vm)
+		return HV_BAD_ARGUMENT;
+	r = vm_space_create(vm, &asid);
+	vm_put(vm);
+	if (r == HV_SUCCESS)
+		c->gpr->rdx = asid;
+	return r;
+}
+
+hv_return_t hc_vm_space_destroy(struct hcall *c)
+{
+	struct vm *vm = vm_get(c->arg[0]);
+	hv_return_t r;
+
+	if (!vm)
+		return HV_BAD_ARGUMENT;
+	r = c->arg[1] >> 32 ? HV_BAD_ARGUMENT : vm_space_destroy(vm, (uint32_t)c->arg[1]);
+	vm_put(vm);
+	return r;
+}
+
+/*
+ * Maps the caller's pages [uva, uva + size) at gpa: each page is found through the
+ * caller's page tables and must be its RAM; host-contiguous runs go to the EPT in
+ * one piece so that large pages can form. On any failure what was mapped is undone.
+ */
+static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t size,
+			     unsigned perms)
+{
+	struct uaccess ua = hypercall_uaccess();
+	uint64_t run_gpa = gpa, run_hpa = 0, run_len = 0, off;
+	int err = 0;
+
+	for (off = 0; off < size && !err; off += PAGE_SIZE) {
+		uint64_t hpa;
+
+		if (uaccess_translate(&ua, uva + off, &hpa) < 0) {
+			err = -EPT_EINVAL;
+			break;
+		}
+		if (run_len && hpa == run_hpa + run_len) {
+			run_len += PAGE_SIZE;
+			continue;
+		}
+		if (run_len)
+			err = ept_map(e, run_gpa, run_hpa, run_len, perms);
+		run_gpa = gpa + off;
+		run_hpa = hpa;
+		run_len = PAGE_SIZE;
+	}
+	if (!err)
+		err = ept_map(e, run_gpa, run_hpa, run_len, perms);
+	if (!err)
+		return HV_SUCCESS;
+	/* Everything before the failed run is ours: take it back. */
+	if (run_gpa > gpa)
+		ept_unmap(e, gpa, run_gpa - gpa);
+	return from_ept_error(err);
+}
+
+hv_return_t hc_vm_map(struct hcall *c)
+{
+	uint64_t uva = c->arg[2], gpa = c->arg[3], size = c->arg[4];
+	struct vm *vm;
+	struct ept *e;
+	unsigned perms;
+	hv_return_t r = ept_perms(c->arg[5], &perms);
+
+	if (r != HV_SUCCESS)
+		return r;
+	if (!range_ok(gpa, size) || (uva & PAGE_MASK) || uva + size < uva)
+		return HV_BAD_ARGUMENT;
+	vm = vm_get(c->arg[0]);
+	if (!vm)
+		return HV_BAD_ARGUMENT;
+	e = vm_space(vm, (uint32_t)c->arg[1]);
+	r = (!e || c->arg[1] >> 32) ? HV_BAD_ARGUMENT : map_pages(e, uva, gpa, size, perms);
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vm_unmap(struct hcall *c)
+{
+	uint64_t gpa = c->arg[2], size = c->arg[3];
+	struct vm *vm;
+	struct ept *e;
+	hv_return_t r = HV_BAD_ARGUMENT;
+	int err;
+
+	if (!range_ok(gpa, size) || !(vm = vm_get(c->arg[0])))
+		return HV_BAD_ARGUMENT;
+	e = vm_space(vm, (uint32_t)c->arg[1]);
+	if (e && !(c->arg[1] >> 32)) {
+		err = ept_unmap(e, gpa, size);
+		r = err ? from_ept_error(err) : HV_SUCCESS;
+	}
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vm_protect(struct hcall *c)
+{
+	uint64_t gpa = c->arg[2], size = c->arg[3];
+	struct vm *vm;
+	struct ept *e;
+	unsigned perms;
+	hv_return_t r = ept_perms(c->arg[4], &perms);
+	int err;
+
+	if (r != HV_SUCCESS)
+		return r;
+	if (!range_ok(gpa, size) || !(vm = vm_get(c->arg[0])))
+		return HV_BAD_ARGUMENT;
+	e = vm_space(vm, (uint32_t)c->arg[1]);
+	r = HV_BAD_ARGUMENT;
+	if (e && !(c->arg[1] >> 32)) {
+		err = ept_protect(e, gpa, size, perms);
+		r = err ? from_ept_error(err) : HV_SUCCESS;
+	}
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vm_translate(struct hcall *c)
+{
+	struct hvmetal_translation t = { 0 };
+	struct vm *vm = vm_get(c->arg[0]);
+	struct ept *e;
+	unsigned perms = 0;
+	int found = -1;
+
+	if (!vm)
+		return HV_BAD_ARGUMENT;
+	e = vm_space(vm, (uint32_t)c->arg[1]);
+	if (e && !(c->arg[1] >> 32))
+		found = ept_lookup(e, c->arg[2], &t.hpa, &perms, &t.page_size);
+	vm_put(vm);
+	if (found < 0)
+		return HV_BAD_ARGUMENT;
+	t.flags = (perms & EPT_PERM_R ? HV_MEMORY_READ : 0) | (perms & EPT_PERM_W ? HV_MEMORY_WRITE : 0) |
+		  (perms & EPT_PERM_X ? HV_MEMORY_EXEC : 0);
+	return hypercall_copy_out(c->arg[3], &t, sizeof(t));
+}
+
+hv_return_t hc_vm_stats(struct hcall *c)
+{
+	struct hvmetal_vm_stats st = { 0 };
+	struct vm *vm = vm_get(c->arg[0]);
+
+	if (!vm)
+		return HV_BAD_ARGUMENT;
+	st.spaces = vm->nspaces;
+	st.table_pages = vm_table_pages(vm);
+	vm_put(vm);
+	st.pool_free = pool_free_bytes(&host_pool);
+	return hypercall_copy_out(c->arg[1], &st, sizeof(st));
+}
