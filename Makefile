@@ -30,7 +30,7 @@ CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/
 CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
-HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c kernel/log.c kernel/string.c
+HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c kernel/log.c kernel/string.c
 HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm
 
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
