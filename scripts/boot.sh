@@ -14,7 +14,7 @@ trap '[ -n "${BOOT_KEEP:-}" ] && cp "$work"/*.log "$work"/*.out "$BOOT_KEEP"/ 2>
 case $vehicle in
 bochs)
 	cat > "$work/bochsrc" <<EOT
-megs: 512
+megs: 2048
 cpu: model=tigerlake, count=$cpus, ips=50000000
 romimage: file=$ovmf, address=0xffe00000
 vgaromimage: file=/usr/share/vgabios/vgabios.bin

@@ -6,6 +6,7 @@
 
 #define MB2	(2ull << 20)
 #define K4	4096ull
+#define GB1	(1ull << 30)
 #define SPACES	256
 
 static uint64_t pool_free_now(void)
@@ -100,6 +101,53 @@ static void test_large_pages(uint8_t *mem)
 	tap_ok(hv_vm_unmap(MB2, MB2) == HV_SUCCESS && unmapped(0, MB2), "hv_vm_unmap removes the mapping");
 }
 
+/* 1 GiB from host-contiguous memory: 1 GiB pages where the host pages are 1 GiB
+ * aligned, 2 MiB pages otherwise; a 4 KiB protect splits, restoring merges back. */
+static void test_one_gib(void)
+{
+	uint64_t rwx = HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC;
+	uint64_t gpa = 1ull << 30, hpa, large = 0, big;
+	struct hvmetal_vm_stats before, mapped, split, merged, after;
+	void *mem = 0;
+	int ok, split_ok, merge_ok, unmap_ok;
+
+	if (hv_vm_allocate(&mem, GB1 + MB2, HV_ALLOCATE_DEFAULT) != HV_SUCCESS) {
+		tap_ok(0, "hv_vm_allocate of 1 GiB + 2 MiB (the machine needs 2 GiB of RAM)");
+		return;
+	}
+	hpa = ((uintptr_t)mem + MB2 - 1) & ~(MB2 - 1);
+	hvmetal_vm_stats(&before);
+	ok = hv_vm_map((void *)(uintptr_t)hpa, gpa, GB1, rwx) == HV_SUCCESS;
+	for (uint64_t off = 0; ok && off < GB1; off += MB2) {
+		struct hvmetal_translation t;
+
+		if (hvmetal_vm_translate(0, gpa + off, &t) == HV_SUCCESS && t.hpa == hpa + off &&
+		    t.page_size >= MB2)
+			large++;
+	}
+	big = (hpa & (GB1 - 1)) ? MB2 : GB1;
+	hvmetal_vm_stats(&mapped);
+	tap_ok(ok && large == GB1 / MB2 && translates(0, gpa + GB1 - K4, hpa + GB1 - K4, big, rwx),
+	       "1 GiB of contiguous memory maps with %s EPT pages (%lu of 512 chunks large, %lu table pages)",
+	       big == GB1 ? "1 GiB" : "2 MiB", large, mapped.table_pages);
+	/* A 2 MiB page splits into one page table; a 1 GiB page into a PD and a PT. */
+	split_ok = hv_vm_protect(gpa + 12345 * K4, K4, HV_MEMORY_READ) == HV_SUCCESS &&
+		   translates(0, gpa + 12345 * K4, hpa + 12345 * K4, K4, HV_MEMORY_READ) &&
+		   translates(0, gpa + 12346 * K4, hpa + 12346 * K4, K4, rwx) &&
+		   hvmetal_vm_stats(&split) == HV_SUCCESS &&
+		   split.table_pages == mapped.table_pages + (big == GB1 ? 2 : 1);
+	tap_ok(split_ok, "protecting one 4 KiB page inside it splits (%lu -> %lu table pages)",
+	       mapped.table_pages, split.table_pages);
+	merge_ok = hv_vm_protect(gpa + 12345 * K4, K4, rwx) == HV_SUCCESS &&
+		   translates(0, gpa + 12345 * K4, hpa + 12345 * K4, big, rwx) &&
+		   hvmetal_vm_stats(&merged) == HV_SUCCESS && merged.table_pages == mapped.table_pages;
+	tap_ok(merge_ok, "restoring the permission merges back (%lu table pages)", merged.table_pages);
+	unmap_ok = hv_vm_unmap(gpa, GB1) == HV_SUCCESS && unmapped(0, gpa) &&
+		   hvmetal_vm_stats(&after) == HV_SUCCESS && after.table_pages == before.table_pages;
+	tap_ok(unmap_ok, "unmapping the 1 GiB frees its tables (%lu table pages left)", after.table_pages);
+	hv_vm_deallocate(mem, GB1 + MB2);
+}
+
 static void test_spaces(uint8_t *mem)
 {
 	hv_vm_space_t asid[SPACES], extra;
@@ -141,6 +189,7 @@ void test_vm_api(const struct hvmetal_info *info)
 	if (mem) {
 		test_argument_checks(mem, info);
 		test_large_pages(mem);
+		test_one_gib();
 		test_spaces(mem);
 	}
 	tap_ok(hv_vm_destroy() == HV_SUCCESS && pool_free_now() == baseline,
