@@ -45,6 +45,7 @@ test_memmap_SRCS := kernel/memmap.c
 test_config_SRCS := boot/config.c kernel/log.c
 test_vmx_caps_SRCS := vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
+test_ept_SRCS := ept/ept.c kernel/pool.c
 test_log_SRCS := kernel/log.c
 test_insn_decode_SRCS := vmx/insn_decode.c
 test_uaccess_SRCS := vmx/uaccess.c kernel/guest_pt.c kernel/memmap.c

@@ -96,7 +96,8 @@ static void ept_settle(struct ept_op *op, uint64_t *t, unsigned i, unsigned leve
 
 	if (!ept_empty(sub)) {
 		/* Leaves stop at 1 GiB: a PDPT never folds into a PML4 entry. */
-		if (level > 2 || !(leaf = ept_merged(sub, level - 1)))
+		leaf = level <= 2 ? ept_merged(sub, level - 1) : 0;
+		if (!leaf)
 			return;
 		op->flush = true;
 	}
@@ -172,6 +173,10 @@ static int ept_walk(struct ept_op *op, uint64_t *t, uint64_t fill, unsigned leve
 				continue;
 			}
 			rc = ept_descend(op, t, i, level, va, 0);
+		} else if (!ept_is_leaf(x, level) && op->dry && whole) {
+			/* Tables are never empty: a map collides; nothing inside needs a split. */
+			if (op->kind == EPT_OP_MAP)
+				rc = -EPT_EEXIST;
 		} else if (!ept_is_leaf(x, level)) {
 			rc = ept_walk(op, ept_table(x), 0, level - 1, va);
 			if (!op->dry)

@@ -26,12 +26,13 @@
 struct ept {
 	uint64_t *pml4;		/* root, from the pool */
 	struct pool *pool;
-	uint64_t limit;		/* guest-physical size: gpa + size must be <= limit (<= 1ull << 48) */
+	uint64_t limit;		/* guest-physical size: gpa + size <= limit <= 1ull << 48 */
 	uint64_t table_pages;	/* page-table pages in use, root included */
 	/*
 	 * Bumped whenever a translation is removed, loses permissions or changes
 	 * page size, and so whenever a table page goes back to the pool: callers
-	 * INVEPT before the guest runs with a newer generation than it last saw.
+	 * INVEPT before the guest runs with a newer generation than it last saw,
+	 * and must not let a CPU still caching the old tables run meanwhile.
 	 */
 	uint64_t generation;
 };
@@ -49,7 +50,7 @@ void ept_destroy(struct ept *e);
  * on error.
  */
 int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perms);
-/* Unmaps every mapped page in the range; -EPT_EINVAL or -EPT_ENOMEM (splitting), nothing changed. */
+/* Unmaps what is mapped in the range; -EPT_EINVAL, or -EPT_ENOMEM to split, changes nothing. */
 int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size);
 /* Sets perms (as for ept_map) on every mapped page in the range; holes stay holes. */
 int ept_protect(struct ept *e, uint64_t gpa, uint64_t size, unsigned perms);
