@@ -35,6 +35,9 @@ HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm
 
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
 HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))
+HVBENCH_SRCS := tests/machine/hvbench.c libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c \
+	libhv/hv_not_yet.c kernel/log.c kernel/string.c
+HVBENCH_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVBENCH_SRCS))
 
 # Host unit tests: test name -> the real sources it exercises.
 HOST_TESTS := $(basename $(notdir $(wildcard tests/host/test_*.c)))
@@ -51,8 +54,8 @@ test_insn_decode_SRCS := vmx/insn_decode.c
 test_uaccess_SRCS := vmx/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
-.PHONY: all deps run test test-host test-machine image clean
-all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/esp.img
+.PHONY: all deps run test test-host test-machine bench image clean
+all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/esp.img
 
 deps:
 	@scripts/deps.sh
@@ -70,6 +73,7 @@ $(B)/%.so: | deps-ok
 
 $(B)/hvmetal.so: $(HVMETAL_OBJS)
 $(B)/hvtest.so: $(HVTEST_OBJS)
+$(B)/hvbench.so: $(HVBENCH_OBJS)
 
 $(B)/%.efi: $(B)/%.so
 	$(OBJCOPY_EFI) $< $@
@@ -97,6 +101,9 @@ run: all
 
 test-host: $(HOST_TEST_BINS)
 	scripts/test-host.sh $(HOST_TEST_BINS)
+
+bench: all
+	scripts/bench.sh
 
 test-machine: all
 	scripts/test-machine.sh

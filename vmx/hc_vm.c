@@ -101,22 +101,24 @@ static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t
 	uint64_t run_gpa = gpa, run_hpa = 0, run_len = 0, off;
 	int err = 0;
 
-	for (off = 0; off < size && !err; off += PAGE_SIZE) {
-		uint64_t hpa;
+	for (off = 0; off < size && !err; ) {
+		uint64_t hpa, extent;
 
-		if (uaccess_translate(&ua, uva + off, &hpa) < 0) {
+		if (uaccess_translate(&ua, uva + off, &hpa, &extent) < 0) {
 			err = -EPT_EINVAL;
 			break;
 		}
+		extent = extent < size - off ? extent : size - off;
 		if (run_len && hpa == run_hpa + run_len) {
-			run_len += PAGE_SIZE;
-			continue;
+			run_len += extent;
+		} else {
+			if (run_len)
+				err = ept_map(e, run_gpa, run_hpa, run_len, perms);
+			run_gpa = gpa + off;
+			run_hpa = hpa;
+			run_len = extent;
 		}
-		if (run_len)
-			err = ept_map(e, run_gpa, run_hpa, run_len, perms);
-		run_gpa = gpa + off;
-		run_hpa = hpa;
-		run_len = PAGE_SIZE;
+		off += extent;
 	}
 	if (!err)
 		err = ept_map(e, run_gpa, run_hpa, run_len, perms);

@@ -60,11 +60,25 @@ static int copy(const struct uaccess *ua, uint64_t gva, uint8_t *buf, size_t n, 
 	return 0;
 }
 
-int uaccess_translate(const struct uaccess *ua, uint64_t gva, uint64_t *gpa)
+int uaccess_translate(const struct uaccess *ua, uint64_t gva, uint64_t *gpa, uint64_t *extent)
 {
-	size_t n;
+	struct guest_pt_walk w;
+	uint64_t size;
 
-	return plan(ua, gva, 1, 0, gpa, &n);
+	if (guest_pt_translate(&ua->pg, read_table, (void *)ua, gva, 0, &w) != GUEST_PT_OK)
+		return -1;
+	/* Without paging the "page" is the rest of the 4 KiB page. */
+	size = w.page_size ? w.page_size : PAGE_SIZE;
+	*extent = size - (w.gpa & (size - 1));
+	if (memmap_uniform_kind(ua->map, w.gpa & ~PAGE_MASK, *extent + (w.gpa & PAGE_MASK)) != MEMMAP_RAM ||
+	    memmap_overlaps_hidden(ua->map, w.gpa & ~PAGE_MASK, *extent + (w.gpa & PAGE_MASK))) {
+		/* Mixed: fall back to this page alone. */
+		if (!memmap_is_cd_ram(ua->map, w.gpa))
+			return -1;
+		*extent = PAGE_SIZE - (w.gpa & PAGE_MASK);
+	}
+	*gpa = w.gpa;
+	return 0;
 }
 
 int uaccess_copy_in(const struct uaccess *ua, void *dst, uint64_t gva, size_t n)

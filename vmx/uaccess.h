@@ -23,8 +23,12 @@ struct uaccess {
 /* 0, or -1 when any byte of [gva, gva + n) is out of the caller's reach. */
 int uaccess_copy_in(const struct uaccess *ua, void *dst, uint64_t gva, size_t n);
 int uaccess_copy_out(const struct uaccess *ua, uint64_t gva, const void *src, size_t n);
-/* The guest-physical page behind gva for a supervisor read: 0, or -1 when unreachable. */
-int uaccess_translate(const struct uaccess *ua, uint64_t gva, uint64_t *gpa);
+/*
+ * Where gva is for a supervisor read: its guest-physical address and how many bytes
+ * from there on stay physically contiguous RAM of the caller inside the same page
+ * of its page tables (so a 2 MiB or 1 GiB page is translated once). 0, or -1.
+ */
+int uaccess_translate(const struct uaccess *ua, uint64_t gva, uint64_t *gpa, uint64_t *extent);
 /* As copy_in, for instruction bytes: the pages must be executable. */
 int uaccess_fetch(const struct uaccess *ua, void *dst, uint64_t gva, size_t n);
 
