@@ -60,7 +60,8 @@ void *pool_alloc_pages(struct pool *p, size_t n)
 		}
 		bits_set(p->bitmap, i, n, 1);
 		p->free_pages -= n;
-		if (i == p->hint)
+		/* For one page every page before i is in use: the next search starts after it. */
+		if (n == 1 || i == p->hint)
 			p->hint = i + n;
 		page = (void *)(p->base + i * PAGE_SIZE);
 		break;
