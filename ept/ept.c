@@ -285,6 +285,18 @@ int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned p
 	return ept_run(&op);
 }
 
+bool ept_range_unmapped(struct ept *e, uint64_t gpa, uint64_t size)
+{
+	/* A dry map: it stops at the first mapped page and changes nothing. */
+	struct ept_op op = {
+		.e = e, .kind = EPT_OP_MAP, .gpa = gpa, .end = gpa + size, .hpa = gpa,
+		.attr = EPT_PERM_R | EPT_MT_WB, .dry = true,
+	};
+
+	return ept_range_ok(e, gpa, size) &&
+	       ept_walk(&op, e->pml4, 0, EPT_TOP_LEVEL, 0) != -EPT_EEXIST;
+}
+
 int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size)
 {
 	struct ept_op op = { .e = e, .kind = EPT_OP_UNMAP, .gpa = gpa, .end = gpa + size };

@@ -9,6 +9,7 @@
 #ifndef HVMETAL_EPT_H
 #define HVMETAL_EPT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "kernel/pool.h"
 
@@ -50,6 +51,8 @@ void ept_destroy(struct ept *e);
  * on error.
  */
 int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perms);
+/* True when no page of [gpa, gpa + size) is mapped and the range is valid; changes nothing. */
+bool ept_range_unmapped(struct ept *e, uint64_t gpa, uint64_t size);
 /* Unmaps what is mapped in the range; -EPT_EINVAL, or -EPT_ENOMEM to split, changes nothing. */
 int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size);
 /* Sets perms (as for ept_map) on every mapped page in the range; holes stay holes. */

@@ -101,6 +101,10 @@ static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t
 	uint64_t run_gpa = gpa, run_hpa = 0, run_len = 0, off;
 	int err = 0;
 
+	/* Refuse an overlap before anything changes: a failure below then only undoes
+	 * runs of this call. */
+	if (!ept_range_unmapped(e, gpa, size))
+		return HV_BAD_ARGUMENT;
 	for (off = 0; off < size && !err; ) {
 		uint64_t hpa, extent;
 

@@ -316,6 +316,12 @@ test_map_existing(void **state)
 	assert_int_equal(ept_map(&v.e, G1 + 5 * M2 + K4, 0, K4, RWX), -EPT_EEXIST);
 	assert_int_equal(ept_map(&v.e, 0, 0, G1 + K4, RWX), -EPT_EEXIST);
 	assert_int_equal(ept_map(&v.e, 2 * G1 + M2, HOST_OFF, G1, RWX), -EPT_EEXIST);
+	assert_false(ept_range_unmapped(&v.e, G1 + 5 * M2 + K4, K4));
+	assert_false(ept_range_unmapped(&v.e, 0, G1 + K4));
+	assert_false(ept_range_unmapped(&v.e, 0, 0));
+	assert_false(ept_range_unmapped(&v.e, 3 * G1, K4));
+	assert_true(ept_range_unmapped(&v.e, 0, G1));
+	assert_true(ept_range_unmapped(&v.e, 3 * G1 + K4, G1 - K4));
 	assert_int_equal(ept_map(&v.e, 3 * G1, HOST_OFF + 8 * G1, K4, EPT_PERM_R), -EPT_EEXIST);
 	assert_int_equal(ept_map(&v.e, 2 * G1, HOST_OFF, 2 * G1, RWX), -EPT_EEXIST);
 
