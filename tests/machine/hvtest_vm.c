@@ -176,6 +176,33 @@ static void test_spaces(uint8_t *mem)
 	       "the default space, a destroyed one and an unknown one cannot be destroyed");
 }
 
+/*
+ * Runs hvmetal's pool dry: 4 KiB maps 2 MiB apart each need a new page table. The
+ * map that finds no table left is HV_NO_RESOURCES and leaves nothing behind.
+ */
+static void test_pool_exhaustion(uint8_t *mem)
+{
+	hv_vm_space_t asid;
+	uint64_t maps = 0, free_before = 0, free_after = 0;
+	hv_return_t r = HV_SUCCESS;
+
+	if (hv_vm_space_create(&asid) != HV_SUCCESS) {
+		tap_ok(0, "a space for the pool exhaustion test");
+		return;
+	}
+	while (r == HV_SUCCESS && maps < 100000) {
+		free_before = pool_free_now();
+		r = hv_vm_map_space(asid, mem, maps * MB2, K4, HV_MEMORY_READ);
+		free_after = pool_free_now();
+		maps += r == HV_SUCCESS;
+	}
+	tap_ok(r == HV_NO_RESOURCES && free_after == free_before && unmapped(asid, maps * MB2),
+	       "after %lu maps the pool is dry: HV_NO_RESOURCES (%x), nothing mapped, nothing taken",
+	       maps, r);
+	tap_ok(hv_vm_space_destroy(asid) == HV_SUCCESS && pool_free_now() > free_before,
+	       "destroying the space gives the tables back");
+}
+
 void test_vm_api(const struct hvmetal_info *info)
 {
 	uint64_t baseline = pool_free_now();
@@ -191,6 +218,7 @@ void test_vm_api(const struct hvmetal_info *info)
 		test_large_pages(mem);
 		test_one_gib();
 		test_spaces(mem);
+		test_pool_exhaustion(mem);
 	}
 	tap_ok(hv_vm_destroy() == HV_SUCCESS && pool_free_now() == baseline,
 	       "hv_vm_destroy returns hvmetal's pool to its baseline (%lu KiB free)", baseline >> 10);
