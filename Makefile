@@ -30,13 +30,14 @@ CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/
 CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
-HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c kernel/log.c kernel/string.c
+LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c
+HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c kernel/log.c kernel/string.c
 HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm
 
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
+LIBHV_OBJS := $(patsubst %,$(B)/efi/%.o,$(LIBHV_SRCS))
 HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))
-HVBENCH_SRCS := tests/machine/hvbench.c libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c \
-	libhv/hv_not_yet.c kernel/log.c kernel/string.c
+HVBENCH_SRCS := tests/machine/hvbench.c kernel/log.c kernel/string.c
 HVBENCH_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVBENCH_SRCS))
 
 # Host unit tests: test name -> the real sources it exercises.
@@ -50,12 +51,13 @@ test_vmx_caps_SRCS := vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c
 test_log_SRCS := kernel/log.c
+test_libhv_SRCS := libhv/hv_vm.c libhv/hv_not_yet.c
 test_insn_decode_SRCS := vmx/insn_decode.c
 test_uaccess_SRCS := vmx/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run test test-host test-machine bench image clean
-all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/esp.img
+all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img
 
 deps:
 	@scripts/deps.sh
@@ -72,8 +74,13 @@ $(B)/%.so: | deps-ok
 	ld $(EFI_LDFLAGS) $^ -o $@ $(EFI_LIBS)
 
 $(B)/hvmetal.so: $(HVMETAL_OBJS)
-$(B)/hvtest.so: $(HVTEST_OBJS)
-$(B)/hvbench.so: $(HVBENCH_OBJS)
+$(B)/hvtest.so: $(HVTEST_OBJS) $(B)/libhv.a
+$(B)/hvbench.so: $(HVBENCH_OBJS) $(B)/libhv.a
+
+# libhv for UEFI control-domain programs (a macOS VMM links this in place of the framework).
+$(B)/libhv.a: $(LIBHV_OBJS)
+	rm -f $@
+	ar rcs $@ $^
 
 $(B)/%.efi: $(B)/%.so
 	$(OBJCOPY_EFI) $< $@

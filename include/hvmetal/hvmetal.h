@@ -7,6 +7,12 @@
 #include <Hypervisor/hv_error.h>
 #include <hvmetal/abi.h>
 
+#ifdef HVMETAL_HOST_TEST
+/* Host builds of libhv talk to a fake transport the test provides. */
+hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *rdx);
+hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+			    uint64_t a3, uint64_t a4, uint64_t a5);
+#else
 /* One VMCALL; *rdx (if not NULL) gets RDX after the call. */
 static inline hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 					 uint64_t *rdx)
@@ -30,6 +36,7 @@ static inline hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1,
 			 : "D"(a0), "S"(a1) : "memory", "cc");
 	return (hv_return_t)rax;
 }
+#endif
 
 /* True when CPUID says hvmetal runs this CPU (never executes VMCALL). */
 bool hvmetal_present(void);
