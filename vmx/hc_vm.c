@@ -134,6 +134,25 @@ static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t
 	return from_ept_error(err);
 }
 
+/* The space a call names (RDI = vm, RSI = asid), with its VM locked in *vm; NULL if either is unknown. */
+static struct ept *get_space(const struct hcall *c, struct vm **vm)
+{
+	struct ept *e;
+
+	*vm = vm_get(c->arg[0]);
+	if (!*vm)
+		return NULL;
+	e = c->arg[1] >> 32 ? NULL : vm_space(*vm, (uint32_t)c->arg[1]);
+	if (!e)
+		vm_put(*vm);
+	return e;
+}
+
+static hv_return_t ept_result(int err)
+{
+	return err ? from_ept_error(err) : HV_SUCCESS;
+}
+
 hv_return_t hc_vm_map(struct hcall *c)
 {
 	uint64_t uva = c->arg[2], gpa = c->arg[3], size = c->arg[4];
@@ -144,55 +163,39 @@ hv_return_t hc_vm_map(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	if (!range_ok(gpa, size) || (uva & PAGE_MASK) || uva + size < uva)
+	if (!range_ok(gpa, size) || (uva & PAGE_MASK) || uva + size < uva ||
+	    !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
-	vm = vm_get(c->arg[0]);
-	if (!vm)
-		return HV_BAD_ARGUMENT;
-	e = vm_space(vm, (uint32_t)c->arg[1]);
-	r = (!e || c->arg[1] >> 32) ? HV_BAD_ARGUMENT : map_pages(e, uva, gpa, size, perms);
+	r = map_pages(e, uva, gpa, size, perms);
 	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vm_unmap(struct hcall *c)
 {
-	uint64_t gpa = c->arg[2], size = c->arg[3];
 	struct vm *vm;
 	struct ept *e;
-	hv_return_t r = HV_BAD_ARGUMENT;
-	int err;
+	hv_return_t r;
 
-	if (!range_ok(gpa, size) || !(vm = vm_get(c->arg[0])))
+	if (!range_ok(c->arg[2], c->arg[3]) || !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
-	e = vm_space(vm, (uint32_t)c->arg[1]);
-	if (e && !(c->arg[1] >> 32)) {
-		err = ept_unmap(e, gpa, size);
-		r = err ? from_ept_error(err) : HV_SUCCESS;
-	}
+	r = ept_result(ept_unmap(e, c->arg[2], c->arg[3]));
 	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vm_protect(struct hcall *c)
 {
-	uint64_t gpa = c->arg[2], size = c->arg[3];
 	struct vm *vm;
 	struct ept *e;
 	unsigned perms;
 	hv_return_t r = ept_perms(c->arg[4], &perms);
-	int err;
 
 	if (r != HV_SUCCESS)
 		return r;
-	if (!range_ok(gpa, size) || !(vm = vm_get(c->arg[0])))
+	if (!range_ok(c->arg[2], c->arg[3]) || !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
-	e = vm_space(vm, (uint32_t)c->arg[1]);
-	r = HV_BAD_ARGUMENT;
-	if (e && !(c->arg[1] >> 32)) {
-		err = ept_protect(e, gpa, size, perms);
-		r = err ? from_ept_error(err) : HV_SUCCESS;
-	}
+	r = ept_result(ept_protect(e, c->arg[2], c->arg[3], perms));
 	vm_put(vm);
 	return r;
 }
@@ -200,16 +203,14 @@ hv_return_t hc_vm_protect(struct hcall *c)
 hv_return_t hc_vm_translate(struct hcall *c)
 {
 	struct hvmetal_translation t = { 0 };
-	struct vm *vm = vm_get(c->arg[0]);
-	struct ept *e;
+	struct vm *vm;
+	struct ept *e = get_space(c, &vm);
 	unsigned perms = 0;
-	int found = -1;
+	int found;
 
-	if (!vm)
+	if (!e)
 		return HV_BAD_ARGUMENT;
-	e = vm_space(vm, (uint32_t)c->arg[1]);
-	if (e && !(c->arg[1] >> 32))
-		found = ept_lookup(e, c->arg[2], &t.hpa, &perms, &t.page_size);
+	found = ept_lookup(e, c->arg[2], &t.hpa, &perms, &t.page_size);
 	vm_put(vm);
 	if (found < 0)
 		return HV_BAD_ARGUMENT;
