@@ -116,6 +116,24 @@ static void deliver_pending_nmi(struct percpu *cpu)
 	vmcs_write(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
 }
 
+/*
+ * An exit in the middle of delivering an event (an NMI exit, an EPT violation
+ * while pushing a frame) must not lose that event: it goes back into the next
+ * VM entry, before the handler decides anything.
+ */
+static void reinject_vectoring_event(void)
+{
+	uint32_t info = (uint32_t)vmcs_read(VMCS_IDT_VECTORING_INFO);
+
+	if (!(info & INTR_INFO_VALID))
+		return;
+	vmcs_write(VMCS_ENTRY_INTR_INFO, info & (INTR_INFO_VALID | INTR_INFO_DELIVER_ERR | 0x7ff));
+	if (info & INTR_INFO_DELIVER_ERR)
+		vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR, vmcs_read(VMCS_IDT_VECTORING_ERROR));
+	/* Software interrupts and exceptions restart with their own length. */
+	vmcs_write(VMCS_ENTRY_INSN_LEN, vmcs_read(VMCS_EXIT_INSN_LEN));
+}
+
 static void __attribute__((noreturn)) unexpected_exit(struct vmx_exit *ex)
 {
 	log_printf("hvmetal: cpu %u: unexpected VM exit reason %u%s qualification %lx\n",
@@ -145,6 +163,7 @@ void vmx_exit_dispatch(struct gpr_frame *gpr)
 	if ((ex.reason & EXIT_REASON_ENTRY_FAIL) || basic > EXIT_REASON_MAX ||
 	    !exit_handlers[basic])
 		unexpected_exit(&ex);
+	reinject_vectoring_event();
 	if (exit_handlers[basic](&ex) == EXIT_ADVANCE)
 		vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
 	/* Another CPU sent this one an INIT (cd_apic.h): it restarts, and the kick is spent. */
