@@ -5,17 +5,13 @@
 ; image. On success the call never returns: VMLAUNCH lands on .resume in VMX
 ; non-root mode and boot_launch_cpu returns 0 there. On failure fn returns < 0.
 bits 64
+%include "kernel/gpr.inc"
 default rel
 section .text
 
 global boot_launch_cpu
 boot_launch_cpu:
-	push rbx
-	push rbp
-	push r12
-	push r13
-	push r14
-	push r15
+	PUSH_CALLEE_SAVED
 	pushfq			; 7 pushes + return address: 16-byte aligned
 	cli			; no firmware interrupt between capture and launch
 	mov rax, rdi
@@ -29,12 +25,7 @@ boot_launch_cpu:
 	xor eax, eax		; now the control domain, RFLAGS from the VMCS
 .restore:
 	popfq
-	pop r15
-	pop r14
-	pop r13
-	pop r12
-	pop rbp
-	pop rbx
+	POP_CALLEE_SAVED
 	ret
 
 section .note.GNU-stack noalloc noexec nowrite progbits

@@ -1,6 +1,7 @@
 ; trap_call and the exception handlers behind it (see trap.h). A caught fault
 ; abandons fn: the handler restores trap_call's stack and returns the vector.
 bits 64
+%include "kernel/gpr.inc"
 default rel
 section .text
 
@@ -11,12 +12,7 @@ global trap_handler_pf
 
 ; int trap_call(void (*fn)(void *), void *arg)
 trap_call:
-	push rbx
-	push rbp
-	push r12
-	push r13
-	push r14
-	push r15
+	PUSH_CALLEE_SAVED
 	pushfq			; a caught fault leaves IF clear: popfq restores it
 	mov [trap_rsp], rsp
 	mov rax, rdi
@@ -25,12 +21,7 @@ trap_call:
 	mov eax, -1
 trap_out:
 	popfq
-	pop r15
-	pop r14
-	pop r13
-	pop r12
-	pop rbp
-	pop rbx
+	POP_CALLEE_SAVED
 	ret
 
 %macro HANDLER 2

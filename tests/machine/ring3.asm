@@ -4,6 +4,7 @@
 ; executes VMCALL there, comes back through INT 0x80 and restores the firmware's
 ; GDT, IDT, CR3, segments and TR. Returns RAX as the VMCALL left it.
 bits 64
+%include "kernel/gpr.inc"
 default rel
 section .text
 
@@ -22,12 +23,7 @@ ENV_USTACK	equ 40
 global ring3_vmcall_asm
 global ring3_int80
 ring3_vmcall_asm:
-	push rbx
-	push rbp
-	push r12
-	push r13
-	push r14
-	push r15
+	PUSH_CALLEE_SAVED
 	mov [saved_rsp], rsp
 	sgdt [fw_gdtr]
 	sidt [fw_idtr]
@@ -97,12 +93,7 @@ ring3_int80:
 	ltr ax
 .no_tr:
 	mov rax, r12
-	pop r15
-	pop r14
-	pop r13
-	pop r12
-	pop rbp
-	pop rbx
+	POP_CALLEE_SAVED
 	ret
 
 section .bss
