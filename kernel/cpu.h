@@ -15,7 +15,6 @@
 
 #define CR4_PSE		(1ull << 4)
 #define CR4_PAE		(1ull << 5)
-#define CR4_PGE		(1ull << 7)
 #define CR4_OSFXSR	(1ull << 9)
 #define CR4_OSXMMEXCPT	(1ull << 10)
 #define CR4_LA57	(1ull << 12)
@@ -26,7 +25,6 @@
 #define EFER_LMA	(1ull << 10)
 #define EFER_NXE	(1ull << 11)
 
-#define RFLAGS_IF	(1ull << 9)
 #define RFLAGS_VM	(1ull << 17)
 
 #define MSR_IA32_FEATURE_CONTROL	0x03a
@@ -40,7 +38,6 @@
 #define MSR_IA32_VMX_PROCBASED_CTLS	0x482
 #define MSR_IA32_VMX_EXIT_CTLS		0x483
 #define MSR_IA32_VMX_ENTRY_CTLS		0x484
-#define MSR_IA32_VMX_MISC		0x485
 #define MSR_IA32_VMX_CR0_FIXED0		0x486
 #define MSR_IA32_VMX_CR0_FIXED1		0x487
 #define MSR_IA32_VMX_CR4_FIXED0		0x488

@@ -3,15 +3,12 @@
 #define HVMETAL_VMX_BITS_H
 
 /* Pin-based controls */
-#define PIN_EXTINT_EXIT		(1u << 0)
 #define PIN_NMI_EXIT		(1u << 3)
 #define PIN_VIRTUAL_NMI		(1u << 5)
 
 /* Primary processor-based controls */
 #define PROC_HLT_EXIT		(1u << 7)
 #define PROC_NMI_WINDOW		(1u << 22)
-#define PROC_CR3_LOAD_EXIT	(1u << 15)
-#define PROC_CR3_STORE_EXIT	(1u << 16)
 #define PROC_IO_EXIT		(1u << 24)
 #define PROC_MSR_BITMAPS	(1u << 28)
 #define PROC_SECONDARY		(1u << 31)
@@ -154,7 +151,6 @@
 
 /* Basic exit reasons */
 #define EXIT_REASON_EXCEPTION_NMI	0
-#define EXIT_REASON_EXTINT		1
 #define EXIT_REASON_TRIPLE_FAULT	2
 #define EXIT_REASON_INIT		3
 #define EXIT_REASON_NMI_WINDOW		8
