@@ -31,13 +31,13 @@ CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
 LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c
-HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c kernel/log.c kernel/string.c
+HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c tests/machine/window.c kernel/log.c kernel/string.c
 HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm
 
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
 LIBHV_OBJS := $(patsubst %,$(B)/efi/%.o,$(LIBHV_SRCS))
 HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))
-HVBENCH_SRCS := tests/machine/hvbench.c kernel/log.c kernel/string.c
+HVBENCH_SRCS := tests/machine/hvbench.c tests/machine/window.c kernel/log.c kernel/string.c
 HVBENCH_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVBENCH_SRCS))
 
 # Host unit tests: test name -> the real sources it exercises.

@@ -59,6 +59,20 @@ static uint64_t *ept_table(uint64_t x)
 	return (uint64_t *)(uintptr_t)(x & EPT_ADDR_MASK);
 }
 
+static uint64_t *ept_pop(uint64_t **list)
+{
+	uint64_t *page = *list;
+
+	*list = (uint64_t *)(uintptr_t)page[0];
+	return page;
+}
+
+static void ept_push(uint64_t **list, uint64_t *page)
+{
+	page[0] = (uintptr_t)*list;
+	*list = page;
+}
+
 static void ept_free_table(struct ept *e, uint64_t *t)
 {
 	pool_free_pages(e->pool, t, 1);
@@ -122,8 +136,7 @@ static int ept_descend(struct ept_op *op, uint64_t *t, unsigned i, unsigned leve
 		op->need++;
 		return ept_walk(op, NULL, fill, level - 1, base);
 	}
-	sub = op->spare;
-	op->spare = (uint64_t *)(uintptr_t)sub[0];
+	sub = ept_pop(&op->spare);
 	for (unsigned j = 0; j < EPT_ENTRIES; j++)
 		sub[j] = fill ? fill + j * ept_span(level - 1) : 0;
 	ept_walk(op, sub, 0, level - 1, base);
@@ -195,14 +208,10 @@ static int ept_walk(struct ept_op *op, uint64_t *t, uint64_t fill, unsigned leve
 	return rc;
 }
 
-static void ept_drop_spares(struct ept_op *op)
+static void ept_drop_list(struct pool *pool, uint64_t **list)
 {
-	while (op->spare) {
-		uint64_t *page = op->spare;
-
-		op->spare = (uint64_t *)(uintptr_t)page[0];
-		pool_free_pages(op->e->pool, page, 1);
-	}
+	while (*list)
+		pool_free_pages(pool, ept_pop(list), 1);
 }
 
 static int ept_run(struct ept_op *op)
@@ -217,12 +226,13 @@ static int ept_run(struct ept_op *op)
 	for (uint64_t n = 0; n < op->need; n++) {
 		uint64_t *page = pool_alloc_page(e->pool);
 
+		if (!page && op->kind == EPT_OP_UNMAP && e->reserve)
+			page = ept_pop(&e->reserve);
 		if (!page) {
-			ept_drop_spares(op);
+			ept_drop_list(e->pool, &op->spare);
 			return -EPT_ENOMEM;
 		}
-		page[0] = (uintptr_t)op->spare;
-		op->spare = page;
+		ept_push(&op->spare, page);
 	}
 	op->dry = false;
 	op->flush = false;
@@ -255,6 +265,7 @@ int ept_init(struct ept *e, struct pool *pool, uint64_t limit)
 	e->limit = limit;
 	e->table_pages = 1;
 	e->generation = 0;
+	e->reserve = NULL;
 	return 0;
 }
 
@@ -268,6 +279,7 @@ static void ept_free_tree(struct ept *e, uint64_t *t, unsigned level)
 
 void ept_destroy(struct ept *e)
 {
+	ept_release(e);
 	ept_free_tree(e, e->pml4, EPT_TOP_LEVEL);
 	e->pml4 = NULL;
 }
@@ -304,6 +316,25 @@ int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size)
 	if (!ept_range_ok(e, gpa, size))
 		return -EPT_EINVAL;
 	return ept_run(&op);
+}
+
+int ept_reserve(struct ept *e, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t *page = pool_alloc_page(e->pool);
+
+		if (!page) {
+			ept_release(e);
+			return -EPT_ENOMEM;
+		}
+		ept_push(&e->reserve, page);
+	}
+	return 0;
+}
+
+void ept_release(struct ept *e)
+{
+	ept_drop_list(e->pool, &e->reserve);
 }
 
 int ept_protect(struct ept *e, uint64_t gpa, uint64_t size, unsigned perms)

@@ -36,6 +36,7 @@ struct ept {
 	 * and must not let a CPU still caching the old tables run meanwhile.
 	 */
 	uint64_t generation;
+	uint64_t *reserve;	/* pages held for unmaps alone, linked through entry 0 */
 };
 
 /* 0, or -1 when the pool is empty or limit is unaligned or above 256 TiB. */
@@ -55,6 +56,13 @@ int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned p
 bool ept_range_unmapped(struct ept *e, uint64_t gpa, uint64_t size);
 /* Unmaps what is mapped in the range; -EPT_EINVAL, or -EPT_ENOMEM to split, changes nothing. */
 int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size);
+/*
+ * Holds n pool pages that only unmaps of e may use, so that undoing part of a
+ * map can always split a large page: -EPT_ENOMEM, holding none, if the pool
+ * lacks them. * ept_release gives back what is left.
+ */
+int ept_reserve(struct ept *e, unsigned n);
+void ept_release(struct ept *e);
 /* Sets perms (as for ept_map) on every mapped page in the range; holes stay holes. */
 int ept_protect(struct ept *e, uint64_t gpa, uint64_t size, unsigned perms);
 /* 0 with the page's translation, perms and size (4K, 2M or 1G) when gpa is mapped, else -1. */

@@ -5,7 +5,7 @@
 #define VM_OPTIONS_KNOWN (HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE | \
 			  HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE | \
 			  HV_VM_MITIGATION_D_ENABLE | HV_VM_MITIGATION_E_ENABLE | HV_VM_ACCEL_APIC)
-#define SPACES_PAGES	((VM_SPACES_MAX * sizeof(struct ept) + PAGE_SIZE - 1) / PAGE_SIZE)
+#define SPACES_PER_PAGE	(PAGE_SIZE / sizeof(struct ept))
 
 static struct vm vms[VM_MAX];
 static struct spinlock vm_table_lock;	/* slot allocation and handles */
@@ -34,11 +34,11 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 
 	if (options & ~(uint64_t)VM_OPTIONS_KNOWN)
 		return HV_BAD_ARGUMENT;
-	spaces = pool_alloc_pages(vm_pool, SPACES_PAGES);
+	spaces = pool_alloc_page(vm_pool);
 	if (!spaces)
 		return HV_NO_RESOURCES;
 	if (ept_init(&spaces[0], vm_pool, vm_gpa_limit) < 0) {
-		pool_free_pages(vm_pool, spaces, SPACES_PAGES);
+		pool_free_pages(vm_pool, spaces, 1);
 		return HV_NO_RESOURCES;
 	}
 	spin_lock(&vm_table_lock);
@@ -49,13 +49,14 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 		vm->handle = (++vm_generation << 8) | (uint64_t)(vm - vms + 1);
 		vm->options = options;
 		vm->spaces = spaces;
+		vm->space_pages = 1;
 		vm->nspaces = 1;
 		*handle = vm->handle;
 	}
 	spin_unlock(&vm_table_lock);
 	if (!vm) {
 		ept_destroy(&spaces[0]);
-		pool_free_pages(vm_pool, spaces, SPACES_PAGES);
+		pool_free_pages(vm_pool, spaces, 1);
 		return HV_NO_RESOURCES;
 	}
 	return HV_SUCCESS;
@@ -76,11 +77,12 @@ hv_return_t vm_destroy(uint64_t handle)
 	spin_unlock(&vm_table_lock);
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	for (unsigned i = 0; i < VM_SPACES_MAX; i++)
+	for (uint32_t i = 0; i < vm->space_pages * SPACES_PER_PAGE; i++)
 		if (vm->spaces[i].pml4)
 			ept_destroy(&vm->spaces[i]);
-	pool_free_pages(vm_pool, vm->spaces, SPACES_PAGES);
+	pool_free_pages(vm_pool, vm->spaces, vm->space_pages);
 	vm->spaces = NULL;
+	vm->space_pages = 0;
 	vm->nspaces = 0;
 	return HV_SUCCESS;
 }
@@ -102,18 +104,37 @@ void vm_put(struct vm *vm)
 	spin_unlock(&vm->lock);
 }
 
+/* Doubles the space table: slots are indices, so moving them is safe under the VM's lock. */
+static bool grow_spaces(struct vm *vm)
+{
+	uint32_t pages = vm->space_pages * 2;
+	struct ept *spaces;
+
+	if ((uint64_t)pages * SPACES_PER_PAGE > UINT32_MAX)
+		return false;
+	spaces = pool_alloc_pages(vm_pool, pages);
+	if (!spaces)
+		return false;
+	memcpy(spaces, vm->spaces, vm->space_pages * PAGE_SIZE);
+	pool_free_pages(vm_pool, vm->spaces, vm->space_pages);
+	vm->spaces = spaces;
+	vm->space_pages = pages;
+	return true;
+}
+
 hv_return_t vm_space_create(struct vm *vm, uint32_t *asid)
 {
-	for (uint32_t i = 1; i < VM_SPACES_MAX; i++) {
-		if (vm->spaces[i].pml4)
-			continue;
-		if (ept_init(&vm->spaces[i], vm_pool, vm_gpa_limit) < 0)
-			return HV_NO_RESOURCES;
-		vm->nspaces++;
-		*asid = i;
-		return HV_SUCCESS;
-	}
-	return HV_NO_RESOURCES;
+	uint32_t i = 1, slots = vm->space_pages * SPACES_PER_PAGE;
+
+	if (vm->nspaces == slots && !grow_spaces(vm))
+		return HV_NO_RESOURCES;
+	while (vm->spaces[i].pml4)
+		i++;
+	if (ept_init(&vm->spaces[i], vm_pool, vm_gpa_limit) < 0)
+		return HV_NO_RESOURCES;
+	vm->nspaces++;
+	*asid = i;
+	return HV_SUCCESS;
 }
 
 hv_return_t vm_space_destroy(struct vm *vm, uint32_t asid)
@@ -129,14 +150,22 @@ hv_return_t vm_space_destroy(struct vm *vm, uint32_t asid)
 
 struct ept *vm_space(struct vm *vm, uint32_t asid)
 {
-	return asid < VM_SPACES_MAX && vm->spaces[asid].pml4 ? &vm->spaces[asid] : NULL;
+	return asid < vm->space_pages * SPACES_PER_PAGE && vm->spaces[asid].pml4 ?
+	       &vm->spaces[asid] : NULL;
 }
 
 uint64_t vm_table_pages(const struct vm *vm)
 {
 	uint64_t n = 0;
 
-	for (unsigned i = 0; i < VM_SPACES_MAX; i++)
+	for (uint32_t i = 0; i < vm->space_pages * SPACES_PER_PAGE; i++)
 		n += vm->spaces[i].table_pages;
 	return n;
+}
+
+uint64_t vm_spaces_max(void)
+{
+	uint64_t n = pool_total_bytes(vm_pool) / (PAGE_SIZE + sizeof(struct ept));
+
+	return n < UINT32_MAX ? n : UINT32_MAX;
 }

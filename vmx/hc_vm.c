@@ -40,7 +40,7 @@ hv_return_t hc_capability(struct hcall *c)
 		c->gpr->rdx = VM_VCPUS_MAX;
 		return HV_SUCCESS;
 	case HV_CAP_ADDRSPACEMAX:
-		c->gpr->rdx = VM_SPACES_MAX;
+		c->gpr->rdx = vm_spaces_max();
 		return HV_SUCCESS;
 	default:
 		return HV_BAD_ARGUMENT;
@@ -92,7 +92,7 @@ hv_return_t hc_vm_space_destroy(struct hcall *c)
 /*
  * Maps the caller's pages [uva, uva + size) at gpa: each page is found through the
  * caller's page tables and must be its RAM; host-contiguous runs go to the EPT in
- * one piece so that large pages can form. On any failure what was mapped is undone.
+ * one piece so that large pages can form.  On any failure what was mapped is undone.
  */
 static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t size,
 			     unsigned perms)
@@ -116,7 +116,13 @@ static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t
 		if (run_len && hpa == run_hpa + run_len) {
 			run_len += extent;
 		} else {
-			if (run_len)
+			/*
+			 * More than one run: undoing the first may split a large page it
+			 * formed with a mapping below gpa (1 GiB to 4 KiB: two tables).
+			 */
+			if (run_len && run_gpa == gpa)
+				err = ept_reserve(e, 2);
+			if (run_len && !err)
 				err = ept_map(e, run_gpa, run_hpa, run_len, perms);
 			run_gpa = gpa + off;
 			run_hpa = hpa;
@@ -126,12 +132,11 @@ static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t
 	}
 	if (!err)
 		err = ept_map(e, run_gpa, run_hpa, run_len, perms);
-	if (!err)
-		return HV_SUCCESS;
-	/* Everything before the failed run is ours: take it back. */
-	if (run_gpa > gpa)
+	/* Everything below the failed run is ours: take it back. */
+	if (err && run_gpa > gpa)
 		ept_unmap(e, gpa, run_gpa - gpa);
-	return from_ept_error(err);
+	ept_release(e);
+	return err ? from_ept_error(err) : HV_SUCCESS;
 }
 
 /* The space a call names (RDI = vm, RSI = asid), with its VM locked in *vm; NULL if either is unknown. */

@@ -8,8 +8,8 @@
 #include <efilib.h>
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
-#include "kernel/cpu.h"
 #include "kernel/log.h"
+#include "window.h"
 
 #define K4	4096ull
 #define MB2	(2ull << 20)
@@ -58,45 +58,22 @@ static void bench_map(const char *name, uint64_t hpa, uint64_t gpa, uint64_t siz
 	hv_vm_unmap(gpa, size);
 }
 
-/*
- * 1 GiB whose 4 KiB pages are scattered: a virtual window whose page i is physical
- * page (262143 - i) of mem, in page tables of our own (the firmware's top level
- * copied, plus the window in a free top-level slot), active only around the call.
- */
+/* 1 GiB whose 4 KiB pages are scattered: window page i is physical page (262143 - i) of mem. */
 static void bench_scattered(uint64_t hpa)
 {
-	uint64_t *pml4, *pdpt, *pd, *pt, old_cr3 = read_cr3(), flags, t0, t1;
-	EFI_PHYSICAL_ADDRESS tables = 0;
-	unsigned slot = 0;
+	struct window w;
+	uint64_t t0, t1;
 	hv_return_t r;
 
-	if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages, EfiLoaderData,
-					3 + 512, &tables)))
+	if (window_open(&w, GB1 / K4) < 0)
 		return;
-	pml4 = (uint64_t *)(uintptr_t)tables;
-	pdpt = pml4 + 512;
-	pd = pdpt + 512;
-	pt = pd + 512;
-	CopyMem(pml4, (void *)(uintptr_t)(old_cr3 & ~0xfffull), 4096);
-	for (unsigned i = 1; i < 256 && !slot; i++)
-		if (!(pml4[i] & 1))
-			slot = i;
-	if (!slot)
-		goto out;
-	ZeroMem(pdpt, 4096);
-	pml4[slot] = (uintptr_t)pdpt | 3;
-	pdpt[0] = (uintptr_t)pd | 3;
-	for (uint64_t i = 0; i < 512; i++)
-		pd[i] = (uintptr_t)(pt + i * 512) | 3;
 	for (uint64_t i = 0; i < GB1 / K4; i++)
-		pt[i] = (hpa + (GB1 / K4 - 1 - i) * K4) | 3;
-	__asm__ volatile("pushfq; pop %0; cli" : "=r"(flags) : : "memory");
-	write_cr3((uintptr_t)pml4);
+		w.pte[i] = (hpa + (GB1 / K4 - 1 - i) * K4) | WINDOW_RW;
+	window_enter(&w);
 	t0 = tsc();
-	r = hv_vm_map((void *)((uint64_t)slot << 39), GB1, GB1, RWX);
+	r = hv_vm_map(w.va, GB1, GB1, RWX);
 	t1 = tsc();
-	write_cr3(old_cr3);
-	__asm__ volatile("push %0; popfq" : : "r"(flags) : "memory", "cc");
+	window_leave(&w);
 	if (r == HV_SUCCESS) {
 		uint64_t bytes = table_bytes();
 
@@ -106,8 +83,7 @@ static void bench_scattered(uint64_t hpa)
 	} else {
 		log_printf("bench: scattered map failed (%x)\n", r);
 	}
-out:
-	uefi_call_wrapper(BS->FreePages, 2, tables, 3 + 512);
+	window_close(&w);
 }
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)

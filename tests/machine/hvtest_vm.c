@@ -3,6 +3,7 @@
 #include <hvmetal/hvmetal.h>
 #include "hvtest_vm.h"
 #include "tap.h"
+#include "window.h"
 
 #define MB2	(2ull << 20)
 #define K4	4096ull
@@ -101,6 +102,49 @@ static void test_large_pages(uint8_t *mem)
 	tap_ok(hv_vm_unmap(MB2, MB2) == HV_SUCCESS && unmapped(0, MB2), "hv_vm_unmap removes the mapping");
 }
 
+/*
+ * A map that fails after part of it went in must take that part back even when it
+ * merged with a mapping below it into a large page: the undo splits the page again.
+ * Window pages: the last page of the 2 MiB page (joins the 511 mapped below it), a
+ * page from elsewhere (a second run), then hvmetal's memory (the failure).
+ */
+static void test_undo_after_merge(uint8_t *mem, const struct hvmetal_info *info)
+{
+	uint64_t hpa = ((uintptr_t)mem + MB2 - 1) & ~(MB2 - 1);
+	uint64_t rwx = HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC;
+	struct hvmetal_vm_stats before, after;
+	struct window w;
+	hv_return_t r;
+
+	if (window_open(&w, 3) < 0) {
+		tap_ok(0, "page tables for a scattered window");
+		return;
+	}
+	w.pte[0] = (hpa + MB2 - K4) | WINDOW_RW;
+	w.pte[1] = hpa | WINDOW_RW;
+	w.pte[2] = info->region_base | WINDOW_RW;
+	hv_vm_map((void *)(uintptr_t)hpa, MB2, MB2 - K4, rwx);
+	hvmetal_vm_stats(&before);
+	window_enter(&w);
+	r = hv_vm_map(w.va, 2 * MB2 - K4, 3 * K4, rwx);
+	window_leave(&w);
+	hvmetal_vm_stats(&after);
+	tap_ok(r == HV_BAD_ARGUMENT && unmapped(0, 2 * MB2 - K4) && unmapped(0, 2 * MB2) &&
+	       translates(0, 2 * MB2 - 2 * K4, hpa + MB2 - 2 * K4, K4, rwx) &&
+	       after.table_pages == before.table_pages,
+	       "a map failing after its first run merged into a 2 MiB page is undone (%x, %lu -> %lu tables)",
+	       r, before.table_pages, after.table_pages);
+	w.pte[2] = (hpa + K4) | WINDOW_RW;
+	window_enter(&w);
+	r = hv_vm_map(w.va, 2 * MB2 - K4, 3 * K4, rwx);
+	window_leave(&w);
+	tap_ok(r == HV_SUCCESS && translates(0, MB2 + 0x123, hpa + 0x123, MB2, rwx) &&
+	       translates(0, 2 * MB2 + K4, hpa + K4, K4, rwx),
+	       "the same map with a good third page succeeds: a 2 MiB page, then 4 KiB pages");
+	hv_vm_unmap(MB2, 2 * MB2);
+	window_close(&w);
+}
+
 /* 1 GiB from host-contiguous memory: 1 GiB pages where the host pages are 1 GiB
  * aligned, 2 MiB pages otherwise; a 4 KiB protect splits, restoring merges back. */
 static void test_one_gib(void)
@@ -165,7 +209,7 @@ static void test_spaces(uint8_t *mem)
 	tap_ok(mapped == made, "each space maps its own page, invisible in the default space (%u)", mapped);
 	tap_ok(hv_vm_space_create(&extra) == HV_SUCCESS && hvmetal_vm_stats(&st) == HV_SUCCESS &&
 	       st.spaces == SPACES + 1 && hv_vm_space_destroy(extra) == HV_SUCCESS,
-	       "257th space works too (ADDRSPACEMAX is %u)", 1024);
+	       "257th space works too");
 	for (unsigned i = 0; i < made; i++)
 		if (hv_vm_space_destroy(asid[i]) == HV_SUCCESS)
 			gone++;
@@ -174,6 +218,37 @@ static void test_spaces(uint8_t *mem)
 	tap_ok(hv_vm_space_destroy(HV_VM_SPACE_DEFAULT) == HV_BAD_ARGUMENT &&
 	       hv_vm_space_destroy(asid[0]) == HV_BAD_ARGUMENT && hv_vm_space_destroy(5000) == HV_BAD_ARGUMENT,
 	       "the default space, a destroyed one and an unknown one cannot be destroyed");
+}
+
+/* Spaces until the pool runs out, all of them destroyed; the total. */
+static uint32_t spaces_until_dry(uint64_t max, hv_return_t *r)
+{
+	uint32_t made = 1;	/* the default space */
+	hv_vm_space_t asid;
+
+	while ((*r = hv_vm_space_create(&asid)) == HV_SUCCESS && made <= max)
+		made++;
+	for (asid = 1; asid < made; asid++)
+		hv_vm_space_destroy(asid);
+	return made;
+}
+
+/* More spaces than any fixed table would hold; a second round gets as many (no leak). */
+static void test_spaces_bounded_by_memory(void)
+{
+	uint64_t max = 0;
+	hv_return_t r1, r2;
+	uint32_t first, second;
+	struct hvmetal_vm_stats st;
+
+	hv_capability(HV_CAP_ADDRSPACEMAX, &max);
+	first = spaces_until_dry(max, &r1);
+	second = spaces_until_dry(max, &r2);
+	tap_ok(r1 == HV_NO_RESOURCES && first > 1024 && first <= max,
+	       "spaces until the pool is dry: %u of ADDRSPACEMAX %lu, then HV_NO_RESOURCES (%x)",
+	       first, max, r1);
+	tap_ok(r2 == HV_NO_RESOURCES && second == first && hvmetal_vm_stats(&st) == HV_SUCCESS &&
+	       st.spaces == 1, "all destroyed, and a second round makes as many (%u)", second);
 }
 
 /*
@@ -216,9 +291,11 @@ void test_vm_api(const struct hvmetal_info *info)
 	if (mem) {
 		test_argument_checks(mem, info);
 		test_large_pages(mem);
+		test_undo_after_merge(mem, info);
 		test_one_gib();
 		test_spaces(mem);
 		test_pool_exhaustion(mem);
+		test_spaces_bounded_by_memory();
 	}
 	tap_ok(hv_vm_destroy() == HV_SUCCESS && pool_free_now() == baseline,
 	       "hv_vm_destroy returns hvmetal's pool to its baseline (%lu KiB free)", baseline >> 10);
