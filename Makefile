@@ -26,13 +26,14 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
 	kernel/memmap.c kernel/guest_pt.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/cd_exits.c vmx/hypercall.c vmx/uaccess.c vmx/cd_apic.c vmx/insn_decode.c vmx/hc_vm.c kernel/vm.c \
+	vmx/vcpu.c vmx/vcpu_run.c vmx/vcpu_regs.c vmx/hc_vcpu.c vmx/vmcs_policy.c vmx/xstate.c \
 	ept/ept_identity.c ept/ept.c
-CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm
+CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm vmx/vcpu_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
-LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c
-HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c tests/machine/window.c kernel/log.c kernel/string.c
-HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm
+LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c
+HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c tests/machine/hvtest_vcpu.c tests/machine/window.c kernel/log.c kernel/string.c
+HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm tests/machine/guest16.asm
 
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
 LIBHV_OBJS := $(patsubst %,$(B)/efi/%.o,$(LIBHV_SRCS))
@@ -48,10 +49,11 @@ test_guest_pt_SRCS := kernel/guest_pt.c
 test_memmap_SRCS := kernel/memmap.c
 test_config_SRCS := boot/config.c kernel/log.c
 test_vmx_caps_SRCS := vmx/vmx_caps.c
+test_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c
 test_log_SRCS := kernel/log.c
-test_libhv_SRCS := libhv/hv_vm.c libhv/hv_not_yet.c
+test_libhv_SRCS := libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_not_yet.c
 test_insn_decode_SRCS := vmx/insn_decode.c
 test_uaccess_SRCS := vmx/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
@@ -70,8 +72,12 @@ $(B)/efi/%.asm.o: %.asm | deps-ok
 	@mkdir -p $(dir $@)
 	nasm -f elf64 -Werror -I. -MD $(@:.o=.d) -o $@ $<
 
+# An EFI image has no dynamic linker: a call through the PLT (a helper such as
+# __udivti3 that nothing links in) would jump to nowhere, so it fails the build.
 $(B)/%.so: | deps-ok
 	ld $(EFI_LDFLAGS) $^ -o $@ $(EFI_LIBS)
+	@if objdump -R $@ | grep -q JUMP_SLOT; then \
+		echo "$@: unresolved calls:"; objdump -R $@ | grep JUMP_SLOT; rm -f $@; exit 1; fi
 
 $(B)/hvmetal.so: $(HVMETAL_OBJS)
 $(B)/hvtest.so: $(HVTEST_OBJS) $(B)/libhv.a

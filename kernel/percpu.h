@@ -34,6 +34,7 @@ struct percpu {
 	uint32_t sipi_wait;		/* 1 while parked after INIT (atomics) */
 	uint32_t sipi_vector;		/* SIPI_VALID | vector, written by the sender */
 	uint32_t nmi_kicks;		/* NMIs hvmetal sent here, not for the guest (atomics) */
+	void *cd_xsave;			/* the control domain's extended state while a guest runs */
 	uint64_t gdt[HOST_GDT_ENTRIES];
 	struct tss64 tss;
 } __attribute__((aligned(64)));

@@ -1,6 +1,7 @@
 #include <Hypervisor/hv_types.h>
 #include "string.h"
 #include "vm.h"
+#include "vmx/vcpu.h"
 
 #define VM_OPTIONS_KNOWN (HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE | \
 			  HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE | \
@@ -27,36 +28,61 @@ static struct vm *lookup(uint64_t handle)
 	return slot < VM_MAX && vms[slot].handle == handle ? &vms[slot] : NULL;
 }
 
+/* The space table starts with one page: the default space and its neighbours. */
+static struct ept **space_dir_new(void)
+{
+	struct ept **dir = pool_alloc_page(vm_pool);
+
+	if (dir && !(dir[0] = pool_alloc_page(vm_pool))) {
+		pool_free_pages(vm_pool, dir, 1);
+		return NULL;
+	}
+	if (dir && ept_init(&dir[0][0], vm_pool, vm_gpa_limit) < 0) {
+		pool_free_pages(vm_pool, dir[0], 1);
+		pool_free_pages(vm_pool, dir, 1);
+		return NULL;
+	}
+	return dir;
+}
+
+static void space_dir_free(struct ept **dir)
+{
+	for (unsigned p = 0; p < VM_SPACE_PAGES && dir[p]; p++) {
+		for (unsigned i = 0; i < SPACES_PER_PAGE; i++)
+			if (dir[p][i].pml4)
+				ept_destroy(&dir[p][i]);
+		pool_free_pages(vm_pool, dir[p], 1);
+	}
+	pool_free_pages(vm_pool, dir, 1);
+}
+
 hv_return_t vm_create(uint64_t options, uint64_t *handle)
 {
 	struct vm *vm = NULL;
-	struct ept *spaces;
+	struct ept **dir;
 
 	if (options & ~(uint64_t)VM_OPTIONS_KNOWN)
 		return HV_BAD_ARGUMENT;
-	spaces = pool_alloc_page(vm_pool);
-	if (!spaces)
+	dir = space_dir_new();
+	if (!dir)
 		return HV_NO_RESOURCES;
-	if (ept_init(&spaces[0], vm_pool, vm_gpa_limit) < 0) {
-		pool_free_pages(vm_pool, spaces, 1);
-		return HV_NO_RESOURCES;
-	}
 	spin_lock(&vm_table_lock);
 	for (unsigned i = 0; i < VM_MAX && !vm; i++)
 		if (!vms[i].handle)
 			vm = &vms[i];
 	if (vm) {
-		vm->handle = (++vm_generation << 8) | (uint64_t)(vm - vms + 1);
+		vm->slot = (uint32_t)(vm - vms);
+		vm->handle = (++vm_generation << 8) | (vm->slot + 1);
 		vm->options = options;
-		vm->spaces = spaces;
-		vm->space_pages = 1;
+		vm->space_dir = dir;
 		vm->nspaces = 1;
+		vm->space_hint = 1;
+		vm->nvcpus = 0;
 		*handle = vm->handle;
 	}
 	spin_unlock(&vm_table_lock);
 	if (!vm) {
-		ept_destroy(&spaces[0]);
-		pool_free_pages(vm_pool, spaces, 1);
+		space_dir_free(dir);
 		return HV_NO_RESOURCES;
 	}
 	return HV_SUCCESS;
@@ -65,24 +91,26 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 hv_return_t vm_destroy(uint64_t handle)
 {
 	struct vm *vm;
+	hv_return_t r = HV_SUCCESS;
 
 	spin_lock(&vm_table_lock);
 	vm = lookup(handle);
 	if (vm) {
 		/* Waits for any call still using the VM, then no new one can find it. */
 		spin_lock(&vm->lock);
-		vm->handle = 0;
+		if (vm->nvcpus)
+			r = HV_BUSY;	/* Apple: destroy the vCPUs first */
+		else
+			vm->handle = 0;
 		spin_unlock(&vm->lock);
 	}
 	spin_unlock(&vm_table_lock);
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	for (uint32_t i = 0; i < vm->space_pages * SPACES_PER_PAGE; i++)
-		if (vm->spaces[i].pml4)
-			ept_destroy(&vm->spaces[i]);
-	pool_free_pages(vm_pool, vm->spaces, vm->space_pages);
-	vm->spaces = NULL;
-	vm->space_pages = 0;
+	if (r != HV_SUCCESS)
+		return r;
+	space_dir_free(vm->space_dir);
+	vm->space_dir = NULL;
 	vm->nspaces = 0;
 	return HV_SUCCESS;
 }
@@ -104,62 +132,65 @@ void vm_put(struct vm *vm)
 	spin_unlock(&vm->lock);
 }
 
-/* Doubles the space table: slots are indices, so moving them is safe under the VM's lock. */
-static bool grow_spaces(struct vm *vm)
+/* The slot of asid, its page made on demand; NULL past the directory or out of pool. */
+static struct ept *space_slot(struct vm *vm, uint32_t asid, bool make)
 {
-	uint32_t pages = vm->space_pages * 2;
-	struct ept *spaces;
+	uint32_t page = asid / SPACES_PER_PAGE;
 
-	if ((uint64_t)pages * SPACES_PER_PAGE > UINT32_MAX)
-		return false;
-	spaces = pool_alloc_pages(vm_pool, pages);
-	if (!spaces)
-		return false;
-	memcpy(spaces, vm->spaces, vm->space_pages * PAGE_SIZE);
-	pool_free_pages(vm_pool, vm->spaces, vm->space_pages);
-	vm->spaces = spaces;
-	vm->space_pages = pages;
-	return true;
+	if (page >= VM_SPACE_PAGES)
+		return NULL;
+	if (!vm->space_dir[page] && (!make || !(vm->space_dir[page] = pool_alloc_page(vm_pool))))
+		return NULL;
+	return &vm->space_dir[page][asid % SPACES_PER_PAGE];
 }
 
 hv_return_t vm_space_create(struct vm *vm, uint32_t *asid)
 {
-	uint32_t i = 1, slots = vm->space_pages * SPACES_PER_PAGE;
+	uint32_t i = vm->space_hint;
+	struct ept *e;
 
-	if (vm->nspaces == slots && !grow_spaces(vm))
-		return HV_NO_RESOURCES;
-	while (vm->spaces[i].pml4)
+	while ((e = space_slot(vm, i, true)) && e->pml4)
 		i++;
-	if (ept_init(&vm->spaces[i], vm_pool, vm_gpa_limit) < 0)
+	if (!e || ept_init(e, vm_pool, vm_gpa_limit) < 0)
 		return HV_NO_RESOURCES;
 	vm->nspaces++;
+	vm->space_hint = i + 1;
 	*asid = i;
 	return HV_SUCCESS;
 }
 
 hv_return_t vm_space_destroy(struct vm *vm, uint32_t asid)
 {
+	struct ept *e = vm_space(vm, asid);
+
 	/* The default space lives as long as the VM. */
-	if (asid == 0 || !vm_space(vm, asid))
+	if (asid == 0 || !e)
 		return HV_BAD_ARGUMENT;
-	ept_destroy(&vm->spaces[asid]);
-	memset(&vm->spaces[asid], 0, sizeof(vm->spaces[asid]));
+	for (unsigned i = 0; i < VM_VCPUS_MAX; i++)
+		if (vm->vcpus[i] && vm->vcpus[i]->asid == asid)
+			return HV_BUSY;
+	ept_destroy(e);
+	memset(e, 0, sizeof(*e));
 	vm->nspaces--;
+	if (asid < vm->space_hint)
+		vm->space_hint = asid;
 	return HV_SUCCESS;
 }
 
 struct ept *vm_space(struct vm *vm, uint32_t asid)
 {
-	return asid < vm->space_pages * SPACES_PER_PAGE && vm->spaces[asid].pml4 ?
-	       &vm->spaces[asid] : NULL;
+	struct ept *e = space_slot(vm, asid, false);
+
+	return e && e->pml4 ? e : NULL;
 }
 
 uint64_t vm_table_pages(const struct vm *vm)
 {
 	uint64_t n = 0;
 
-	for (uint32_t i = 0; i < vm->space_pages * SPACES_PER_PAGE; i++)
-		n += vm->spaces[i].table_pages;
+	for (unsigned p = 0; p < VM_SPACE_PAGES && vm->space_dir[p]; p++)
+		for (unsigned i = 0; i < SPACES_PER_PAGE; i++)
+			n += vm->space_dir[p][i].table_pages;
 	return n;
 }
 
@@ -167,5 +198,5 @@ uint64_t vm_spaces_max(void)
 {
 	uint64_t n = pool_total_bytes(vm_pool) / (PAGE_SIZE + sizeof(struct ept));
 
-	return n < UINT32_MAX ? n : UINT32_MAX;
+	return n < VM_SPACE_PAGES * SPACES_PER_PAGE ? n : VM_SPACE_PAGES * SPACES_PER_PAGE;
 }

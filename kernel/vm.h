@@ -15,13 +15,24 @@
 #define VM_MAX		16
 #define VM_VCPUS_MAX	64	/* HV_CAP_VCPUMAX */
 
+#define VM_SPACE_PAGES	512	/* the space directory: one page of page pointers */
+
+struct vcpu;
+
 struct vm {
 	uint64_t handle;		/* 0 when the slot is free; set under vm_table_lock */
 	uint64_t options;		/* hv_vm_options_t given at create */
+	uint32_t slot;			/* index in the VM table, constant */
 	struct spinlock lock;		/* protects everything below */
-	struct ept *spaces;		/* space_pages pages from the pool; pml4 == NULL: unused */
-	uint32_t space_pages;
+	/*
+	 * Spaces by asid: pages of struct ept that never move, so a running vCPU
+	 * may keep a pointer to its space; pml4 == NULL: unused.
+	 */
+	struct ept **space_dir;
 	uint32_t nspaces;		/* in use, the default one included */
+	uint32_t space_hint;		/* no free asid below this one */
+	struct vcpu *vcpus[VM_VCPUS_MAX];
+	uint32_t nvcpus;
 };
 
 void vm_init(struct pool *pool, uint64_t gpa_limit);
@@ -35,7 +46,8 @@ hv_return_t vm_space_create(struct vm *vm, uint32_t *asid);
 hv_return_t vm_space_destroy(struct vm *vm, uint32_t asid);
 struct ept *vm_space(struct vm *vm, uint32_t asid);
 uint64_t vm_table_pages(const struct vm *vm);
-/* HV_CAP_ADDRSPACEMAX: how many spaces the pool could hold if it held nothing else. */
+/* HV_CAP_ADDRSPACEMAX: how many spaces the pool could hold if it held nothing else
+ * (and the directory's limit). */
 uint64_t vm_spaces_max(void);
 
 #endif

@@ -8,142 +8,12 @@
 /* The parameters are Apple's; none is used until the call is implemented. */
 #pragma GCC diagnostic ignored "-Wunused-parameter"
 
-hv_return_t hv_vm_sync_tsc(uint64_t tsc)
-{
-	return HV_UNSUPPORTED;
-}
-
-uint64_t hv_tsc_clock(void)
-{
-	return 0;	/* no clock yet: hvmetal has no vCPUs to run */
-}
-
 hv_return_t hv_vm_add_pio_notifier(uint16_t addr, size_t size, uint32_t value, mach_port_t mach_port, hv_ion_flags_t flags)
 {
 	return HV_UNSUPPORTED;
 }
 
 hv_return_t hv_vm_remove_pio_notifier(uint16_t addr, size_t size, uint32_t value, mach_port_t mach_port, hv_ion_flags_t flags)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_create(hv_vcpuid_t *vcpu, hv_vcpu_options_t flags)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_destroy(hv_vcpuid_t vcpu)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_set_space(hv_vcpuid_t vcpu, hv_vm_space_t asid)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_read_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t *value)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t value)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_read_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_write_fpstate(hv_vcpuid_t vcpu, void *buffer, size_t size)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_enable_native_msr(hv_vcpuid_t vcpu, uint32_t msr, bool enable)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_enable_managed_msr(hv_vcpuid_t vcpu, uint32_t msr, bool enable)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_set_msr_access(hv_vcpuid_t vcpu, uint32_t msr, hv_msr_flags_t flags)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_read_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t *value)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_write_msr(hv_vcpuid_t vcpu, uint32_t msr, uint64_t value)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_flush(hv_vcpuid_t vcpu)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_invalidate_tlb(hv_vcpuid_t vcpu)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_run(hv_vcpuid_t vcpu)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_run_until(hv_vcpuid_t vcpu, uint64_t deadline)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_interrupt(hv_vcpuid_t *vcpus, unsigned int vcpu_count)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_get_exec_time(hv_vcpuid_t vcpu, uint64_t *time)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_get_idle_time(hv_vcpuid_t vcpu, uint64_t *time)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_set_tsc_relative(hv_vcpuid_t vcpu, int64_t offset)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vcpu_vmx_status(hv_vcpuid_t vcpu, uint32_t *status)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vmx_vcpu_read_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *value)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vmx_vcpu_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vmx_vcpu_get_cap_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *allowed_0, uint64_t *allowed_1)
 {
 	return HV_UNSUPPORTED;
 }
@@ -159,16 +29,6 @@ hv_return_t hv_vmx_vcpu_write_shadow_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint
 }
 
 hv_return_t hv_vmx_vcpu_set_shadow_access(hv_vcpuid_t vcpu, uint32_t field, hv_shadow_flags_t flags)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vmx_read_capability(hv_vmx_capability_t field, uint64_t *value)
-{
-	return HV_UNSUPPORTED;
-}
-
-hv_return_t hv_vmx_get_msr_info(hv_vmx_msr_info_t field, uint64_t *value)
 {
 	return HV_UNSUPPORTED;
 }

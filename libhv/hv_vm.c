@@ -5,8 +5,14 @@
  */
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
+#include "libhv.h"
 
 static uint64_t current_vm;	/* 0: no VM */
+
+uint64_t libhv_vm(void)
+{
+	return current_vm;
+}
 
 hv_return_t hv_capability(hv_capability_t capability, uint64_t *value)
 {

@@ -77,6 +77,12 @@ static void send_nmi(uint32_t apic_id, bool x2apic)
 	apic[APIC_ICR_HI / 4] = hi;
 }
 
+void cd_apic_send_kick(struct percpu *t)
+{
+	__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
+	send_nmi(t->apic_id, rdmsr(MSR_IA32_APIC_BASE) & X2APIC_ENABLE);
+}
+
 /*
  * INIT and start-up IPIs to CPUs under hvmetal never reach them: an INIT becomes a
  * request plus an NMI that makes the target exit (cd_exits.c parks it), a SIPI

@@ -27,6 +27,9 @@ uint64_t cd_apic_page(void);
 /* Parks cpu (after its INIT) until a start-up IPI for it arrives; returns the vector. */
 uint8_t cd_apic_wait_sipi(struct percpu *cpu);
 
+/* An NMI that only makes t exit (counted in t->nmi_kicks, never given to a guest). */
+void cd_apic_send_kick(struct percpu *t);
+
 enum exit_action cd_exit_ept_violation(struct vmx_exit *ex);
 enum exit_action cd_exit_wrmsr(struct vmx_exit *ex);
 

@@ -7,6 +7,7 @@
 #include "vmcs.h"
 #include "vmx_bits.h"
 #include "vmx_cpu.h"
+#include "xstate.h"
 
 /* Bits VMX pins to one value; unrestricted guest frees CR0.PE and CR0.PG. */
 static uint64_t cr0_forced(void)
@@ -114,18 +115,13 @@ enum exit_action cd_exit_xsetbv(struct vmx_exit *ex)
 	uint64_t val = (ex->gpr->rdx << 32) | (uint32_t)ex->gpr->rax;
 	struct cpuid_regs xs = cpuid(0xd, 0);
 	uint64_t supported = ((uint64_t)xs.edx << 32) | xs.eax;
-	uint64_t avx512 = 7ull << 5;
 
-	if ((uint32_t)ex->gpr->rcx != 0 || (val & ~supported) || !(val & 1) ||
-	    ((val & 4) && !(val & 2)) ||
-	    ((val & avx512) && (val & avx512) != avx512) ||
-	    ((val & avx512) && !(val & 4)) ||
-	    ((val & 0x18) && (val & 0x18) != 0x18) ||
+	if ((uint32_t)ex->gpr->rcx != 0 || !xcr0_valid(val, supported) ||
 	    ((vmcs_read(VMCS_GUEST_SS_AR) >> 5) & 3)) {
 		vmx_inject_exception(VEC_GP, 1, 0);
 		return EXIT_RESUME;
 	}
-	__asm__ volatile("xsetbv" : : "a"((uint32_t)val), "d"((uint32_t)(val >> 32)), "c"(0));
+	xcr0_write(val);
 	return EXIT_ADVANCE;
 }
 

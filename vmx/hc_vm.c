@@ -3,6 +3,7 @@
 #include "hc_vm.h"
 #include "kernel/host.h"
 #include "kernel/vm.h"
+#include "vcpu.h"
 
 #define HV_PERMS	(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC)
 
@@ -158,9 +159,16 @@ static hv_return_t ept_result(int err)
 	return err ? from_ept_error(err) : HV_SUCCESS;
 }
 
+/* Translations went away or narrowed: vCPUs running on the space elsewhere drop theirs. */
+static void sync_if_changed(struct vm *vm, const struct ept *e, uint64_t gen)
+{
+	if (e->generation != gen)
+		vcpu_sync_space(vm, e);
+}
+
 hv_return_t hc_vm_map(struct hcall *c)
 {
-	uint64_t uva = c->arg[2], gpa = c->arg[3], size = c->arg[4];
+	uint64_t uva = c->arg[2], gpa = c->arg[3], size = c->arg[4], gen;
 	struct vm *vm;
 	struct ept *e;
 	unsigned perms;
@@ -171,7 +179,9 @@ hv_return_t hc_vm_map(struct hcall *c)
 	if (!range_ok(gpa, size) || (uva & PAGE_MASK) || uva + size < uva ||
 	    !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
+	gen = e->generation;
 	r = map_pages(e, uva, gpa, size, perms);
+	sync_if_changed(vm, e, gen);	/* a failed map's undo, or a split */
 	vm_put(vm);
 	return r;
 }
@@ -180,11 +190,14 @@ hv_return_t hc_vm_unmap(struct hcall *c)
 {
 	struct vm *vm;
 	struct ept *e;
+	uint64_t gen;
 	hv_return_t r;
 
 	if (!range_ok(c->arg[2], c->arg[3]) || !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
+	gen = e->generation;
 	r = ept_result(ept_unmap(e, c->arg[2], c->arg[3]));
+	sync_if_changed(vm, e, gen);
 	vm_put(vm);
 	return r;
 }
@@ -193,6 +206,7 @@ hv_return_t hc_vm_protect(struct hcall *c)
 {
 	struct vm *vm;
 	struct ept *e;
+	uint64_t gen;
 	unsigned perms;
 	hv_return_t r = ept_perms(c->arg[4], &perms);
 
@@ -200,7 +214,9 @@ hv_return_t hc_vm_protect(struct hcall *c)
 		return r;
 	if (!range_ok(c->arg[2], c->arg[3]) || !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
+	gen = e->generation;
 	r = ept_result(ept_protect(e, c->arg[2], c->arg[3], perms));
+	sync_if_changed(vm, e, gen);
 	vm_put(vm);
 	return r;
 }

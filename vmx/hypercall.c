@@ -1,5 +1,6 @@
 #include <Hypervisor/hv_error.h>
 #include <hvmetal/abi.h>
+#include "hc_vcpu.h"
 #include "hc_vm.h"
 #include "hypercall.h"
 #include "kernel/cpu.h"
@@ -35,6 +36,13 @@ hv_return_t hypercall_copy_out(uint64_t gva, const void *src, size_t n)
 	struct uaccess ua = hypercall_uaccess();
 
 	return uaccess_copy_out(&ua, gva, src, n) ? HV_BAD_ARGUMENT : HV_SUCCESS;
+}
+
+hv_return_t hypercall_copy_in(void *dst, uint64_t gva, size_t n)
+{
+	struct uaccess ua = hypercall_uaccess();
+
+	return uaccess_copy_in(&ua, dst, gva, n) ? HV_BAD_ARGUMENT : HV_SUCCESS;
 }
 
 static hv_return_t hc_version(struct hcall *c)
@@ -91,6 +99,28 @@ static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
 	[HVMETAL_HC_VM_PROTECT]	= hc_vm_protect,
 	[HVMETAL_HC_VM_TRANSLATE] = hc_vm_translate,
 	[HVMETAL_HC_VM_STATS]	= hc_vm_stats,
+	[HVMETAL_HC_VM_SYNC_TSC] = hc_vm_sync_tsc,
+	[HVMETAL_HC_VCPU_CREATE] = hc_vcpu_create,
+	[HVMETAL_HC_VCPU_DESTROY] = hc_vcpu_destroy,
+	[HVMETAL_HC_VCPU_SET_SPACE] = hc_vcpu_set_space,
+	[HVMETAL_HC_VCPU_READ_REG] = hc_vcpu_read_reg,
+	[HVMETAL_HC_VCPU_WRITE_REG] = hc_vcpu_write_reg,
+	[HVMETAL_HC_VCPU_READ_FPSTATE] = hc_vcpu_read_fpstate,
+	[HVMETAL_HC_VCPU_WRITE_FPSTATE] = hc_vcpu_write_fpstate,
+	[HVMETAL_HC_VCPU_MSR_ACCESS] = hc_vcpu_msr_access,
+	[HVMETAL_HC_VCPU_READ_MSR] = hc_vcpu_read_msr,
+	[HVMETAL_HC_VCPU_WRITE_MSR] = hc_vcpu_write_msr,
+	[HVMETAL_HC_VCPU_INVALIDATE_TLB] = hc_vcpu_invalidate_tlb,
+	[HVMETAL_HC_VCPU_RUN]	= hc_vcpu_run,
+	[HVMETAL_HC_VCPU_INTERRUPT] = hc_vcpu_interrupt,
+	[HVMETAL_HC_VCPU_TIME]	= hc_vcpu_time,
+	[HVMETAL_HC_VCPU_SET_TSC_OFFSET] = hc_vcpu_set_tsc_offset,
+	[HVMETAL_HC_VCPU_VMX_STATUS] = hc_vcpu_vmx_status,
+	[HVMETAL_HC_VMX_READ_VMCS] = hc_vmx_read_vmcs,
+	[HVMETAL_HC_VMX_WRITE_VMCS] = hc_vmx_write_vmcs,
+	[HVMETAL_HC_VMX_CAP_WRITE_VMCS] = hc_vmx_cap_write_vmcs,
+	[HVMETAL_HC_VMX_READ_CAPABILITY] = hc_vmx_read_capability,
+	[HVMETAL_HC_VMX_MSR_INFO] = hc_vmx_msr_info,
 };
 
 static unsigned caller_cpl(void)

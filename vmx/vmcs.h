@@ -44,6 +44,25 @@ static inline enum vmx_result vmx_vmwrite(uint64_t field, uint64_t val)
 	return cf ? VMX_FAIL_INVALID : zf ? VMX_FAIL_VALID : VMX_OK;
 }
 
+#define INVEPT_SINGLE	1ull
+#define INVEPT_ALL	2ull
+
+/* INVEPT: drop what the CPU cached for one EPTP (single) or every EPTP (all). */
+static inline void vmx_invept(uint64_t type, uint64_t eptp)
+{
+	struct { uint64_t eptp, zero; } d = { eptp, 0 };
+
+	__asm__ volatile("invept %0, %1" : : "m"(d), "r"(type) : "cc", "memory");
+}
+
+/* INVVPID, single context: drop the guest-linear translations tagged with vpid. */
+static inline void vmx_invvpid_single(uint16_t vpid)
+{
+	struct { uint64_t vpid, zero; } d = { vpid, 0 };
+
+	__asm__ volatile("invvpid %0, %1" : : "m"(d), "r"(1ull) : "cc", "memory");
+}
+
 /* Width of a field from its encoding (SDM appendix B): 16, 64, 32 or natural (64) bits. */
 static inline unsigned vmcs_field_bits(uint32_t field)
 {

@@ -5,8 +5,10 @@
 /* Pin-based controls */
 #define PIN_NMI_EXIT		(1u << 3)
 #define PIN_VIRTUAL_NMI		(1u << 5)
+#define PIN_PREEMPT_TIMER	(1u << 6)
 
 /* Primary processor-based controls */
+#define PROC_TSC_OFFSET		(1u << 3)
 #define PROC_HLT_EXIT		(1u << 7)
 #define PROC_NMI_WINDOW		(1u << 22)
 #define PROC_IO_EXIT		(1u << 24)
@@ -56,6 +58,7 @@
 
 /* 64-bit fields */
 #define VMCS_MSR_BITMAP			0x2004
+#define VMCS_TSC_OFFSET			0x2010
 #define VMCS_EPTP			0x201a
 #define VMCS_GUEST_PHYS_ADDR		0x2400
 #define VMCS_LINK_POINTER		0x2800
@@ -107,6 +110,7 @@
 #define VMCS_GUEST_INTERRUPTIBILITY	0x4824
 #define VMCS_GUEST_ACTIVITY		0x4826
 #define VMCS_GUEST_SYSENTER_CS		0x482a
+#define VMCS_PREEMPT_TIMER		0x482e
 #define VMCS_HOST_SYSENTER_CS		0x4c00
 
 /* Natural-width fields */
@@ -184,6 +188,10 @@
 /* VM-entry interruption-information */
 #define INTR_INFO_VALID			(1u << 31)
 #define INTR_INFO_DELIVER_ERR		(1u << 11)
+/* EPTP: write-back tables, 4-level walk. */
+#define EPTP_WB_WALK4			(6ull | (3ull << 3))
+
+#define INTR_TYPE_MASK			(7u << 8)
 #define INTR_TYPE_NMI			(2u << 8)
 #define INTR_TYPE_HW_EXCEPTION		(3u << 8)
 

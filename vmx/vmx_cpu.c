@@ -6,14 +6,17 @@
 #include "kernel/log.h"
 #include "cd_apic.h"
 #include "cd_exits.h"
+#include "vcpu.h"
 #include "vmcs.h"
+#include "vmcs_policy.h"
 #include "vmx_bits.h"
 #include "vmx_cpu.h"
 
-#define EPTP_WB_WALK4	(6ull | (3ull << 3))
 #define CD_VPID		1
 
 struct vmx_caps vmx_caps;
+struct vmcs_policy vmcs_policy;
+static uint64_t tsc_hz;			/* from CPUID 0x15/0x16; 0: unknown */
 
 static uint64_t cd_eptp;		/* the control domain's EPT; set at setup */
 static uint64_t msr_bitmap_pa;		/* all zero: the control domain's MSRs are its own */
@@ -22,9 +25,34 @@ static uint64_t msr_bitmap_pa;		/* all zero: the control domain's MSRs are its o
 extern void vmx_exit_entry(void);
 extern int vmx_launch(void);
 
+/* The TSC's rate from CPUID (crystal clock ratio, else the base frequency); 0 if unknown. */
+static uint64_t tsc_frequency(void)
+{
+	uint32_t max = cpuid(0, 0).eax;
+	struct cpuid_regs r;
+
+	if (max >= 0x15) {
+		r = cpuid(0x15, 0);
+		if (r.eax && r.ebx && r.ecx)
+			return (uint64_t)r.ecx * r.ebx / r.eax;
+	}
+	if (max >= 0x16 && (cpuid(0x16, 0).eax & 0xffff))
+		return (uint64_t)(cpuid(0x16, 0).eax & 0xffff) * 1000000;
+	return 0;
+}
+
+uint64_t vmx_ticks_to_ns(uint64_t ticks)
+{
+	if (!tsc_hz)
+		return ticks;	/* documented: without a known rate, one tick counts as 1 ns */
+	/* No 128-bit division: hvmetal links no compiler runtime. */
+	return ticks / tsc_hz * 1000000000u + ticks % tsc_hz * 1000000000u / tsc_hz;
+}
+
 const char *vmx_probe(void)
 {
 	struct vmx_msrs m = { 0 };
+	const char *why;
 	bool true_ctls;
 
 	m.cpuid_vmx = cpuid(1, 0).ecx & (1u << 5);
@@ -47,7 +75,11 @@ const char *vmx_probe(void)
 		if (m.proc2 & (((uint64_t)PROC2_EPT | PROC2_VPID) << 32))
 			m.ept_vpid = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
 	}
-	return vmx_caps_check(&m, &vmx_caps);
+	why = vmx_caps_check(&m, &vmx_caps);
+	if (!why)
+		vmcs_policy_init(&vmcs_policy, &vmx_caps, m.basic, rdmsr(MSR_IA32_VMX_MISC),
+				 rdmsr(MSR_IA32_VMX_VMCS_ENUM), tsc_hz = tsc_frequency());
+	return why;
 }
 
 const char *vmx_setup(const struct boot_info *bi)
@@ -84,6 +116,7 @@ const char *vmx_setup(const struct boot_info *bi)
 		hv.cpus[i].vmxon_pa = (uintptr_t)vmxon;
 		hv.cpus[i].vmcs_pa = (uintptr_t)vmcs;
 	}
+	vcpu_setup();
 	hv.features = HVMETAL_FEAT_EPT | HVMETAL_FEAT_UNRESTRICTED |
 		      (vmx_caps.vpid ? HVMETAL_FEAT_VPID : 0) |
 		      (vmx_caps.ept_2m ? HVMETAL_FEAT_EPT_2M : 0) |
@@ -161,7 +194,7 @@ static void write_controls(uint64_t efer)
 	cd_write_cr_masks();
 }
 
-static void write_host_state(struct percpu *cpu)
+void vmx_write_host_state(struct percpu *cpu, uint64_t rip)
 {
 	vmcs_write(VMCS_HOST_CR0, host_state.cr0);
 	vmcs_write(VMCS_HOST_CR3, host_state.cr3);
@@ -184,7 +217,7 @@ static void write_host_state(struct percpu *cpu)
 	vmcs_write(VMCS_HOST_EFER, host_state.efer);
 	vmcs_write(VMCS_HOST_PAT, host_state.pat);
 	vmcs_write(VMCS_HOST_RSP, cpu->stack_top);
-	vmcs_write(VMCS_HOST_RIP, (uintptr_t)vmx_exit_entry);
+	vmcs_write(VMCS_HOST_RIP, rip);
 }
 
 /* The control domain continues exactly where the firmware was. */
@@ -253,7 +286,7 @@ int vmx_cpu_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 		goto off;
 	}
 	write_controls(rdmsr(MSR_IA32_EFER));
-	write_host_state(cpu);
+	vmx_write_host_state(cpu, (uintptr_t)vmx_exit_entry);
 	write_guest_state(cr0, cr4, guest_rsp, guest_rip, guest_rflags);
 	cpu->apic_id = cpuid(0, 0).eax >= 0xb ? cpuid(0xb, 0).edx : cpuid(1, 0).ebx >> 24;
 	cpu->launched = 1;

@@ -4,9 +4,12 @@
 
 #include <stdint.h>
 #include "kernel/bootinfo.h"
+#include "kernel/percpu.h"
+#include "vmcs_policy.h"
 #include "vmx_caps.h"
 
 extern struct vmx_caps vmx_caps;
+extern struct vmcs_policy vmcs_policy;	/* what clients may write in a vCPU's VMCS */
 
 /* Reads CPUID and the VMX MSRs; NULL when hvmetal can run, else why not. */
 const char *vmx_probe(void);
@@ -19,5 +22,10 @@ const char *vmx_setup(const struct boot_info *bi);
  */
 int vmx_cpu_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 		   uint64_t guest_rflags);
+
+/* The host-state area of the current VMCS: exits land at rip on cpu's stack. */
+void vmx_write_host_state(struct percpu *cpu, uint64_t rip);
+/* hv_vcpu_get_exec_time's unit. */
+uint64_t vmx_ticks_to_ns(uint64_t ticks);
 
 #endif

@@ -121,7 +121,7 @@ static void deliver_pending_nmi(struct percpu *cpu)
  * while pushing a frame) must not lose that event: it goes back into the next
  * VM entry, before the handler decides anything.
  */
-static void reinject_vectoring_event(void)
+void vmx_reinject_vectoring_event(void)
 {
 	uint32_t info = (uint32_t)vmcs_read(VMCS_IDT_VECTORING_INFO);
 
@@ -163,7 +163,7 @@ void vmx_exit_dispatch(struct gpr_frame *gpr)
 	if ((ex.reason & EXIT_REASON_ENTRY_FAIL) || basic > EXIT_REASON_MAX ||
 	    !exit_handlers[basic])
 		unexpected_exit(&ex);
-	reinject_vectoring_event();
+	vmx_reinject_vectoring_event();
 	if (exit_handlers[basic](&ex) == EXIT_ADVANCE)
 		vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
 	/* Another CPU sent this one an INIT (cd_apic.h): it restarts, and the kick is spent. */

@@ -28,6 +28,8 @@ void vmx_resume_failed(struct gpr_frame *gpr) __attribute__((noreturn));
 bool vmx_nmi_is_kick(struct percpu *cpu);
 /* Moves the guest past an instruction of len bytes, as completing it would. */
 void vmx_skip_insn(unsigned len);
+/* An event whose delivery the exit interrupted goes into the next VM entry. */
+void vmx_reinject_vectoring_event(void);
 /* Queues a hardware exception for the next VM entry. */
 void vmx_inject_exception(unsigned vector, int has_error, uint32_t error);
 /* GPR n in the SDM's encoding (0 RAX, 1 RCX, ... 4 RSP ... 15 R15). */

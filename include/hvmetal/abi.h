@@ -45,7 +45,55 @@
 #define HVMETAL_HC_VM_PROTECT		0x0017	/* RDI = vm, RSI = asid, RDX = gpa, RCX = size, R8 = flags */
 #define HVMETAL_HC_VM_TRANSLATE		0x0018	/* RDI = vm, RSI = asid, RDX = gpa, RCX = struct hvmetal_translation * */
 #define HVMETAL_HC_VM_STATS		0x0019	/* RDI = vm, RSI = struct hvmetal_vm_stats * */
-#define HVMETAL_HC_COUNT		0x001a
+#define HVMETAL_HC_VM_SYNC_TSC		0x001a	/* RDI = vm, RSI = guest TSC for every vCPU */
+
+/*
+ * vCPUs (hv_vcpu_*, hv_vmx_*): RDI = vm, RSI = vcpu.  A vCPU belongs to the CPU
+ * that created it; every call but INTERRUPT from another CPU is HV_DENIED.
+ */
+#define HVMETAL_HC_VCPU_CREATE		0x0020	/* RSI = hv_vcpu_options_t -> RDX = vcpu */
+#define HVMETAL_HC_VCPU_DESTROY		0x0021
+#define HVMETAL_HC_VCPU_SET_SPACE	0x0022	/* RDX = asid */
+#define HVMETAL_HC_VCPU_READ_REG	0x0023	/* RDX = hv_x86_reg_t -> RDX = value */
+#define HVMETAL_HC_VCPU_WRITE_REG	0x0024	/* RDX = hv_x86_reg_t, RCX = value */
+#define HVMETAL_HC_VCPU_READ_FPSTATE	0x0025	/* RDX = buffer, RCX = size */
+#define HVMETAL_HC_VCPU_WRITE_FPSTATE	0x0026	/* RDX = buffer, RCX = size */
+#define HVMETAL_HC_VCPU_MSR_ACCESS	0x0027	/* RDX = msr, RCX = HVMETAL_MSR_*, R8 = hv_msr_flags_t or enable */
+#define HVMETAL_HC_VCPU_READ_MSR	0x0028	/* RDX = msr -> RDX = value */
+#define HVMETAL_HC_VCPU_WRITE_MSR	0x0029	/* RDX = msr, RCX = value */
+#define HVMETAL_HC_VCPU_INVALIDATE_TLB	0x002a
+#define HVMETAL_HC_VCPU_RUN		0x002b	/* RDX = deadline, RCX = HVMETAL_RUN_* -> see below */
+#define HVMETAL_HC_VCPU_INTERRUPT	0x002c	/* from any CPU */
+#define HVMETAL_HC_VCPU_TIME		0x002d	/* RDX = HVMETAL_TIME_* -> RDX = nanoseconds */
+#define HVMETAL_HC_VCPU_SET_TSC_OFFSET	0x002e	/* RDX = guest TSC - host TSC */
+#define HVMETAL_HC_VCPU_VMX_STATUS	0x002f	/* -> RDX = ZF/CF of the last failed VM entry */
+#define HVMETAL_HC_VMX_READ_VMCS	0x0030	/* RDX = field -> RDX = value */
+#define HVMETAL_HC_VMX_WRITE_VMCS	0x0031	/* RDX = field, RCX = value */
+#define HVMETAL_HC_VMX_CAP_WRITE_VMCS	0x0032	/* RDX = field -> RDX = allowed_0, RCX = allowed_1 */
+#define HVMETAL_HC_VMX_READ_CAPABILITY	0x0033	/* RDI = hv_vmx_capability_t -> RDX = value */
+#define HVMETAL_HC_VMX_MSR_INFO		0x0034	/* RDI = hv_vmx_msr_info_t -> RDX = value */
+#define HVMETAL_HC_COUNT		0x0035
+
+/* VCPU_MSR_ACCESS operations */
+#define HVMETAL_MSR_NATIVE		0	/* R8 = enable: hv_vcpu_enable_native_msr */
+#define HVMETAL_MSR_MANAGED		1	/* R8 = enable: hv_vcpu_enable_managed_msr */
+#define HVMETAL_MSR_ACCESS		2	/* R8 = hv_msr_flags_t: hv_vcpu_set_msr_access */
+
+/*
+ * VCPU_RUN: RCX = HVMETAL_RUN_EVERY_EXIT (hv_vcpu_run) or HVMETAL_RUN_UNTIL
+ * (hv_vcpu_run_until, RDX = deadline in TSC ticks or HV_DEADLINE_FOREVER).
+ * Returns RAX = hv_return_t and, on HV_SUCCESS, the exit the VMM sees: RDX =
+ * exit reason, RSI = exit qualification, RDI = VM-exit instruction length,
+ * R8 = guest RIP.  RAX = HVMETAL_RUN_AGAIN: an interrupt for the control
+ * domain ended a run_until; the caller takes it and calls again.
+ */
+#define HVMETAL_RUN_EVERY_EXIT		0
+#define HVMETAL_RUN_UNTIL		1
+#define HVMETAL_RUN_AGAIN		0x00000001u
+
+/* VCPU_TIME */
+#define HVMETAL_TIME_EXEC		0
+#define HVMETAL_TIME_IDLE		1
 
 struct hvmetal_info {
 	uint32_t abi_version;

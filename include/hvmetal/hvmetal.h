@@ -7,11 +7,20 @@
 #include <Hypervisor/hv_error.h>
 #include <hvmetal/abi.h>
 
+/* What VCPU_RUN returns besides RAX (see abi.h). */
+struct hvmetal_run_exit {
+	uint64_t reason, qualification, insn_len, rip;
+};
+
 #ifdef HVMETAL_HOST_TEST
 /* Host builds of libhv talk to a fake transport the test provides. */
 hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *rdx);
 hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 			    uint64_t a3, uint64_t a4, uint64_t a5);
+hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
+				   uint64_t *rdx, uint64_t *rcx);
+hv_return_t hvmetal_vcpu_run(uint64_t vm, uint64_t vcpu, uint64_t deadline, uint64_t mode,
+			     struct hvmetal_run_exit *ex);
 #else
 /* One VMCALL; *rdx (if not NULL) gets RDX after the call. */
 static inline hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
@@ -34,6 +43,34 @@ static inline hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1,
 
 	__asm__ volatile("vmcall" : "+a"(rax), "+d"(a2), "+c"(a3), "+r"(r8), "+r"(r9)
 			 : "D"(a0), "S"(a1) : "memory", "cc");
+	return (hv_return_t)rax;
+}
+
+/* A call that answers in RDX and RCX (VMX_CAP_WRITE_VMCS). */
+static inline hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint64_t a1,
+						 uint64_t a2, uint64_t *rdx, uint64_t *rcx)
+{
+	uint64_t rax = nr, d = a2, c = 0;
+
+	__asm__ volatile("vmcall" : "+a"(rax), "+d"(d), "+c"(c) : "D"(a0), "S"(a1) : "memory", "cc");
+	*rdx = d;
+	*rcx = c;
+	return (hv_return_t)rax;
+}
+
+/* VCPU_RUN: the exit comes back in RDX, RSI, RDI and R8. */
+static inline hv_return_t hvmetal_vcpu_run(uint64_t vm, uint64_t vcpu, uint64_t deadline,
+					   uint64_t mode, struct hvmetal_run_exit *ex)
+{
+	register uint64_t r8 __asm__("r8") = 0;
+	uint64_t rax = HVMETAL_HC_VCPU_RUN, rdi = vm, rsi = vcpu, rdx = deadline, rcx = mode;
+
+	__asm__ volatile("vmcall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+c"(rcx), "+r"(r8)
+			 : : "memory", "cc");
+	ex->reason = rdx;
+	ex->qualification = rsi;
+	ex->insn_len = rdi;
+	ex->rip = r8;
 	return (hv_return_t)rax;
 }
 #endif

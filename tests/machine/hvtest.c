@@ -10,6 +10,7 @@
 #include "kernel/cpu.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
+#include "hvtest_vcpu.h"
 #include "hvtest_vm.h"
 #include "ring3.h"
 #include "tap.h"
@@ -381,6 +382,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_instructions();
 		test_apic_page();
 		test_vm_api(&info);
+		test_vcpu_api(mp, (unsigned)cpus_total());
 	} else {
 		tap_diag("hvtest: hvmetal absent: running only the absent checks");
 		test_absent();

@@ -1,0 +1,69 @@
+; Real-mode guest programs for hvtest's vCPU checks. Each is copied to guest-physical
+; 0x1000 and run from there with CS = DS = 0. Data the tests look at lives at
+; 0x2000-0x2fff (mapped) and 0x9000 (never mapped).
+bits 16
+section .rodata
+
+%macro GUEST 1
+global %1, %1_end
+%1:
+%endmacro
+
+; OUT, CPUID, HLT, each one exit.
+GUEST guest_exits
+	mov dx, 0xe9
+	mov al, 'A'
+	out dx, al
+	xor eax, eax
+	cpuid
+	hlt
+	jmp $
+guest_exits_end:
+
+; Spins, counting in 0x2000, until forced out.
+GUEST guest_spin
+	inc dword [0x2000]
+	jmp guest_spin
+guest_spin_end:
+
+; SSE state: loads XMM7 from 0x2100, OUT, stores XMM1 to 0x2200, OUT.
+GUEST guest_sse
+	movdqu xmm7, [0x2100]
+	out 0xe9, al
+	movdqu [0x2200], xmm1
+	out 0xe9, al
+	hlt
+guest_sse_end:
+
+; A native MSR written by the guest, then an MSR that exits.
+GUEST guest_msr
+	mov ecx, 0xc0000102		; KERNEL_GS_BASE
+	mov eax, 0x12345678
+	xor edx, edx
+	wrmsr
+	out 0xe9, al
+	mov ecx, 0xc0000080		; EFER: not native, exits
+	rdmsr
+	hlt
+guest_msr_end:
+
+; A read of a guest-physical page nobody mapped.
+GUEST guest_ept
+	mov al, [0x9000]
+	hlt
+guest_ept_end:
+
+; An interrupt with an empty IVT (IDTR limit 0): #GP, #DF, triple fault.
+GUEST guest_triple
+	int3
+	hlt
+guest_triple_end:
+
+; What the space shows at 0x2300, one OUT per byte.
+GUEST guest_space
+	mov al, [0x2300]
+	out 0xe9, al
+	jmp guest_space
+guest_space_end:
+
+section .note.GNU-stack noalloc noexec nowrite progbits

@@ -1,0 +1,433 @@
+/* In-machine checks of Apple's vCPU and VMX API on hvmetal, with real-mode guests (guest16.asm). */
+#include <efi.h>
+#include <efilib.h>
+#include <Hypervisor/hv.h>
+#include <hvmetal/hvmetal.h>
+#include "kernel/cpu.h"
+#include "kernel/string.h"
+#include "hvtest_vcpu.h"
+#include "libhv/libhv.h"
+#include "tap.h"
+
+#define GUEST_MEM	0x4000ull	/* guest-physical [0, 0x4000) is mapped; 0x9000 is not */
+#define CODE		0x1000
+#define MSR_KGSBASE	0xc0000102
+#define MSR_LSTAR	0xc0000082
+
+#define GUEST(name) extern const uint8_t name[], name##_end[]
+GUEST(guest_exits);
+GUEST(guest_spin);
+GUEST(guest_sse);
+GUEST(guest_msr);
+GUEST(guest_ept);
+GUEST(guest_triple);
+GUEST(guest_space);
+
+static uint8_t *gmem;		/* the control domain's view of guest-physical 0 */
+static hv_vcpuid_t vcpu;
+
+static uint64_t vmcs(uint32_t field)
+{
+	uint64_t v = ~0ull;
+
+	hv_vmx_vcpu_read_vmcs(vcpu, field, &v);
+	return v;
+}
+
+static uint64_t reg(hv_x86_reg_t r)
+{
+	uint64_t v = ~0ull;
+
+	hv_vcpu_read_register(vcpu, r, &v);
+	return v;
+}
+
+static uint64_t cap2ctrl(hv_vmx_capability_t cap, uint64_t want)
+{
+	uint64_t c = 0;
+
+	hv_vmx_read_capability(cap, &c);
+	return (want | (c & 0xffffffff)) & (c >> 32);
+}
+
+/* Real mode at 0:CODE with the program copied there, as a DOS runner would set it up. */
+static bool load(const uint8_t *start, const uint8_t *end)
+{
+	bool ok = true;
+
+	memcpy(gmem + CODE, start, (size_t)(end - start));
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS, 0) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS_BASE, 0) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(vcpu, HV_X86_RIP, CODE) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(vcpu, HV_X86_RFLAGS, 2) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(vcpu, HV_X86_RSP, 0xff0) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_IDTR_LIMIT, 0x3ff) == HV_SUCCESS;
+	return ok;
+}
+
+static bool setup_controls(void)
+{
+	bool ok = true;
+
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_PIN_BASED, cap2ctrl(HV_VMX_CAP_PINBASED, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED, cap2ctrl(HV_VMX_CAP_PROCBASED,
+			CPU_BASED_HLT | CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_VMENTRY_CONTROLS, cap2ctrl(HV_VMX_CAP_ENTRY, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_EXC_BITMAP, 0) == HV_SUCCESS;
+	/* SSE for the guest: CR4.OSFXSR, plus the VMXE bit VMX keeps set. */
+	ok &= hv_vcpu_write_register(vcpu, HV_X86_CR4, 0x2200) == HV_SUCCESS;
+	return ok;
+}
+
+/* Runs to the next exit and moves past the instruction when it completed. */
+static uint64_t run(void)
+{
+	hv_return_t r = hv_vcpu_run(vcpu);
+
+	return r == HV_SUCCESS ? vmcs(VMCS_RO_EXIT_REASON) : 0xdead0000u | (r & 0xffff);
+}
+
+static void skip(void)
+{
+	hv_vcpu_write_register(vcpu, HV_X86_RIP, reg(HV_X86_RIP) + vmcs(VMCS_RO_VMEXIT_INSTR_LEN));
+}
+
+static void test_exits(void)
+{
+	uint64_t reason, q;
+
+	load(guest_exits, guest_exits_end);
+	reason = run();
+	q = vmcs(VMCS_RO_EXIT_QUALIFIC);
+	tap_ok(reason == VMX_REASON_IO && (q >> 16) == 0xe9 && (q & 7) == 0 && !(q & 8) &&
+	       vmcs(VMCS_RO_VMEXIT_INSTR_LEN) == 1 && (reg(HV_X86_RAX) & 0xff) == 'A' &&
+	       reg(HV_X86_RIP) == CODE + 5,
+	       "OUT 0xe9 exits: reason %lu, qualification %lx, length %lu, AL '%c'", reason, q,
+	       vmcs(VMCS_RO_VMEXIT_INSTR_LEN), (char)reg(HV_X86_RAX));
+	skip();
+	reason = run();
+	tap_ok(reason == VMX_REASON_CPUID && vmcs(VMCS_RO_VMEXIT_INSTR_LEN) == 2 && reg(HV_X86_RAX) == 0,
+	       "CPUID exits: reason %lu, length %lu", reason, vmcs(VMCS_RO_VMEXIT_INSTR_LEN));
+	skip();
+	reason = run();
+	tap_ok(reason == VMX_REASON_HLT && vmcs(VMCS_RO_VMEXIT_INSTR_LEN) == 1,
+	       "HLT exits: reason %lu, length %lu", reason, vmcs(VMCS_RO_VMEXIT_INSTR_LEN));
+}
+
+/* Every hv_x86_reg_t: a value it can hold, written and read back. */
+static void test_registers(void)
+{
+	unsigned good = 0, total = 0;
+	uint64_t cr0 = reg(HV_X86_CR0), cr4 = reg(HV_X86_CR4);
+
+	for (unsigned r = 0; r < HV_X86_REGISTERS_MAX; r++) {
+		uint64_t want, got = 0, old = ~0ull;
+
+		switch (r) {
+		case HV_X86_RIP: want = 0x1234; break;
+		case HV_X86_RFLAGS: want = 0x202; break;
+		case HV_X86_CS: case HV_X86_SS: case HV_X86_DS: case HV_X86_ES:
+		case HV_X86_FS: case HV_X86_GS: case HV_X86_LDTR: case HV_X86_TR:
+			want = 0x18 + r; break;
+		case HV_X86_IDT_LIMIT: case HV_X86_GDT_LIMIT: want = 0x3ff; break;
+		case HV_X86_LDT_LIMIT: case HV_X86_TSS_LIMIT: want = 0xffff; break;
+		case HV_X86_LDT_AR: want = 0x82; break;
+		case HV_X86_TSS_AR: want = 0x8b; break;
+		case HV_X86_CR0: want = cr0 | 0x2; break;	/* MP */
+		case HV_X86_CR1: continue;			/* no such register: below */
+		case HV_X86_CR4: want = cr4 | 0x80; break;	/* PGE */
+		case HV_X86_DR4: case HV_X86_DR6: want = 0xffff0ff1; break;
+		case HV_X86_DR5: case HV_X86_DR7: want = 0x401; break;
+		case HV_X86_TPR: want = 9; break;
+		case HV_X86_XCR0: want = 3; break;
+		default: want = 0x1111111111111111ull * (r % 15 + 1) & 0x00007fffffffffffull; break;
+		}
+		total++;
+		hv_vcpu_read_register(vcpu, r, &old);
+		if (hv_vcpu_write_register(vcpu, r, want) == HV_SUCCESS &&
+		    hv_vcpu_read_register(vcpu, r, &got) == HV_SUCCESS && got == want)
+			good++;
+		else
+			tap_diag("register %u: wrote %lx read %lx", r, want, got);
+		hv_vcpu_write_register(vcpu, r, old);
+	}
+	tap_ok(good == total, "%u of %u registers round-trip through write/read_register", good, total);
+	tap_ok(hv_vcpu_write_register(vcpu, HV_X86_CR1, 0) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_register(vcpu, HV_X86_REGISTERS_MAX, 0) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_register(vcpu, HV_X86_XCR0, 0) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_register(vcpu, HV_X86_XCR0, 5) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_register(vcpu, HV_X86_TPR, 16) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_register(vcpu, HV_X86_DR6, 1ull << 32) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_register(vcpu, HV_X86_DR0, 1ull << 63) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_register(vcpu, HV_X86_CS, 0x10000) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_register(vcpu, HV_X86_CR0, 0) == HV_BAD_ARGUMENT,
+	       "register values hvmetal could not load are refused (CR1, XCR0 0 and 5, TPR 16, DR6, DR0, CS, CR0 0)");
+}
+
+static void test_vmcs_policy(void)
+{
+	uint64_t v = 0, a0 = 0, a1 = 0;
+
+	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_EPTP, 0x1000) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_read_vmcs(vcpu, VMCS_CTRL_EPTP, &v) == HV_BAD_ARGUMENT,
+	       "the EPTP is hvmetal's: neither read nor written");
+	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_HOST_RIP, 0x1000) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_read_vmcs(vcpu, VMCS_HOST_CR3, &v) == HV_BAD_ARGUMENT,
+	       "host-state fields are refused both ways");
+	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2,
+				     cap2ctrl(HV_VMX_CAP_PROCBASED2, 0) | CPU_BASED2_VMCS_SHADOW) == HV_BAD_ARGUMENT,
+	       "asking for VMCS shadowing in the secondary controls is refused");
+	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_RO_EXIT_REASON, 0) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_write_vmcs(vcpu, 0x1234, 0) == HV_BAD_ARGUMENT,
+	       "read-only and unknown fields are refused");
+	v = 0;
+	if (hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, 0) == HV_SUCCESS)
+		hv_vmx_vcpu_read_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, &v);
+	tap_ok((v & (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED)) == (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED),
+	       "writing 0 to the secondary controls still gives EPT and unrestricted guest (%lx)", v);
+	tap_ok(hv_vmx_vcpu_get_cap_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, &a0, &a1) == HV_SUCCESS &&
+	       (a0 & CPU_BASED2_EPT) && !(a1 & CPU_BASED2_VMCS_SHADOW) &&
+	       hv_vmx_vcpu_get_cap_write_vmcs(vcpu, VMCS_HOST_RIP, &a0, &a1) == HV_BAD_ARGUMENT,
+	       "get_cap_write_vmcs reports EPT forced and shadowing unavailable");
+	tap_ok(hv_vmx_read_capability(HV_VMX_CAP_PINBASED, &v) == HV_SUCCESS && (v & 9) == 9 &&
+	       hv_vmx_read_capability(HV_VMX_CAP_PREEMPTION_TIMER, &v) == HV_SUCCESS &&
+	       hv_vmx_read_capability(99, &v) == HV_BAD_ARGUMENT,
+	       "hv_vmx_read_capability: external-interrupt and NMI exiting forced; unknown is refused");
+}
+
+/*
+ * One run with the control domain's XMM7 set just before the VMCALL and read just
+ * after, in one asm block so that no compiled code can touch it in between.
+ */
+static hv_return_t run_watching_xmm7(const uint8_t before[16], uint8_t after[16],
+				     uint64_t *reason, uint64_t *next_rip)
+{
+	register uint64_t r8 __asm__("r8") = 0;
+	uint64_t rax = HVMETAL_HC_VCPU_RUN, rdi = libhv_vm(), rsi = vcpu;
+	uint64_t rdx = HV_DEADLINE_FOREVER, rcx = HVMETAL_RUN_EVERY_EXIT;
+
+	__asm__ volatile("movdqu %6, %%xmm7; vmcall; movdqu %%xmm7, %7"
+			 : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+c"(rcx), "+r"(r8)
+			 : "m"(*(const uint8_t (*)[16])before), "m"(*(uint8_t (*)[16])after)
+			 : "xmm7", "memory", "cc");
+	*reason = rdx;
+	*next_rip = r8 + rdi;	/* RIP + instruction length */
+	return (hv_return_t)rax;
+}
+
+static void test_fpstate(void)
+{
+	static uint8_t area[8192] __attribute__((aligned(64)));
+	static const uint8_t q[16] = "guest-xmm7-value", rr[16] = "vmm-wrote-xmm1!!";
+	static const uint8_t p[16] = "control-domain-7";
+	uint8_t now[16] = { 0 };
+	uint64_t reason = 0, next = 0;
+	hv_return_t r, r2;
+
+	memcpy(gmem + 0x2100, q, 16);
+	load(guest_sse, guest_sse_end);
+	r = run_watching_xmm7(p, now, &reason, &next);
+	tap_ok(r == HV_SUCCESS && reason == VMX_REASON_IO && !memcmp(now, p, 16),
+	       "the guest's XMM7 load leaves the control domain's XMM7 alone (%x, reason %lu)", r, reason);
+	r = hv_vcpu_read_fpstate(vcpu, area, sizeof(area));
+	tap_ok(r == HV_SUCCESS && !memcmp(area + 160 + 7 * 16, q, 16),
+	       "hv_vcpu_read_fpstate shows the guest's XMM7 in the XSAVE layout (%x)", r);
+	memcpy(area + 160 + 16, rr, 16);
+	hv_vcpu_write_register(vcpu, HV_X86_RIP, next);
+	r = hv_vcpu_write_fpstate(vcpu, area, sizeof(area));
+	tap_ok(r == HV_SUCCESS && run() == VMX_REASON_IO && !memcmp(gmem + 0x2200, rr, 16),
+	       "hv_vcpu_write_fpstate sets the guest's XMM1 (%x)", r);
+	area[24 + 3] = 0x80;	/* MXCSR bit 31: reserved */
+	r = hv_vcpu_write_fpstate(vcpu, area, sizeof(area));
+	r2 = hv_vcpu_read_fpstate(vcpu, (void *)0x8000000000000000ull, sizeof(area));	/* non-canonical */
+	tap_ok(r == HV_BAD_ARGUMENT && r2 == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_fpstate(vcpu, area, 100) == HV_BAD_ARGUMENT,
+	       "a reserved MXCSR bit, a short buffer or a bad pointer is refused (%x, %x)", r, r2);
+}
+
+static void test_msrs(void)
+{
+	uint64_t mine = 0xffff800012340000ull, saved = rdmsr(MSR_KGSBASE), v = 0, reason;
+
+	wrmsr(MSR_KGSBASE, mine);
+	tap_ok(hv_vcpu_enable_native_msr(vcpu, MSR_KGSBASE, true) == HV_SUCCESS &&
+	       hv_vcpu_enable_native_msr(vcpu, 0x1b, true) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_set_msr_access(vcpu, 0x10, HV_MSR_WRITE) == HV_BAD_ARGUMENT,
+	       "KERNEL_GS_BASE can go native; APIC_BASE and writes to TSC cannot");
+	load(guest_msr, guest_msr_end);
+	reason = run();
+	hv_vcpu_read_msr(vcpu, MSR_KGSBASE, &v);
+	tap_ok(reason == VMX_REASON_IO && rdmsr(MSR_KGSBASE) == mine && v == 0x12345678,
+	       "a native MSR the guest writes is the guest's (%lx); the control domain's stays", v);
+	skip();
+	reason = run();
+	tap_ok(reason == VMX_REASON_RDMSR && (uint32_t)reg(HV_X86_RCX) == 0xc0000080,
+	       "RDMSR of a non-native MSR exits (reason %lu, ecx %lx)", reason, reg(HV_X86_RCX));
+	tap_ok(hv_vcpu_write_msr(vcpu, MSR_LSTAR, 1ull << 63) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_write_msr(vcpu, MSR_LSTAR, 0xffffffff80001000ull) == HV_SUCCESS &&
+	       hv_vcpu_read_msr(vcpu, MSR_LSTAR, &v) == HV_SUCCESS && v == 0xffffffff80001000ull &&
+	       hv_vcpu_read_msr(vcpu, 0x1b, &v) == HV_BAD_ARGUMENT,
+	       "hv_vcpu_write_msr refuses a non-canonical LSTAR, read_msr returns what was written");
+	wrmsr(MSR_KGSBASE, saved);
+}
+
+static void test_faults(void)
+{
+	uint64_t reason, q;
+
+	load(guest_ept, guest_ept_end);
+	reason = run();
+	q = vmcs(VMCS_RO_EXIT_QUALIFIC);
+	tap_ok(reason == VMX_REASON_EPT_VIOLATION && vmcs(VMCS_GUEST_PHYSICAL_ADDRESS) == 0x9000 &&
+	       (q & 1) && !(q & 2),
+	       "a read of unmapped guest-physical 0x9000 is an EPT violation (gpa %lx, qualification %lx)",
+	       vmcs(VMCS_GUEST_PHYSICAL_ADDRESS), q);
+	load(guest_triple, guest_triple_end);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_IDTR_LIMIT, 0);
+	reason = run();
+	tap_ok(reason == VMX_REASON_TRIPLE_FAULT, "INT3 with an empty IVT is a triple fault (reason %lu)", reason);
+	load(guest_exits, guest_exits_end);
+	hv_vcpu_write_register(vcpu, HV_X86_RFLAGS, 0);	/* bit 1 must be 1 */
+	reason = run();
+	tap_ok(reason == (0x80000000u | VMX_REASON_VMENTRY_GUEST),
+	       "a VM entry with bad guest state comes back as the failure exit (%lx)", reason);
+	load(guest_exits, guest_exits_end);
+	tap_ok(run() == VMX_REASON_IO, "and the vCPU runs again once the state is fixed");
+}
+
+static void test_deadline(void)
+{
+	uint64_t deadline, reason = 0, count;
+	hv_return_t r;
+
+	load(guest_spin, guest_spin_end);
+	memset(gmem + 0x2000, 0, 4);
+	deadline = hv_tsc_clock() + 2000000;
+	r = hv_vcpu_run_until(vcpu, deadline);
+	hv_vmx_vcpu_read_vmcs(vcpu, VMCS_RO_EXIT_REASON, &reason);
+	memcpy(&count, gmem + 0x2000, 4);
+	count &= 0xffffffff;
+	tap_ok(r == HV_SUCCESS && reason == VMX_REASON_VMX_TIMER_EXPIRED && hv_tsc_clock() >= deadline &&
+	       count > 1000,
+	       "hv_vcpu_run_until returns at its deadline (reason %lu, the guest counted %lu)", reason, count);
+	tap_ok(hv_vcpu_interrupt(&vcpu, 1) == HV_SUCCESS && run() == VMX_REASON_IRQ,
+	       "hv_vcpu_interrupt before a run makes that run return at once (VMX_REASON_IRQ)");
+}
+
+static void test_spaces(void)
+{
+	static uint8_t other[4096] __attribute__((aligned(4096)));
+	hv_vm_space_t asid = 0;
+	uint64_t a = 0, b = 0;
+
+	gmem[0x2300] = 'D';
+	other[0x300] = 'S';
+	load(guest_space, guest_space_end);
+	tap_ok(hv_vm_space_create(&asid) == HV_SUCCESS &&
+	       hv_vm_map_space(asid, gmem, 0, 0x2000, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC) == HV_SUCCESS &&
+	       hv_vm_map_space(asid, other, 0x2000, 0x1000, HV_MEMORY_READ) == HV_SUCCESS,
+	       "a second space maps the code and another page at 0x2000");
+	if (run() == VMX_REASON_IO)
+		a = reg(HV_X86_RAX) & 0xff;
+	skip();
+	hv_vcpu_set_space(vcpu, asid);
+	hv_vcpu_write_register(vcpu, HV_X86_RIP, CODE);
+	if (run() == VMX_REASON_IO)
+		b = reg(HV_X86_RAX) & 0xff;
+	tap_ok(a == 'D' && b == 'S', "hv_vcpu_set_space switches what the guest reads ('%c' then '%c')",
+	       (char)a, (char)b);
+	tap_ok(hv_vm_space_destroy(asid) == HV_BUSY && hv_vcpu_set_space(vcpu, 77) == HV_BAD_ARGUMENT,
+	       "a space a vCPU uses cannot be destroyed (HV_BUSY); an unknown one cannot be set");
+	hv_vcpu_set_space(vcpu, HV_VM_SPACE_DEFAULT);
+	tap_ok(hv_vm_space_destroy(asid) == HV_SUCCESS, "once the vCPU leaves it, it can");
+}
+
+/* ---- from another CPU ---- */
+
+static volatile int ap_phase;
+static hv_return_t ap_read_ret, ap_interrupt_ret;
+
+static VOID EFIAPI ap_kick(VOID *arg)
+{
+	volatile uint32_t *count = (volatile uint32_t *)(gmem + 0x2000);
+	uint64_t dummy;
+
+	(void)arg;
+	ap_read_ret = hv_vcpu_read_register(vcpu, HV_X86_RAX, &dummy);
+	/* Wait until the guest is visibly running on the BSP, then force it out. */
+	for (uint64_t t0 = rdtsc(); *count < 100000 && rdtsc() - t0 < 4000000000ull; )
+		cpu_pause();
+	ap_interrupt_ret = hv_vcpu_interrupt(&vcpu, 1);
+	ap_phase = 2;
+}
+
+static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	EFI_EVENT done = NULL;
+	EFI_STATUS st;
+	uint64_t reason;
+	uint32_t count;
+
+	load(guest_spin, guest_spin_end);
+	memset(gmem + 0x2000, 0, 4);
+	ap_phase = 1;
+	st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done);
+	if (!EFI_ERROR(st))
+		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_kick, 1, done, 0, NULL, NULL);
+	if (EFI_ERROR(st)) {
+		tap_ok(0, "CPU 1 runs a procedure while CPU 0 runs the guest (%lx)", (uint64_t)st);
+		return;
+	}
+	reason = run();
+	memcpy(&count, gmem + 0x2000, 4);
+	while (ap_phase != 2)
+		cpu_pause();
+	tap_ok(ap_read_ret == HV_DENIED, "a vCPU call from a CPU that does not own it is HV_DENIED (%x)",
+	       ap_read_ret);
+	tap_ok(ap_interrupt_ret == HV_SUCCESS && reason == VMX_REASON_IRQ && count >= 100000,
+	       "hv_vcpu_interrupt from CPU 1 stops the guest spinning on CPU 0 (reason %lu after %u loops)",
+	       reason, count);
+	uefi_call_wrapper(BS->CloseEvent, 1, done);
+}
+
+void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
+{
+	hv_vcpuid_t second = 0;
+	uint64_t t = 0;
+	uint32_t status = 0;
+
+	if (hv_vm_create(HV_VM_DEFAULT) != HV_SUCCESS ||
+	    hv_vm_allocate((void **)&gmem, 0x10000, HV_ALLOCATE_DEFAULT) != HV_SUCCESS) {
+		tap_ok(0, "a VM and guest memory for the vCPU checks");
+		return;
+	}
+	memset(gmem, 0, 0x10000);
+	tap_ok(hv_vm_map(gmem, 0, GUEST_MEM, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC) == HV_SUCCESS &&
+	       hv_vcpu_create(&vcpu, HV_VCPU_DEFAULT) == HV_SUCCESS &&
+	       hv_vcpu_create(&second, HV_VCPU_DEFAULT) == HV_SUCCESS && second != vcpu &&
+	       hv_vcpu_create(&second, 0x100) == HV_BAD_ARGUMENT,
+	       "hv_vcpu_create makes two vCPUs (%u, %u) and refuses unknown options", vcpu, second);
+	tap_ok(setup_controls(), "controls from hv_vmx_read_capability, as hvdos computes them");
+	test_exits();
+	test_registers();
+	test_vmcs_policy();
+	test_fpstate();
+	test_msrs();
+	test_faults();
+	test_deadline();
+	test_spaces();
+	if (mp && cpus > 1)
+		test_other_cpu(mp);
+	tap_ok(hv_vcpu_get_exec_time(vcpu, &t) == HV_SUCCESS && t > 0 &&
+	       hv_vcpu_vmx_status(vcpu, &status) == HV_ERROR && hv_vcpu_flush(vcpu) == HV_UNSUPPORTED &&
+	       hv_vcpu_invalidate_tlb(vcpu) == HV_SUCCESS,
+	       "exec time %lu ns; no failed VMLAUNCH to report; hv_vcpu_flush is HV_UNSUPPORTED as on macOS", t);
+	tap_ok(hv_vm_destroy() == HV_BUSY, "hv_vm_destroy with vCPUs left is HV_BUSY");
+	tap_ok(hv_vcpu_destroy(second) == HV_SUCCESS && hv_vcpu_destroy(vcpu) == HV_SUCCESS &&
+	       hv_vcpu_destroy(vcpu) == HV_BAD_ARGUMENT && hv_vcpu_run(vcpu) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_destroy(64) == HV_BAD_ARGUMENT,
+	       "hv_vcpu_destroy; a destroyed or unknown vCPU is HV_BAD_ARGUMENT");
+	tap_ok(hv_vm_destroy() == HV_SUCCESS, "then the VM goes");
+	hv_vm_deallocate(gmem, 0x10000);
+}

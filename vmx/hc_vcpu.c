@@ -1,0 +1,411 @@
+#include <Hypervisor/hv.h>
+#include <Hypervisor/hv_arch_vmx.h>
+#include <hvmetal/abi.h>
+#include "kernel/cpu.h"
+#include "kernel/vm.h"
+#include "hc_vcpu.h"
+#include "vcpu.h"
+#include "vcpu_run.h"
+#include "vmcs.h"
+#include "vmcs_policy.h"
+#include "vmx_bits.h"
+#include "vmx_cpu.h"
+
+#define MSR_IA32_ARCH_CAPABILITIES	0x10a
+
+/*
+ * The vCPU a call names (RDI = vm, RSI = vcpu), its VM locked in *vm.  Only the
+ * owning CPU may use it (Apple's owning thread): another CPU gets HV_DENIED.
+ */
+static hv_return_t get_vcpu(const struct hcall *c, struct vm **vm, struct vcpu **v)
+{
+	*vm = vm_get(c->arg[0]);
+	if (!*vm)
+		return HV_BAD_ARGUMENT;
+	*v = c->arg[1] < VM_VCPUS_MAX ? (*vm)->vcpus[c->arg[1]] : NULL;
+	if (*v && (*v)->owner == this_cpu()->index)
+		return HV_SUCCESS;
+	vm_put(*vm);
+	return *v ? HV_DENIED : HV_BAD_ARGUMENT;
+}
+
+hv_return_t hc_vcpu_create(struct hcall *c)
+{
+	struct vm *vm = vm_get(c->arg[0]);
+	uint32_t id;
+	hv_return_t r;
+
+	if (!vm)
+		return HV_BAD_ARGUMENT;
+	r = vcpu_create(vm, c->arg[1], &id);
+	vm_put(vm);
+	if (r == HV_SUCCESS)
+		c->gpr->rdx = id;
+	return r;
+}
+
+hv_return_t hc_vcpu_destroy(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	vcpu_destroy(v);
+	vm_put(vm);
+	return HV_SUCCESS;
+}
+
+hv_return_t hc_vcpu_set_space(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	struct ept *e;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	e = c->arg[2] >> 32 ? NULL : vm_space(vm, (uint32_t)c->arg[2]);
+	if (e) {
+		v->asid = (uint32_t)c->arg[2];
+		v->space = e;
+		v->eptp = (uintptr_t)e->pml4 | EPTP_WB_WALK4;
+		v->ept_gen = UINT64_MAX;
+		vcpu_vmcs_get(v);
+		vmcs_write(VMCS_EPTP, v->eptp);
+		vcpu_vmcs_put();
+	}
+	vm_put(vm);
+	return e ? HV_SUCCESS : HV_BAD_ARGUMENT;
+}
+
+hv_return_t hc_vcpu_read_reg(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	uint64_t val = 0;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	vcpu_vmcs_get(v);
+	r = c->arg[2] >> 32 ? HV_BAD_ARGUMENT : vcpu_read_reg(v, (uint32_t)c->arg[2], &val);
+	vcpu_vmcs_put();
+	vm_put(vm);
+	if (r == HV_SUCCESS)
+		c->gpr->rdx = val;
+	return r;
+}
+
+hv_return_t hc_vcpu_write_reg(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	vcpu_vmcs_get(v);
+	r = c->arg[2] >> 32 ? HV_BAD_ARGUMENT : vcpu_write_reg(v, (uint32_t)c->arg[2], c->arg[3]);
+	vcpu_vmcs_put();
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vcpu_read_fpstate(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	r = vcpu_read_fpstate(v, c->arg[2], c->arg[3]);
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	r = vcpu_write_fpstate(v, c->arg[2], c->arg[3]);
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vcpu_msr_access(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	r = (c->arg[2] >> 32 || c->arg[3] >> 32) ? HV_BAD_ARGUMENT :
+	    vcpu_msr_access(v, (uint32_t)c->arg[2], (uint32_t)c->arg[3], c->arg[4]);
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vcpu_read_msr(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	uint64_t val = 0;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	vcpu_vmcs_get(v);
+	r = c->arg[2] >> 32 ? HV_BAD_ARGUMENT : vcpu_read_msr(v, (uint32_t)c->arg[2], &val);
+	vcpu_vmcs_put();
+	vm_put(vm);
+	if (r == HV_SUCCESS)
+		c->gpr->rdx = val;
+	return r;
+}
+
+hv_return_t hc_vcpu_write_msr(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	vcpu_vmcs_get(v);
+	r = c->arg[2] >> 32 ? HV_BAD_ARGUMENT : vcpu_write_msr(v, (uint32_t)c->arg[2], c->arg[3]);
+	vcpu_vmcs_put();
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vcpu_invalidate_tlb(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	v->flush_vpid = true;
+	vm_put(vm);
+	return HV_SUCCESS;
+}
+
+hv_return_t hc_vcpu_run(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	struct vcpu_exit ex;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	if (c->arg[3] > HVMETAL_RUN_UNTIL) {
+		vm_put(vm);
+		return HV_BAD_ARGUMENT;
+	}
+	/* The VM stays unlocked while the guest runs: other CPUs may map, or interrupt it. */
+	__atomic_store_n(&v->running, 1, __ATOMIC_RELEASE);
+	vm_put(vm);
+	r = vcpu_run(v, c->arg[3] == HVMETAL_RUN_UNTIL, c->arg[2], &ex);
+	__atomic_store_n(&v->running, 0, __ATOMIC_RELEASE);
+	if (r == HV_SUCCESS) {
+		c->gpr->rdx = ex.reason;
+		c->gpr->rsi = ex.qualification;
+		c->gpr->rdi = ex.insn_len;
+		c->gpr->r8 = ex.rip;
+	}
+	return r;
+}
+
+/* Any CPU: no owner check. */
+hv_return_t hc_vcpu_interrupt(struct hcall *c)
+{
+	struct vm *vm = vm_get(c->arg[0]);
+	struct vcpu *v;
+
+	if (!vm)
+		return HV_BAD_ARGUMENT;
+	v = c->arg[1] < VM_VCPUS_MAX ? vm->vcpus[c->arg[1]] : NULL;
+	if (v)
+		vcpu_interrupt(v);
+	vm_put(vm);
+	return v ? HV_SUCCESS : HV_BAD_ARGUMENT;
+}
+
+hv_return_t hc_vcpu_time(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+	uint64_t ticks;
+
+	if (r != HV_SUCCESS)
+		return r;
+	ticks = v->exec_ticks;
+	vm_put(vm);
+	switch (c->arg[2]) {
+	case HVMETAL_TIME_EXEC:
+		c->gpr->rdx = vmx_ticks_to_ns(ticks);
+		return HV_SUCCESS;
+	case HVMETAL_TIME_IDLE:
+		c->gpr->rdx = 0;	/* a guest's HLT exits to the VMM: hvmetal never idles for it */
+		return HV_SUCCESS;
+	default:
+		return HV_BAD_ARGUMENT;
+	}
+}
+
+hv_return_t hc_vcpu_set_tsc_offset(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	vcpu_vmcs_get(v);
+	vcpu_apply_tsc_offset(c->arg[2]);
+	vcpu_vmcs_put();
+	vm_put(vm);
+	return HV_SUCCESS;
+}
+
+hv_return_t hc_vcpu_vmx_status(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	c->gpr->rdx = v->vmx_status;
+	r = v->vmx_status ? HV_SUCCESS : HV_ERROR;
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vmx_read_vmcs(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	uint64_t val = 0;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	if (c->arg[2] >> 32 || !vmcs_policy_readable((uint32_t)c->arg[2])) {
+		r = HV_BAD_ARGUMENT;
+	} else if (c->arg[2] == VMCS_RO_EXIT_REASON) {
+		val = v->exit_reason;	/* hvmetal's own stops read as what the VMM was told */
+	} else {
+		vcpu_vmcs_get(v);
+		/* A field this CPU lacks fails here, not in hvmetal. */
+		if (vmx_vmread(c->arg[2], &val) != VMX_OK)
+			r = HV_BAD_ARGUMENT;
+		vcpu_vmcs_put();
+	}
+	vm_put(vm);
+	if (r == HV_SUCCESS)
+		c->gpr->rdx = val;
+	return r;
+}
+
+hv_return_t hc_vmx_write_vmcs(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	uint64_t out;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	if (c->arg[2] >> 32 || vmcs_policy_write(&vmcs_policy, (uint32_t)c->arg[2], c->arg[3], &out) < 0) {
+		r = HV_BAD_ARGUMENT;
+	} else {
+		vcpu_vmcs_get(v);
+		if (vmx_vmwrite(c->arg[2], out) != VMX_OK)
+			r = HV_BAD_ARGUMENT;
+		vcpu_vmcs_put();
+	}
+	vm_put(vm);
+	return r;
+}
+
+hv_return_t hc_vmx_cap_write_vmcs(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	uint64_t a0, a1;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	vm_put(vm);
+	if (c->arg[2] >> 32 || vmcs_policy_write_caps(&vmcs_policy, (uint32_t)c->arg[2], &a0, &a1) < 0)
+		return HV_BAD_ARGUMENT;
+	c->gpr->rdx = a0;
+	c->gpr->rcx = a1;
+	return HV_SUCCESS;
+}
+
+hv_return_t hc_vmx_read_capability(struct hcall *c)
+{
+	uint64_t val;
+
+	if (c->arg[0] >> 32 || vmcs_policy_capability(&vmcs_policy, (uint32_t)c->arg[0], &val) < 0)
+		return HV_BAD_ARGUMENT;
+	c->gpr->rdx = val;
+	return HV_SUCCESS;
+}
+
+/* Guests get no PMU and no speculation-control MSRs: their masks are empty. */
+hv_return_t hc_vmx_msr_info(struct hcall *c)
+{
+	switch (c->arg[0]) {
+	case HV_VMX_INFO_MSR_IA32_ARCH_CAPABILITIES:
+		c->gpr->rdx = (cpuid(0, 0).eax >= 7 && (cpuid(7, 0).edx & (1u << 29))) ?
+			      rdmsr(MSR_IA32_ARCH_CAPABILITIES) : 0;
+		return HV_SUCCESS;
+	case HV_VMX_INFO_MSR_IA32_PERF_CAPABILITIES:
+	case HV_VMX_VALID_MSR_IA32_PERFEVNTSEL:
+	case HV_VMX_VALID_MSR_IA32_FIXED_CTR_CTRL:
+	case HV_VMX_VALID_MSR_IA32_PERF_GLOBAL_CTRL:
+	case HV_VMX_VALID_MSR_IA32_PERF_GLOBAL_STATUS:
+	case HV_VMX_VALID_MSR_IA32_DEBUGCTL:
+	case HV_VMX_VALID_MSR_IA32_SPEC_CTRL:
+	case HV_VMX_NEED_MSR_IA32_SPEC_CTRL:
+		c->gpr->rdx = 0;
+		return HV_SUCCESS;
+	default:
+		return HV_BAD_ARGUMENT;
+	}
+}
+
+/* Every vCPU's guest TSC reads tsc now; owners apply it before their next entry. */
+hv_return_t hc_vm_sync_tsc(struct hcall *c)
+{
+	struct vm *vm = vm_get(c->arg[0]);
+	uint64_t offset = c->arg[1] - rdtsc();
+
+	if (!vm)
+		return HV_BAD_ARGUMENT;
+	for (unsigned i = 0; i < VM_VCPUS_MAX; i++) {
+		struct vcpu *v = vm->vcpus[i];
+
+		if (!v)
+			continue;
+		v->tsc_offset = offset;
+		__atomic_store_n(&v->tsc_sync, 1, __ATOMIC_RELEASE);
+	}
+	vm_put(vm);
+	return HV_SUCCESS;
+}

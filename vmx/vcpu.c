@@ -1,0 +1,452 @@
+#include <Hypervisor/hv_arch_x86.h>
+#include <Hypervisor/hv_types.h>
+#include <hvmetal/abi.h>
+#include "kernel/cpu.h"
+#include "kernel/host.h"
+#include "kernel/hvmetal.h"
+#include "kernel/string.h"
+#include "kernel/vm.h"
+#include "hypercall.h"
+#include "vcpu.h"
+#include "vcpu_regs.h"
+#include "vmcs.h"
+#include "vmcs_policy.h"
+#include "vmx_bits.h"
+#include "vmx_cpu.h"
+#include "xstate.h"
+
+#define VPID_FIRST_GUEST	2	/* 1 is the control domain's */
+
+static uint32_t xstate_size;		/* XSAVE area for every component the CPU has */
+static uint64_t xstate_supported;	/* XCR0 bits the CPU supports */
+static uint32_t mxcsr_mask;
+
+extern void vcpu_exit_entry(void);	/* vcpu_entry.asm */
+
+static const uint32_t swapped_msr[VCPU_MSR_SWAPPED] = {
+	[VCPU_MSR_STAR]		= 0xc0000081,
+	[VCPU_MSR_LSTAR]	= 0xc0000082,
+	[VCPU_MSR_CSTAR]	= 0xc0000083,
+	[VCPU_MSR_SFMASK]	= 0xc0000084,
+	[VCPU_MSR_KGSBASE]	= 0xc0000102,
+	[VCPU_MSR_TSC_AUX]	= 0xc0000103,
+};
+
+/* MSRs whose guest copy is a VMCS field: VM entry and exit switch them. */
+static const struct { uint32_t msr, field; } vmcs_msr[] = {
+	{ 0x174, VMCS_GUEST_SYSENTER_CS },
+	{ 0x175, VMCS_GUEST_SYSENTER_ESP },
+	{ 0x176, VMCS_GUEST_SYSENTER_EIP },
+	{ 0xc0000100, VMCS_GUEST_FS_BASE },
+	{ 0xc0000101, VMCS_GUEST_GS_BASE },
+};
+
+#define MSR_TSC		0x10
+
+void vcpu_setup(void)
+{
+	struct cpuid_regs xs = cpuid(0xd, 0);
+	uint8_t fx[512] __attribute__((aligned(16)));
+
+	/* Without XSAVE (enabled in hvmetal's CR4) there are no vCPUs: create says so. */
+	if (!(cpuid(1, 0).ecx & (1u << 26)) || !(host_state.cr4 & CR4_OSXSAVE))
+		return;
+	xstate_supported = ((uint64_t)xs.edx << 32) | xs.eax;
+	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
+		hv.cpus[i].cd_xsave = pool_alloc_pages(&host_pool, (xs.ecx + PAGE_SIZE - 1) / PAGE_SIZE);
+		if (!hv.cpus[i].cd_xsave)
+			return;
+	}
+	xstate_size = xs.ecx;
+	__asm__ volatile("fxsave64 %0" : "=m"(fx));
+	memcpy(&mxcsr_mask, fx + 28, sizeof(mxcsr_mask));
+	if (!mxcsr_mask)
+		mxcsr_mask = 0xffbf;	/* SDM: a zero mask means the default one */
+}
+
+uint64_t vcpu_xcr0_all(void)
+{
+	return xstate_supported;
+}
+
+uint32_t vcpu_xstate_size(void)
+{
+	return xstate_size;
+}
+
+static uint32_t xstate_pages(void)
+{
+	return (xstate_size + PAGE_SIZE - 1) / PAGE_SIZE;
+}
+
+void vcpu_apply_tsc_offset(uint64_t offset)
+{
+	vmcs_write(VMCS_TSC_OFFSET, offset);
+	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) | PROC_TSC_OFFSET);
+}
+
+void vcpu_vmcs_get(struct vcpu *v)
+{
+	if (vmx_ptrld(v->vmcs_pa) != VMX_OK)
+		panic("VMPTRLD of vCPU %u failed", v->id);
+}
+
+void vcpu_vmcs_put(void)
+{
+	if (vmx_ptrld(this_cpu()->vmcs_pa) != VMX_OK)
+		panic("VMPTRLD of the control domain's VMCS failed");
+}
+
+struct seg_init {
+	uint32_t sel_field;
+	uint16_t sel;
+	uint32_t limit, ar;
+	uint64_t base;
+};
+
+/* The architectural state after RESET (SDM vol. 3, 9.1.1), as KVM gives a new vCPU. */
+static void write_reset_state(void)
+{
+	static const struct seg_init segs[] = {
+		{ VMCS_GUEST_CS_SEL, 0xf000, 0xffff, 0x9b, 0xffff0000 },
+		{ VMCS_GUEST_SS_SEL, 0, 0xffff, 0x93, 0 },
+		{ VMCS_GUEST_DS_SEL, 0, 0xffff, 0x93, 0 },
+		{ VMCS_GUEST_ES_SEL, 0, 0xffff, 0x93, 0 },
+		{ VMCS_GUEST_FS_SEL, 0, 0xffff, 0x93, 0 },
+		{ VMCS_GUEST_GS_SEL, 0, 0xffff, 0x93, 0 },
+		{ VMCS_GUEST_LDTR_SEL, 0, 0xffff, 0x82, 0 },
+		{ VMCS_GUEST_TR_SEL, 0, 0xffff, 0x8b, 0 },
+	};
+
+	for (unsigned i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		uint32_t n = (segs[i].sel_field - VMCS_GUEST_ES_SEL) / 2;
+
+		vmcs_write(segs[i].sel_field, segs[i].sel);
+		vmcs_write(VMCS_GUEST_ES_LIMIT + 2 * n, segs[i].limit);
+		vmcs_write(VMCS_GUEST_ES_AR + 2 * n, segs[i].ar);
+		vmcs_write(VMCS_GUEST_ES_BASE + 2 * n, segs[i].base);
+	}
+	vmcs_write(VMCS_GUEST_GDTR_LIMIT, 0xffff);
+	vmcs_write(VMCS_GUEST_IDTR_LIMIT, 0xffff);
+	/* CR0.ET and the fixed bits (NE); CR4 only its fixed bits (VMXE). */
+	vmcs_write(VMCS_GUEST_CR0, (CR0_ET | vmcs_policy.cr0_fixed0) & vmcs_policy.cr0_fixed1);
+	vmcs_write(VMCS_GUEST_CR4, vmcs_policy.cr4_fixed0 & vmcs_policy.cr4_fixed1);
+	vmcs_write(VMCS_GUEST_RIP, 0xfff0);
+	vmcs_write(VMCS_GUEST_RFLAGS, 2);
+	vmcs_write(VMCS_GUEST_DR7, 0x400);
+	vmcs_write(VMCS_GUEST_PAT, 0x0007040600070406ull);
+	vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
+	vmcs_write(VMCS_LINK_POINTER, ~0ull);
+}
+
+static void write_vcpu_controls(struct vcpu *v, uint32_t vpid)
+{
+	vmcs_write(VMCS_PIN_CTLS, vmcs_policy.pin.must1);
+	vmcs_write(VMCS_PROC_CTLS, vmcs_policy.proc.must1);
+	vmcs_write(VMCS_PROC2_CTLS, vmcs_policy.proc2.must1);
+	vmcs_write(VMCS_ENTRY_CTLS, vmcs_policy.entry.must1);
+	vmcs_write(VMCS_EXIT_CTLS, vmcs_policy.exit.must1);
+	vmcs_write(VMCS_MSR_BITMAP, (uintptr_t)v->msr_bitmap);
+	vmcs_write(VMCS_EPTP, v->eptp);
+	if (vmx_caps.vpid)
+		vmcs_write(VMCS_VPID, vpid);
+}
+
+hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
+{
+	struct vcpu *v;
+	uint32_t *vmcs;
+	uint32_t i = 0, vpid;
+
+	if (options & ~(uint64_t)(HV_VCPU_ACCEL_RDPMC | HV_VCPU_TSC_RELATIVE))
+		return HV_BAD_ARGUMENT;
+	if (!xstate_size)
+		return HV_UNSUPPORTED;
+	while (i < VM_VCPUS_MAX && vm->vcpus[i])
+		i++;
+	if (i == VM_VCPUS_MAX)
+		return HV_NO_RESOURCES;
+	v = pool_alloc_page(&host_pool);
+	vmcs = pool_alloc_page(&host_pool);
+	if (v)
+		v->msr_bitmap = pool_alloc_page(&host_pool);
+	if (v && v->msr_bitmap)
+		v->xsave = pool_alloc_pages(&host_pool, xstate_pages());
+	if (!v || !vmcs || !v->msr_bitmap || !v->xsave) {
+		if (v && v->msr_bitmap)
+			pool_free_pages(&host_pool, v->msr_bitmap, 1);
+		if (v)
+			pool_free_pages(&host_pool, v, 1);
+		if (vmcs)
+			pool_free_pages(&host_pool, vmcs, 1);
+		return HV_NO_RESOURCES;
+	}
+	_Static_assert(sizeof(struct vcpu) <= PAGE_SIZE, "a vCPU fits a page");
+	vmcs[0] = vmx_caps.revision;
+	v->vmcs_pa = (uintptr_t)vmcs;
+	v->vm = vm;
+	v->id = i;
+	v->owner = this_cpu()->index;
+	v->space = vm_space(vm, 0);
+	v->eptp = (uintptr_t)v->space->pml4 | EPTP_WB_WALK4;
+	v->ept_gen = UINT64_MAX;	/* invalidate at the first entry: the root may be reused */
+	v->xcr0 = 1;
+	v->dr6 = 0xffff0ff0;
+	memset(v->msr_bitmap, 0xff, PAGE_SIZE);	/* every MSR exits to the VMM */
+	xstate_area_init(v->xsave, xstate_pages() * PAGE_SIZE);
+	vpid = VPID_FIRST_GUEST + vm->slot * VM_VCPUS_MAX + i;
+	if (vmx_clear(v->vmcs_pa) != VMX_OK)
+		panic("VMCLEAR of a new VMCS failed");
+	vcpu_vmcs_get(v);
+	write_vcpu_controls(v, vpid);
+	vmx_write_host_state(this_cpu(), (uintptr_t)vcpu_exit_entry);
+	write_reset_state();
+	if (options & HV_VCPU_TSC_RELATIVE)
+		vcpu_apply_tsc_offset(-rdtsc());
+	vcpu_vmcs_put();
+	/* A VPID used before by a destroyed vCPU may still tag translations. */
+	if (vmx_caps.vpid)
+		vmx_invvpid_single(vpid);
+	vm->vcpus[i] = v;
+	vm->nvcpus++;
+	*id = i;
+	return HV_SUCCESS;
+}
+
+void vcpu_destroy(struct vcpu *v)
+{
+	struct vm *vm = v->vm;
+
+	/* Flushes the VMCS out of the CPU before its page goes back (it is not the current one). */
+	if (vmx_clear(v->vmcs_pa) != VMX_OK)
+		panic("VMCLEAR of vCPU %u failed", v->id);
+	vm->vcpus[v->id] = NULL;
+	vm->nvcpus--;
+	pool_free_pages(&host_pool, (void *)(uintptr_t)v->vmcs_pa, 1);
+	pool_free_pages(&host_pool, v->xsave, xstate_pages());
+	pool_free_pages(&host_pool, v->msr_bitmap, 1);
+	pool_free_pages(&host_pool, v, 1);
+}
+
+static bool canonical(uint64_t a)
+{
+	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+hv_return_t vcpu_read_reg(struct vcpu *v, uint32_t reg, uint64_t *val)
+{
+	struct reg_loc loc;
+
+	if (!vcpu_reg_loc(reg, &loc))
+		return HV_BAD_ARGUMENT;
+	switch (loc.kind) {
+	case REG_GPR:
+		*val = ((const uint64_t *)&v->gpr)[loc.index];
+		break;
+	case REG_VMCS:
+		*val = vmcs_read(loc.field);
+		break;
+	case REG_CR1:
+		*val = 0;
+		break;
+	case REG_CR2:
+		*val = v->cr2;
+		break;
+	case REG_DR:
+		*val = v->dr[loc.index];
+		break;
+	case REG_DR6:
+		*val = v->dr6;
+		break;
+	case REG_XCR0:
+		*val = v->xcr0;
+		break;
+	case REG_TPR:
+		*val = v->tpr;
+		break;
+	}
+	return HV_SUCCESS;
+}
+
+/* Values hvmetal itself loads into the CPU are checked so that loading them cannot fault. */
+hv_return_t vcpu_write_reg(struct vcpu *v, uint32_t reg, uint64_t val)
+{
+	struct reg_loc loc;
+	uint64_t out;
+
+	if (!vcpu_reg_loc(reg, &loc))
+		return HV_BAD_ARGUMENT;
+	switch (loc.kind) {
+	case REG_GPR:
+		((uint64_t *)&v->gpr)[loc.index] = val;
+		return HV_SUCCESS;
+	case REG_VMCS:
+		if (vmcs_policy_write(&vmcs_policy, loc.field, val, &out) < 0)
+			return HV_BAD_ARGUMENT;
+		vmcs_write(loc.field, out);
+		return HV_SUCCESS;
+	case REG_CR1:
+		return HV_BAD_ARGUMENT;
+	case REG_CR2:
+		v->cr2 = val;
+		return HV_SUCCESS;
+	case REG_DR:
+		if (!canonical(val))
+			return HV_BAD_ARGUMENT;
+		v->dr[loc.index] = val;
+		return HV_SUCCESS;
+	case REG_DR6:
+		if (val >> 32)
+			return HV_BAD_ARGUMENT;
+		v->dr6 = val;
+		return HV_SUCCESS;
+	case REG_XCR0:
+		if (!xcr0_valid(val, xstate_supported))
+			return HV_BAD_ARGUMENT;
+		v->xcr0 = val;
+		return HV_SUCCESS;
+	case REG_TPR:
+		if (val > 15)
+			return HV_BAD_ARGUMENT;
+		v->tpr = val;
+		return HV_SUCCESS;
+	}
+	return HV_BAD_ARGUMENT;
+}
+
+hv_return_t vcpu_read_fpstate(struct vcpu *v, uint64_t uva, uint64_t size)
+{
+	if (size < xstate_size)
+		return HV_BAD_ARGUMENT;
+	return hypercall_copy_out(uva, v->xsave, xstate_size);
+}
+
+hv_return_t vcpu_write_fpstate(struct vcpu *v, uint64_t uva, uint64_t size)
+{
+	uint8_t *tmp;
+	hv_return_t r = HV_BAD_ARGUMENT;
+
+	if (size < xstate_size)
+		return HV_BAD_ARGUMENT;
+	tmp = pool_alloc_pages(&host_pool, xstate_pages());
+	if (!tmp)
+		return HV_NO_RESOURCES;
+	/* Checked in hvmetal's copy: the caller cannot change it between check and use. */
+	if (hypercall_copy_in(tmp, uva, xstate_size) == HV_SUCCESS &&
+	    xstate_area_valid(tmp, xstate_supported, mxcsr_mask)) {
+		memcpy(v->xsave, tmp, xstate_size);
+		r = HV_SUCCESS;
+	}
+	pool_free_pages(&host_pool, tmp, xstate_pages());
+	return r;
+}
+
+static int swapped_index(uint32_t msr)
+{
+	for (int i = 0; i < VCPU_MSR_SWAPPED; i++)
+		if (swapped_msr[i] == msr)
+			return i;
+	return -1;
+}
+
+static int vmcs_msr_field(uint32_t msr)
+{
+	for (unsigned i = 0; i < sizeof(vmcs_msr) / sizeof(vmcs_msr[0]); i++)
+		if (vmcs_msr[i].msr == msr)
+			return (int)vmcs_msr[i].field;
+	return -1;
+}
+
+/* The bitmap's read bit for msr (the write bit is 2 KiB further); -1 outside its ranges. */
+static int bitmap_bit(uint32_t msr)
+{
+	if (msr <= 0x1fff)
+		return (int)msr;
+	if (msr - 0xc0000000u <= 0x1fff)
+		return (int)(0x400 * 8 + (msr - 0xc0000000u));
+	return -1;
+}
+
+static void bitmap_set(uint8_t *bm, int bit, bool exit)
+{
+	if (exit)
+		bm[bit / 8] |= 1u << (bit % 8);
+	else
+		bm[bit / 8] &= ~(1u << (bit % 8));
+}
+
+hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t arg)
+{
+	int sw = swapped_index(msr), bit = bitmap_bit(msr);
+	uint64_t flags;
+
+	/* Only MSRs hvmetal can keep apart from the control domain's may go native. */
+	if ((sw < 0 && vmcs_msr_field(msr) < 0 && msr != MSR_TSC) || bit < 0)
+		return HV_BAD_ARGUMENT;
+	switch (op) {
+	case HVMETAL_MSR_NATIVE:
+	case HVMETAL_MSR_MANAGED:
+		if (arg > 1)
+			return HV_BAD_ARGUMENT;
+		flags = op == HVMETAL_MSR_NATIVE && arg ? HV_MSR_READ | HV_MSR_WRITE : HV_MSR_NONE;
+		break;
+	case HVMETAL_MSR_ACCESS:
+		if (arg & ~(uint64_t)(HV_MSR_READ | HV_MSR_WRITE))
+			return HV_BAD_ARGUMENT;
+		flags = arg;
+		break;
+	default:
+		return HV_BAD_ARGUMENT;
+	}
+	/* The host TSC is never the guest's to write. */
+	if (msr == MSR_TSC && (flags & HV_MSR_WRITE))
+		return HV_BAD_ARGUMENT;
+	if (sw >= 0) {
+		if (flags || (op == HVMETAL_MSR_MANAGED && arg))
+			v->managed |= 1u << sw;
+		else
+			v->managed &= ~(1u << sw);
+	}
+	bitmap_set(v->msr_bitmap, bit, !(flags & HV_MSR_READ));
+	bitmap_set(v->msr_bitmap + 2048, bit, !(flags & HV_MSR_WRITE));
+	return HV_SUCCESS;
+}
+
+hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+	int sw = swapped_index(msr), field = vmcs_msr_field(msr);
+
+	if (sw >= 0)
+		*val = v->msr[sw];
+	else if (field >= 0)
+		*val = vmcs_read((uint32_t)field);
+	else if (msr == MSR_TSC)
+		*val = rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
+	else
+		return HV_BAD_ARGUMENT;
+	return HV_SUCCESS;
+}
+
+hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+	int sw = swapped_index(msr), field = vmcs_msr_field(msr);
+
+	if (sw >= 0) {
+		/* WRMSR would #GP in hvmetal on these. */
+		if ((sw == VCPU_MSR_TSC_AUX || sw == VCPU_MSR_SFMASK) && (val >> 32))
+			return HV_BAD_ARGUMENT;
+		if ((sw == VCPU_MSR_LSTAR || sw == VCPU_MSR_CSTAR || sw == VCPU_MSR_KGSBASE) &&
+		    !canonical(val))
+			return HV_BAD_ARGUMENT;
+		v->msr[sw] = val;
+	} else if (field >= 0) {
+		if (msr == 0x174 ? (val >> 32) != 0 : !canonical(val))
+			return HV_BAD_ARGUMENT;
+		vmcs_write((uint32_t)field, val);
+	} else if (msr == MSR_TSC) {
+		vcpu_apply_tsc_offset(val - rdtsc());
+	} else {
+		return HV_BAD_ARGUMENT;
+	}
+	return HV_SUCCESS;
+}

@@ -1,0 +1,80 @@
+/*
+ * Guest vCPUs: one VMCS each, owned by the control-domain CPU that created it
+ * and run synchronously on that CPU (vcpu_run.c).  Everything the guest must
+ * not share with the control domain lives here between runs: GPRs, CR2, debug
+ * registers, XCR0 and the XSAVE area, the swapped MSRs.
+ */
+#ifndef HVMETAL_VCPU_H
+#define HVMETAL_VCPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <Hypervisor/hv_error.h>
+#include "ept/ept.h"
+#include "kernel/panic.h"
+
+struct vm;
+
+/* MSRs a guest may own natively that VM entry/exit does not switch: swapped by hvmetal. */
+enum vcpu_msr {
+	VCPU_MSR_STAR, VCPU_MSR_LSTAR, VCPU_MSR_CSTAR, VCPU_MSR_SFMASK,
+	VCPU_MSR_KGSBASE, VCPU_MSR_TSC_AUX, VCPU_MSR_SWAPPED,
+};
+
+struct vcpu {
+	struct gpr_frame gpr;		/* the guest's, while hvmetal or the control domain runs */
+	struct vm *vm;
+	uint64_t vmcs_pa;
+	uint8_t *msr_bitmap;		/* 4 KiB, 1 = exit */
+	uint8_t *xsave;			/* the guest's XSAVE area (xstate_size bytes) */
+	uint32_t id;			/* hv_vcpuid_t: index in vm->vcpus */
+	uint32_t owner;			/* control-domain CPU index */
+	uint32_t asid;			/* address space in use */
+	struct ept *space;		/* its EPT (stable while the space exists) */
+	uint64_t eptp;
+	uint32_t launched;		/* VMLAUNCH done: enter with VMRESUME */
+	uint32_t running;		/* 1 inside hv_vcpu_run (atomics) */
+	uint32_t kick;			/* hv_vcpu_interrupt pending (atomics) */
+	uint32_t vmx_status;		/* RFLAGS.ZF/CF of the last failed VM entry, 0: none */
+	uint32_t exit_reason;		/* the exit reason the VMM was given */
+	bool flush_vpid;		/* hv_vcpu_invalidate_tlb: INVVPID before the next entry */
+	uint64_t ept_gen;		/* generation of the space this vCPU last invalidated at */
+	uint64_t cr2, dr[4], dr6, xcr0, tpr;
+	uint64_t msr[VCPU_MSR_SWAPPED];
+	uint32_t managed;		/* 1 << enum vcpu_msr: swapped on every run */
+	uint64_t exec_ticks;		/* TSC ticks spent in the guest */
+	uint32_t tsc_sync;		/* hv_vm_sync_tsc: apply tsc_offset before the next entry */
+	uint64_t tsc_offset;
+};
+
+/* Once at boot: sizes and masks of the CPU's XSAVE state. */
+void vcpu_setup(void);	/* also gives each CPU a save area for the control domain's state */
+/* On a locked VM, on the calling CPU. */
+hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id);
+void vcpu_destroy(struct vcpu *v);
+
+/* Register access for hv_vcpu_read_register/write_register; the VMCS must be loaded. */
+hv_return_t vcpu_read_reg(struct vcpu *v, uint32_t reg, uint64_t *val);
+hv_return_t vcpu_write_reg(struct vcpu *v, uint32_t reg, uint64_t val);
+hv_return_t vcpu_read_fpstate(struct vcpu *v, uint64_t uva, uint64_t size);
+hv_return_t vcpu_write_fpstate(struct vcpu *v, uint64_t uva, uint64_t size);
+hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t arg);
+hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val);
+hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val);
+
+/* After a change to space e that removed or narrowed translations: every vCPU
+ * running on it elsewhere drops its cached ones before this returns. */
+void vcpu_sync_space(struct vm *vm, const struct ept *e);
+
+/* Guest TSC = host TSC + offset, on the loaded VMCS. */
+void vcpu_apply_tsc_offset(uint64_t offset);
+/* Every XCR0 component the CPU has: the XCR0 hvmetal switches extended state under. */
+uint64_t vcpu_xcr0_all(void);
+/* Bytes of the XSAVE area hv_vcpu_read_fpstate gives. */
+uint32_t vcpu_xstate_size(void);
+
+/* Makes v's VMCS current; vcpu_vmcs_put brings back the control domain's. */
+void vcpu_vmcs_get(struct vcpu *v);
+void vcpu_vmcs_put(void);
+
+#endif

@@ -1,0 +1,91 @@
+; Entering a guest vCPU and coming back from it (vcpu_run.c).
+bits 64
+%include "kernel/gpr.inc"
+default rel
+section .text
+
+VMCS_HOST_RSP	equ 0x6c14
+
+; Offsets in struct gpr_frame (kernel/panic.h).
+G_RAX	equ 0
+G_RBX	equ 8
+G_RCX	equ 16
+G_RDX	equ 24
+G_RSI	equ 32
+G_RDI	equ 40
+G_RBP	equ 48
+G_R8	equ 56
+G_R9	equ 64
+G_R10	equ 72
+G_R11	equ 80
+G_R12	equ 88
+G_R13	equ 96
+G_R14	equ 104
+G_R15	equ 112
+
+; int vcpu_enter(struct gpr_frame *g, uint32_t launched)
+; Runs the guest with the GPRs in *g (RSP is in the VMCS) until a VM exit, which
+; comes back through vcpu_exit_entry with the guest's GPRs stored in *g: returns 0.
+; A failed VMLAUNCH/VMRESUME returns 1 (VMfailInvalid) or 2 (VMfailValid).
+global vcpu_enter
+vcpu_enter:
+	PUSH_CALLEE_SAVED
+	push rdi			; g, found at [HOST_RSP] on exit
+	mov eax, VMCS_HOST_RSP
+	vmwrite rax, rsp
+	test esi, esi			; MOVs below keep the flags
+	mov rax, [rdi + G_RAX]
+	mov rbx, [rdi + G_RBX]
+	mov rcx, [rdi + G_RCX]
+	mov rdx, [rdi + G_RDX]
+	mov rsi, [rdi + G_RSI]
+	mov rbp, [rdi + G_RBP]
+	mov r8, [rdi + G_R8]
+	mov r9, [rdi + G_R9]
+	mov r10, [rdi + G_R10]
+	mov r11, [rdi + G_R11]
+	mov r12, [rdi + G_R12]
+	mov r13, [rdi + G_R13]
+	mov r14, [rdi + G_R14]
+	mov r15, [rdi + G_R15]
+	mov rdi, [rdi + G_RDI]
+	jnz .resume
+	vmlaunch
+	jmp .failed
+.resume:
+	vmresume
+.failed:
+	mov eax, 1
+	jc .out
+	mov eax, 2
+.out:
+	add rsp, 8
+	POP_CALLEE_SAVED
+	ret
+
+; VMCS host RIP of every vCPU: RSP is what vcpu_enter left in HOST_RSP.
+global vcpu_exit_entry
+vcpu_exit_entry:
+	push rdi
+	mov rdi, [rsp + 8]
+	mov [rdi + G_RAX], rax
+	mov [rdi + G_RBX], rbx
+	mov [rdi + G_RCX], rcx
+	mov [rdi + G_RDX], rdx
+	mov [rdi + G_RSI], rsi
+	mov [rdi + G_RBP], rbp
+	mov [rdi + G_R8], r8
+	mov [rdi + G_R9], r9
+	mov [rdi + G_R10], r10
+	mov [rdi + G_R11], r11
+	mov [rdi + G_R12], r12
+	mov [rdi + G_R13], r13
+	mov [rdi + G_R14], r14
+	mov [rdi + G_R15], r15
+	pop qword [rdi + G_RDI]
+	add rsp, 8
+	POP_CALLEE_SAVED
+	xor eax, eax
+	ret
+
+section .note.GNU-stack noalloc noexec nowrite progbits

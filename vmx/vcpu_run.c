@@ -1,0 +1,276 @@
+/*
+ * hv_vcpu_run: the guest runs synchronously on the calling CPU.  The control
+ * domain's CR2, debug registers, XCR0, extended state and the MSRs the guest
+ * owns are set aside once per call, not per exit; VM entry and exit switch the
+ * rest.  Exits the VMM never sees (hvmetal's kicks, and under run_until the
+ * control domain's interrupts and the preemption timer before the deadline)
+ * are handled in the loop.
+ */
+#include <Hypervisor/hv.h>
+#include <Hypervisor/hv_arch_vmx.h>
+#include <hvmetal/abi.h>
+#include "kernel/cpu.h"
+#include "kernel/hvmetal.h"
+#include "kernel/vm.h"
+#include "cd_apic.h"
+#include "vcpu.h"
+#include "vcpu_run.h"
+#include "vmcs.h"
+#include "vmcs_policy.h"
+#include "vmx_bits.h"
+#include "vmx_cpu.h"
+#include "vmx_exit.h"
+#include "xstate.h"
+
+#define RFLAGS_CF	(1u << 0)
+#define RFLAGS_ZF	(1u << 6)
+#define KICK_RESEND	4096	/* pause loops before a kick NMI is sent again */
+
+extern int vcpu_enter(struct gpr_frame *g, uint32_t launched);	/* vcpu_entry.asm */
+
+/* What the control domain had in the registers a guest run borrows. */
+struct cd_saved {
+	uint64_t cr2, dr[4], dr6, xcr0;
+	uint64_t msr[VCPU_MSR_SWAPPED];
+};
+
+static const uint32_t swapped_msr[VCPU_MSR_SWAPPED] = {
+	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102, 0xc0000103,
+};
+
+static uint64_t read_dr(unsigned n)
+{
+	uint64_t v = 0;
+
+	switch (n) {
+	case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(v)); break;
+	case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(v)); break;
+	case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(v)); break;
+	case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(v)); break;
+	case 6: __asm__ volatile("mov %%dr6, %0" : "=r"(v)); break;
+	}
+	return v;
+}
+
+static void write_dr(unsigned n, uint64_t v)
+{
+	switch (n) {
+	case 0: __asm__ volatile("mov %0, %%dr0" : : "r"(v)); break;
+	case 1: __asm__ volatile("mov %0, %%dr1" : : "r"(v)); break;
+	case 2: __asm__ volatile("mov %0, %%dr2" : : "r"(v)); break;
+	case 3: __asm__ volatile("mov %0, %%dr3" : : "r"(v)); break;
+	case 6: __asm__ volatile("mov %0, %%dr6" : : "r"(v)); break;
+	}
+}
+
+static void switch_to_guest(struct vcpu *v, struct cd_saved *cd, struct percpu *cpu)
+{
+	cd->cr2 = read_cr2();
+	for (unsigned i = 0; i < 4; i++)
+		cd->dr[i] = read_dr(i);
+	cd->dr6 = read_dr(6);
+	/* XSAVE/XRSTOR move only what XCR0 enables: switch everything, then the guest's XCR0. */
+	cd->xcr0 = xcr0_read();
+	xcr0_write(vcpu_xcr0_all());
+	xstate_save(cpu->cd_xsave);
+	for (unsigned i = 0; i < VCPU_MSR_SWAPPED; i++) {
+		if (!(v->managed & (1u << i)))
+			continue;
+		cd->msr[i] = rdmsr(swapped_msr[i]);
+		wrmsr(swapped_msr[i], v->msr[i]);
+	}
+	write_cr2(v->cr2);
+	for (unsigned i = 0; i < 4; i++)
+		write_dr(i, v->dr[i]);
+	write_dr(6, v->dr6);
+	xstate_restore(v->xsave);
+	xcr0_write(v->xcr0);
+}
+
+static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percpu *cpu)
+{
+	v->cr2 = read_cr2();
+	for (unsigned i = 0; i < 4; i++)
+		v->dr[i] = read_dr(i);
+	v->dr6 = read_dr(6);
+	xcr0_write(vcpu_xcr0_all());
+	xstate_save(v->xsave);
+	for (unsigned i = 0; i < VCPU_MSR_SWAPPED; i++) {
+		if (!(v->managed & (1u << i)))
+			continue;
+		v->msr[i] = rdmsr(swapped_msr[i]);
+		wrmsr(swapped_msr[i], cd->msr[i]);
+	}
+	write_cr2(cd->cr2);
+	for (unsigned i = 0; i < 4; i++)
+		write_dr(i, cd->dr[i]);
+	write_dr(6, cd->dr6);
+	xstate_restore(cpu->cd_xsave);
+	xcr0_write(cd->xcr0);
+}
+
+/* Before each entry: the space's newest translations, a requested TLB flush. */
+static void sync_tlb(struct vcpu *v)
+{
+	uint64_t gen = __atomic_load_n(&v->space->generation, __ATOMIC_ACQUIRE);
+
+	if (gen != v->ept_gen) {
+		vmx_invept(vmx_caps.ept_vpid & EPT_CAP_INVEPT_SINGLE ? INVEPT_SINGLE : INVEPT_ALL,
+			   v->eptp);
+		__atomic_store_n(&v->ept_gen, gen, __ATOMIC_RELEASE);
+	}
+	if (v->flush_vpid) {
+		vmx_invvpid_single((uint16_t)vmcs_read(VMCS_VPID));
+		v->flush_vpid = false;
+	}
+}
+
+/* The VMX-preemption timer for a deadline: false when it has passed. */
+static bool arm_deadline(uint64_t deadline)
+{
+	uint64_t now = rdtsc(), ticks;
+	uint32_t pin = (uint32_t)vmcs_read(VMCS_PIN_CTLS);
+
+	if (deadline == HV_DEADLINE_FOREVER) {
+		if (pin & PIN_PREEMPT_TIMER)
+			vmcs_write(VMCS_PIN_CTLS, pin & ~PIN_PREEMPT_TIMER);
+		return true;
+	}
+	if (now >= deadline)
+		return false;
+	ticks = (deadline - now) >> (vmcs_policy.misc & 31);	/* the timer's TSC divider */
+	vmcs_write(VMCS_PREEMPT_TIMER, ticks > UINT32_MAX ? UINT32_MAX : ticks);
+	if (!(pin & PIN_PREEMPT_TIMER))
+		vmcs_write(VMCS_PIN_CTLS, pin | PIN_PREEMPT_TIMER);
+	return true;
+}
+
+enum loop_step { STEP_REPORT, STEP_AGAIN, STEP_CONTINUE };
+
+/* What an exit means for the loop; the VMM sees STEP_REPORT exits only. */
+static enum loop_step classify_exit(uint32_t reason, bool until,
+				    uint64_t deadline, struct percpu *cpu)
+{
+	uint32_t info;
+
+	switch (EXIT_REASON_BASIC(reason)) {
+	case VMX_REASON_EXC_NMI:
+		info = (uint32_t)vmcs_read(VMCS_EXIT_INTR_INFO);
+		if ((info & (INTR_INFO_VALID | INTR_TYPE_MASK)) != (INTR_INFO_VALID | INTR_TYPE_NMI))
+			return STEP_REPORT;
+		if (vmx_nmi_is_kick(cpu))
+			return STEP_CONTINUE;
+		cpu->nmi_pending = 1;	/* the control domain's NMI */
+		return until ? STEP_AGAIN : STEP_REPORT;
+	case VMX_REASON_IRQ:
+		return until ? STEP_AGAIN : STEP_REPORT;
+	case VMX_REASON_VMX_TIMER_EXPIRED:
+		return rdtsc() >= deadline ? STEP_REPORT : STEP_CONTINUE;
+	default:
+		return STEP_REPORT;
+	}
+}
+
+hv_return_t vcpu_run(struct vcpu *v, bool until, uint64_t deadline, struct vcpu_exit *out)
+{
+	struct percpu *cpu = this_cpu();
+	struct cd_saved cd;
+	hv_return_t r = HV_SUCCESS;
+	uint32_t reason = VMX_REASON_IRQ;
+
+	vcpu_vmcs_get(v);
+	switch_to_guest(v, &cd, cpu);
+	for (;;) {
+		enum loop_step step;
+		uint64_t t0;
+		int fail;
+
+		if (__atomic_exchange_n(&v->kick, 0, __ATOMIC_ACQ_REL)) {
+			reason = VMX_REASON_IRQ;	/* hv_vcpu_interrupt */
+			break;
+		}
+		if (!arm_deadline(until ? deadline : HV_DEADLINE_FOREVER)) {
+			reason = VMX_REASON_VMX_TIMER_EXPIRED;
+			break;
+		}
+		sync_tlb(v);
+		if (__atomic_exchange_n(&v->tsc_sync, 0, __ATOMIC_ACQ_REL))
+			vcpu_apply_tsc_offset(v->tsc_offset);
+		t0 = rdtsc();
+		fail = vcpu_enter(&v->gpr, v->launched);
+		v->exec_ticks += rdtsc() - t0;
+		if (fail) {
+			/* Bad controls: the caller learns ZF/CF from hv_vcpu_vmx_status. */
+			v->vmx_status = fail == 1 ? RFLAGS_CF : RFLAGS_ZF;
+			r = HV_ERROR;
+			break;
+		}
+		reason = (uint32_t)vmcs_read(VMCS_EXIT_REASON);
+		if (reason & EXIT_REASON_ENTRY_FAIL)
+			break;	/* bad guest state: the VMM sees the failure exit, as on macOS */
+		v->launched = 1;
+		step = classify_exit(reason, until, deadline, cpu);
+		if (step == STEP_REPORT)
+			break;
+		/* The VMM will not see this exit: an event it interrupted goes back in. */
+		vmx_reinject_vectoring_event();
+		if (step == STEP_AGAIN) {
+			r = HVMETAL_RUN_AGAIN;
+			break;
+		}
+	}
+	v->exit_reason = reason;
+	if (r == HV_SUCCESS) {
+		out->reason = reason;
+		out->qualification = vmcs_read(VMCS_EXIT_QUALIFICATION);
+		out->insn_len = vmcs_read(VMCS_EXIT_INSN_LEN);
+		out->rip = vmcs_read(VMCS_GUEST_RIP);
+	}
+	switch_to_cd(v, &cd, cpu);
+	vcpu_vmcs_put();
+	return r;
+}
+
+/* An NMI that makes cpu leave its guest (or, in VMX root, is dropped there). */
+static void kick(uint32_t cpu_index)
+{
+	cd_apic_send_kick(&hv.cpus[cpu_index]);
+}
+
+void vcpu_interrupt(struct vcpu *v)
+{
+	uint32_t spins = 0;
+
+	__atomic_store_n(&v->kick, 1, __ATOMIC_RELEASE);
+	if (v->owner == this_cpu()->index)
+		return;	/* it is not running: this CPU is here */
+	/*
+	 * A kick that lands in VMX root just before the entry is lost there, so it is
+	 * sent again until the owner has taken the request or stopped running.
+	 */
+	while (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE) &&
+	       __atomic_load_n(&v->kick, __ATOMIC_ACQUIRE)) {
+		if (spins++ % KICK_RESEND == 0)
+			kick(v->owner);
+		cpu_pause();
+	}
+}
+
+void vcpu_sync_space(struct vm *vm, const struct ept *e)
+{
+	uint64_t gen = __atomic_load_n(&e->generation, __ATOMIC_ACQUIRE);
+
+	for (unsigned i = 0; i < VM_VCPUS_MAX; i++) {
+		struct vcpu *v = vm->vcpus[i];
+		uint32_t spins = 0;
+
+		if (!v || v->space != e || v->owner == this_cpu()->index)
+			continue;
+		while (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE) &&
+		       __atomic_load_n(&v->ept_gen, __ATOMIC_ACQUIRE) != gen) {
+			if (spins++ % KICK_RESEND == 0)
+				kick(v->owner);
+			cpu_pause();
+		}
+	}
+}
