@@ -38,8 +38,13 @@ HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm tests/machine/gues
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
 LIBHV_OBJS := $(patsubst %,$(B)/efi/%.o,$(LIBHV_SRCS))
 HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))
-HVBENCH_SRCS := tests/machine/hvbench.c tests/machine/window.c kernel/log.c kernel/string.c
+HVBENCH_SRCS := tests/machine/hvbench.c tests/machine/hvbench_vcpu.c tests/machine/window.c kernel/log.c kernel/string.c
 HVBENCH_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVBENCH_SRCS))
+# The example VMM (README.md, "Example VMM"): the portable VMM and its UEFI platform file.
+VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.c \
+	examples/vmm/platform_efi.c kernel/log.c kernel/string.c
+VMM_ASM := examples/vmm/guests.asm
+VMM_OBJS := $(patsubst %,$(B)/efi/%.o,$(VMM_SRCS) $(VMM_ASM))
 
 # Host unit tests: test name -> the real sources it exercises.
 HOST_TESTS := $(basename $(notdir $(wildcard tests/host/test_*.c)))
@@ -59,14 +64,15 @@ test_uaccess_SRCS := vmx/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run test test-host test-machine bench image clean
-all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img
+all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
+	$(B)/vmm.efi $(B)/esp-vmm.img
 
 deps:
 	@scripts/deps.sh
 
 $(B)/efi/%.c.o: %.c | deps-ok
 	@mkdir -p $(dir $@)
-	gcc $(EFI_CFLAGS) $(if $(filter boot/% tests/% libhv/%,$<),,$(CORE_CFLAGS)) -MMD -c $< -o $@
+	gcc $(EFI_CFLAGS) $(if $(filter boot/% tests/% libhv/% examples/%,$<),,$(CORE_CFLAGS)) -MMD -c $< -o $@
 
 $(B)/efi/%.asm.o: %.asm | deps-ok
 	@mkdir -p $(dir $@)
@@ -82,6 +88,7 @@ $(B)/%.so: | deps-ok
 $(B)/hvmetal.so: $(HVMETAL_OBJS)
 $(B)/hvtest.so: $(HVTEST_OBJS) $(B)/libhv.a
 $(B)/hvbench.so: $(HVBENCH_OBJS) $(B)/libhv.a
+$(B)/vmm.so: $(VMM_OBJS) $(B)/libhv.a
 
 # libhv for UEFI control-domain programs (a macOS VMM links this in place of the framework).
 $(B)/libhv.a: $(LIBHV_OBJS)
@@ -93,6 +100,10 @@ $(B)/%.efi: $(B)/%.so
 
 $(B)/esp.img: $(B)/hvmetal.efi $(B)/hvtest.efi scripts/mkesp.sh
 	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/hvtest.efi
+
+# The example VMM's image: hvmetal.cfg starts vmm.efi instead of the suite (`make run`).
+$(B)/esp-vmm.img: $(B)/hvmetal.efi $(B)/vmm.efi examples/vmm/hvmetal.cfg scripts/mkesp.sh
+	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/vmm.efi examples/vmm/hvmetal.cfg
 
 image: $(B)/esp.img
 	@echo "ESP image: $(B)/esp.img (write it to a USB stick, see docs/hardware.md)"
@@ -110,7 +121,7 @@ deps-ok:
 	@[ -f $(B)/.deps-ok ] || { scripts/deps.sh && mkdir -p $(B) && touch $(B)/.deps-ok; }
 
 run: all
-	scripts/run.sh
+	scripts/run.sh $(B)/esp-vmm.img
 
 test-host: $(HOST_TEST_BINS)
 	scripts/test-host.sh $(HOST_TEST_BINS)

@@ -1,7 +1,9 @@
 /*
  * Apple's vCPU API over hvmetal's hypercalls.  VCPU_RUN hands back the exit
  * (reason, qualification, instruction length, RIP) in registers; libhv keeps
- * them so that the VMM's first reads after an exit cost no hypercall.
+ * them so that the VMM's first reads after an exit cost no hypercall, and it
+ * holds a RIP write back until the next run, which carries it: the usual
+ * "read the exit, move RIP, run" is then one hypercall.
  */
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
@@ -11,14 +13,25 @@
 
 static struct {
 	struct hvmetal_run_exit ex;
-	bool valid;		/* ex is the vCPU's last exit */
-	bool rip_valid;		/* and the guest RIP has not been written since */
+	bool valid;		/* ex is the vCPU's last exit: the vCPU exists and ran */
+	bool rip_valid;		/* ex.rip is the guest RIP now */
+	bool rip_pending;	/* ex.rip was written by the VMM and not sent yet */
 } last_exit[VCPUS];
 
 static void forget_exit(hv_vcpuid_t vcpu)
 {
 	if (vcpu < VCPUS)
-		last_exit[vcpu].valid = last_exit[vcpu].rip_valid = false;
+		last_exit[vcpu].valid = last_exit[vcpu].rip_valid = last_exit[vcpu].rip_pending = false;
+}
+
+/* A RIP write libhv can hold: the vCPU is known to exist (it ran). */
+static bool defer_rip(hv_vcpuid_t vcpu, uint64_t rip)
+{
+	if (vcpu >= VCPUS || !last_exit[vcpu].valid)
+		return false;
+	last_exit[vcpu].ex.rip = rip;
+	last_exit[vcpu].rip_valid = last_exit[vcpu].rip_pending = true;
+	return true;
 }
 
 /* One vCPU call: VM = the current one, RSI = vcpu. */
@@ -63,7 +76,7 @@ hv_return_t hv_vcpu_create(hv_vcpuid_t *vcpu, hv_vcpu_options_t flags)
 
 hv_return_t hv_vcpu_destroy(hv_vcpuid_t vcpu)
 {
-	forget_exit(vcpu);
+	forget_exit(vcpu);	/* a held RIP write dies with the vCPU */
 	return vcpu_call(HVMETAL_HC_VCPU_DESTROY, vcpu, 0, 0);
 }
 
@@ -87,8 +100,8 @@ hv_return_t hv_vcpu_read_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t *
 
 hv_return_t hv_vcpu_write_register(hv_vcpuid_t vcpu, hv_x86_reg_t reg, uint64_t value)
 {
-	if (reg == HV_X86_RIP && vcpu < VCPUS)
-		last_exit[vcpu].rip_valid = false;
+	if (reg == HV_X86_RIP && libhv_vm() && defer_rip(vcpu, value))
+		return HV_SUCCESS;
 	return vcpu_call6(HVMETAL_HC_VCPU_WRITE_REG, vcpu, reg, value, 0);
 }
 
@@ -146,19 +159,30 @@ hv_return_t hv_vcpu_invalidate_tlb(hv_vcpuid_t vcpu)
 static hv_return_t run(hv_vcpuid_t vcpu, uint64_t deadline, uint64_t mode)
 {
 	struct hvmetal_run_exit ex;
+	uint64_t rip = 0;
 	hv_return_t r;
 
 	if (!libhv_vm())
 		return HV_NO_DEVICE;
-	forget_exit(vcpu);
+	if (vcpu < VCPUS && last_exit[vcpu].rip_pending) {
+		mode |= HVMETAL_RUN_SET_RIP;
+		rip = last_exit[vcpu].ex.rip;
+	}
 	/* An interrupt for the control domain ended run_until: it has been taken by now. */
-	do
-		r = hvmetal_vcpu_run(libhv_vm(), vcpu, deadline, mode, &ex);
-	while (r == HVMETAL_RUN_AGAIN);
-	if (r == HV_SUCCESS && vcpu < VCPUS) {
+	do {
+		r = hvmetal_vcpu_run(libhv_vm(), vcpu, deadline, mode, rip, &ex);
+		mode &= ~(uint64_t)HVMETAL_RUN_SET_RIP;	/* hvmetal wrote it the first time */
+	} while (r == HVMETAL_RUN_AGAIN);
+	if (vcpu >= VCPUS)
+		return r;
+	if (r == HV_SUCCESS) {
 		last_exit[vcpu].ex = ex;
 		last_exit[vcpu].valid = last_exit[vcpu].rip_valid = true;
+		last_exit[vcpu].rip_pending = false;
+	} else if (r == HV_ERROR) {
+		forget_exit(vcpu);	/* the VM entry failed after the RIP went in */
 	}
+	/* Refused before anything ran (wrong CPU, bad argument): a held RIP stays held. */
 	return r;
 }
 
@@ -270,8 +294,8 @@ hv_return_t hv_vmx_vcpu_read_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *va
 
 hv_return_t hv_vmx_vcpu_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value)
 {
-	if (field == VMCS_GUEST_RIP && vcpu < VCPUS)
-		last_exit[vcpu].rip_valid = false;
+	if (field == VMCS_GUEST_RIP && libhv_vm() && defer_rip(vcpu, value))
+		return HV_SUCCESS;
 	return vcpu_call6(HVMETAL_HC_VMX_WRITE_VMCS, vcpu, field, value, 0);
 }
 

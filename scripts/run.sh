@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: boots hvmetal and its demo on the best vehicle here and shows the
 # serial port live. QEMU/KVM when /dev/kvm exists on a VT-x CPU, else Bochs.
+# run.sh [IMAGE]: `make run` passes build/esp-vmm.img (the example VMM); the
+# default, build/esp.img, runs the in-machine suite instead.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ -w /dev/kvm ] && grep -q -w vmx /proc/cpuinfo; then
@@ -9,10 +11,11 @@ else
 	vehicle=bochs
 fi
 cpus=${CPUS:-2}
+image=${1:-build/esp.img}
 log=build/run.serial
-echo "run: booting build/esp.img on $vehicle with $cpus CPUs (serial below; it powers off by itself)"
+echo "run: booting $image on $vehicle with $cpus CPUs (serial below; it powers off by itself)"
 : > "$log"
-scripts/boot.sh "$vehicle" "$cpus" build/esp.img "$log" 300 &
+scripts/boot.sh "$vehicle" "$cpus" "$image" "$log" 300 &
 boot=$!
 tail -f -n +1 --pid=$boot "$log" | tr -d '\r' | sed -u -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g'
 wait $boot

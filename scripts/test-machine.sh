@@ -2,7 +2,8 @@
 # The in-machine suite: boots build/esp.img on each vehicle, turns what the serial
 # port shows into TAP (hvtest's own lines plus this harness's boot checks) and
 # runs it all through prove. Fails on any "not ok", a missing plan, a boot that
-# does not power off in time, or a hypervisor panic.
+# does not power off in time, or a hypervisor panic. The example VMM's image
+# (build/esp-vmm.img) boots too: its case checks the lines below, in order.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=build/machine
@@ -13,11 +14,31 @@ mkdir -p "$out"
 printf '# hvmetal.cfg for the test suite\npool_mib = 16\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/hvmetal.cfg"
 scripts/mkesp.sh "$out/esp-cfg.img" build/hvmetal.efi build/hvtest.efi "$out/hvmetal.cfg"
 
-# name vehicle cpus image timeout expected-line
+# What the example VMM (examples/vmm) and its guests print, in this order.
+vmm_expect=(
+	"guest: Hello from a real-mode guest (DOS .COM)"
+	"guest: CPUID vendor: hvmetalVMM!!"
+	"vmm: real-mode guest: HLT at rip"
+	"guest: real mode: back from HLT, INT 21h AH=02h says!"
+	"vmm: real-mode guest: INT 21h AH=4Ch: exit code 0"
+	"guest: Hello from a 64-bit long-mode guest"
+	"guest: CPUID 0x40000000: hvmetalVMM!!"
+	"guest: MSR 0x40000000 write/read back: OK"
+	"vmm: long-mode guest: EPT violation at GPA 0x40000000 qualification 0x"
+	"guest: This line is in a page the VMM mapped at GPA 0x40000000 after the EPT violation"
+	"vmm: long-mode guest: HLT at rip"
+	"guest: long mode: back from HLT; now a triple fault"
+	"vmm: long-mode guest: triple fault at rip"
+	"vmm: done"
+)
+printf '%s\n' "${vmm_expect[@]}" > "$out/vmm.expect"
+
+# name vehicle cpus image timeout expected-line (names vmm-*: the example VMM's image)
 cases=(
 	"bochs-1cpu bochs 1 build/esp.img 150 hvmetal: running: control domain on 1 CPUs"
 	"bochs-4cpu bochs 4 build/esp.img 300 hvmetal: running: control domain on 4 CPUs"
 	"bochs-cfg-pool16 bochs 1 $out/esp-cfg.img 150 free of 16380 KiB after setup"
+	"vmm-bochs-1cpu bochs 1 build/esp-vmm.img 150 hvmetal: starting \EFI\hvmetal\vmm.efi"
 	"qemu-tcg-novmx qemu-tcg 1 build/esp.img 120 hvmetal: not started: no VT-x"
 )
 
@@ -32,14 +53,25 @@ for c in "${cases[@]}"; do
 	# Serial text without CRs and the firmware console's escape sequences.
 	clean=$out/$name.txt
 	tr -d '\r' < "$log" | sed -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' > "$clean"
-	grep -a -E '^(ok|not ok|1\.\.|#)' "$clean" > "$out/$name.suite.tap"
+	[[ $name == vmm-* ]] || grep -a -E '^(ok|not ok|1\.\.|#)' "$clean" > "$out/$name.suite.tap"
 	{
 		n=0
 		check() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
 		[ $rc -eq 0 ]; check $? "$name: machine powered off by itself within ${timeout_s}s"
 		! grep -a -q 'PANIC' "$clean"; check $? "$name: no hvmetal panic on the serial port"
 		grep -a -q -F "$expect" "$clean"; check $? "$name: serial shows '$expect'"
-		grep -a -q -E '^1\.\.[1-9]' "$clean"; check $? "$name: hvtest printed its plan"
+		if [[ $name == vmm-* ]]; then
+			for line in "${vmm_expect[@]}"; do
+				grep -a -q -F -- "$line" "$clean"; check $? "$name: serial shows '$line'"
+			done
+			awk 'NR == FNR { want[++n] = $0; next }
+			     i < n && index($0, want[i + 1]) { i++ }
+			     END { exit (i < n) }' "$out/vmm.expect" "$clean"
+			check $? "$name: those lines come in that order"
+			! grep -a -q -E '^not ok|^vmm: error' "$clean"; check $? "$name: no 'not ok' and no 'vmm: error' line"
+		else
+			grep -a -q -E '^1\.\.[1-9]' "$clean"; check $? "$name: hvtest printed its plan"
+		fi
 		echo "1..$n"
 	} > "$out/$name.boot.tap"
 done

@@ -151,6 +151,7 @@ static int fetch_insn(uint8_t *buf, size_t *n)
 enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 {
 	uint64_t gpa = vmcs_read(VMCS_GUEST_PHYS_ADDR), offset = gpa & 0xfff;
+	uint64_t qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
 	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)(gpa & ~0xfffull);
 	uint8_t bytes[INSN_MAX_LEN];
 	struct insn_store st;
@@ -163,9 +164,9 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 	 * from it, or an address past the 256 TiB the EPT covers on CPUs with more
 	 * physical address bits) has no memory behind it: the caller gets #GP.
 	 */
-	if ((gpa & ~0xfffull) != hv.lapic_page || !(ex->qual & 2) || (ex->qual & 4)) {
+	if ((gpa & ~0xfffull) != hv.lapic_page || !(qual & 2) || (qual & 4)) {
 		log_printf("hvmetal: cpu %u: access %lx to guest-physical %lx refused with #GP\n",
-			   this_cpu()->index, ex->qual & 7, gpa);
+			   this_cpu()->index, qual & 7, gpa);
 		vmx_inject_exception(VEC_GP, 1, 0);
 		return EXIT_RESUME;
 	}

@@ -54,12 +54,13 @@ void cd_write_cr4(uint64_t val)
 
 enum exit_action cd_exit_cr_access(struct vmx_exit *ex)
 {
-	unsigned cr = ex->qual & 15, type = (ex->qual >> 4) & 3;
-	uint64_t val = vmx_gpr_read(ex->gpr, (ex->qual >> 8) & 15);
+	uint64_t qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	unsigned cr = qual & 15, type = (qual >> 4) & 3;
+	uint64_t val = vmx_gpr_read(ex->gpr, (qual >> 8) & 15);
 
 	if (type != 0 || (cr != 0 && cr != 4)) {
 		/* Only MOV to CR0/CR4 can touch a masked bit; anything else is a bug. */
-		panic("unexpected CR access exit, qualification %lx", ex->qual);
+		panic("unexpected CR access exit, qualification %lx", qual);
 	}
 	if (cr == 0) {
 		/* Reserved bits, or PG without PE, fault as on hardware. */
@@ -143,8 +144,9 @@ enum exit_action cd_exit_inject_ud(struct vmx_exit *ex)
 /* Hardware task switches (32-bit task gates) are not virtualized. */
 enum exit_action cd_exit_task_switch(struct vmx_exit *ex)
 {
+	(void)ex;
 	log_printf("hvmetal: cpu %u: task switch (qualification %lx) refused with #GP\n",
-		   this_cpu()->index, ex->qual);
+		   this_cpu()->index, vmcs_read(VMCS_EXIT_QUALIFICATION));
 	vmx_inject_exception(VEC_GP, 1, 0);
 	return EXIT_RESUME;
 }

@@ -19,10 +19,10 @@
  */
 static hv_return_t get_vcpu(const struct hcall *c, struct vm **vm, struct vcpu **v)
 {
-	*vm = vm_get(c->arg[0]);
+	*vm = vm_get(c->gpr->rdi);
 	if (!*vm)
 		return HV_BAD_ARGUMENT;
-	*v = c->arg[1] < VM_VCPUS_MAX ? (*vm)->vcpus[c->arg[1]] : NULL;
+	*v = c->gpr->rsi < VM_VCPUS_MAX ? (*vm)->vcpus[c->gpr->rsi] : NULL;
 	if (*v && (*v)->owner == this_cpu()->index)
 		return HV_SUCCESS;
 	vm_put(*vm);
@@ -31,13 +31,13 @@ static hv_return_t get_vcpu(const struct hcall *c, struct vm **vm, struct vcpu *
 
 hv_return_t hc_vcpu_create(struct hcall *c)
 {
-	struct vm *vm = vm_get(c->arg[0]);
+	struct vm *vm = vm_get(c->gpr->rdi);
 	uint32_t id;
 	hv_return_t r;
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	r = vcpu_create(vm, c->arg[1], &id);
+	r = vcpu_create(vm, c->gpr->rsi, &id);
 	vm_put(vm);
 	if (r == HV_SUCCESS)
 		c->gpr->rdx = id;
@@ -66,9 +66,9 @@ hv_return_t hc_vcpu_set_space(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	e = c->arg[2] >> 32 ? NULL : vm_space(vm, (uint32_t)c->arg[2]);
+	e = c->gpr->rdx >> 32 ? NULL : vm_space(vm, (uint32_t)c->gpr->rdx);
 	if (e) {
-		v->asid = (uint32_t)c->arg[2];
+		v->asid = (uint32_t)c->gpr->rdx;
 		v->space = e;
 		v->eptp = (uintptr_t)e->pml4 | EPTP_WB_WALK4;
 		v->ept_gen = UINT64_MAX;
@@ -90,7 +90,7 @@ hv_return_t hc_vcpu_read_reg(struct hcall *c)
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
-	r = c->arg[2] >> 32 ? HV_BAD_ARGUMENT : vcpu_read_reg(v, (uint32_t)c->arg[2], &val);
+	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_read_reg(v, (uint32_t)c->gpr->rdx, &val);
 	vcpu_vmcs_put();
 	vm_put(vm);
 	if (r == HV_SUCCESS)
@@ -107,7 +107,7 @@ hv_return_t hc_vcpu_write_reg(struct hcall *c)
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
-	r = c->arg[2] >> 32 ? HV_BAD_ARGUMENT : vcpu_write_reg(v, (uint32_t)c->arg[2], c->arg[3]);
+	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_write_reg(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
 	vcpu_vmcs_put();
 	vm_put(vm);
 	return r;
@@ -121,7 +121,7 @@ hv_return_t hc_vcpu_read_fpstate(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	r = vcpu_read_fpstate(v, c->arg[2], c->arg[3]);
+	r = vcpu_read_fpstate(v, c->gpr->rdx, c->gpr->rcx);
 	vm_put(vm);
 	return r;
 }
@@ -134,7 +134,7 @@ hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	r = vcpu_write_fpstate(v, c->arg[2], c->arg[3]);
+	r = vcpu_write_fpstate(v, c->gpr->rdx, c->gpr->rcx);
 	vm_put(vm);
 	return r;
 }
@@ -147,8 +147,8 @@ hv_return_t hc_vcpu_msr_access(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	r = (c->arg[2] >> 32 || c->arg[3] >> 32) ? HV_BAD_ARGUMENT :
-	    vcpu_msr_access(v, (uint32_t)c->arg[2], (uint32_t)c->arg[3], c->arg[4]);
+	r = (c->gpr->rdx >> 32 || c->gpr->rcx >> 32) ? HV_BAD_ARGUMENT :
+	    vcpu_msr_access(v, (uint32_t)c->gpr->rdx, (uint32_t)c->gpr->rcx, c->gpr->r8);
 	vm_put(vm);
 	return r;
 }
@@ -163,7 +163,7 @@ hv_return_t hc_vcpu_read_msr(struct hcall *c)
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
-	r = c->arg[2] >> 32 ? HV_BAD_ARGUMENT : vcpu_read_msr(v, (uint32_t)c->arg[2], &val);
+	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_read_msr(v, (uint32_t)c->gpr->rdx, &val);
 	vcpu_vmcs_put();
 	vm_put(vm);
 	if (r == HV_SUCCESS)
@@ -180,7 +180,7 @@ hv_return_t hc_vcpu_write_msr(struct hcall *c)
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
-	r = c->arg[2] >> 32 ? HV_BAD_ARGUMENT : vcpu_write_msr(v, (uint32_t)c->arg[2], c->arg[3]);
+	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_write_msr(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
 	vcpu_vmcs_put();
 	vm_put(vm);
 	return r;
@@ -204,18 +204,25 @@ hv_return_t hc_vcpu_run(struct hcall *c)
 	struct vm *vm;
 	struct vcpu *v;
 	struct vcpu_exit ex;
+	struct vcpu_run_args args = {
+		.until = (c->gpr->rcx & HVMETAL_RUN_MODE) == HVMETAL_RUN_UNTIL,
+		.set_rip = c->gpr->rcx & HVMETAL_RUN_SET_RIP,
+		.deadline = c->gpr->rdx,
+		.rip = c->gpr->r9,
+	};
 	hv_return_t r = get_vcpu(c, &vm, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
-	if (c->arg[3] > HVMETAL_RUN_UNTIL) {
+	if (c->gpr->rcx & ~(uint64_t)(HVMETAL_RUN_MODE | HVMETAL_RUN_SET_RIP) ||
+	    (c->gpr->rcx & HVMETAL_RUN_MODE) > HVMETAL_RUN_UNTIL) {
 		vm_put(vm);
 		return HV_BAD_ARGUMENT;
 	}
 	/* The VM stays unlocked while the guest runs: other CPUs may map, or interrupt it. */
 	__atomic_store_n(&v->running, 1, __ATOMIC_RELEASE);
 	vm_put(vm);
-	r = vcpu_run(v, c->arg[3] == HVMETAL_RUN_UNTIL, c->arg[2], &ex);
+	r = vcpu_run(v, &args, &ex);
 	__atomic_store_n(&v->running, 0, __ATOMIC_RELEASE);
 	if (r == HV_SUCCESS) {
 		c->gpr->rdx = ex.reason;
@@ -229,12 +236,12 @@ hv_return_t hc_vcpu_run(struct hcall *c)
 /* Any CPU: no owner check. */
 hv_return_t hc_vcpu_interrupt(struct hcall *c)
 {
-	struct vm *vm = vm_get(c->arg[0]);
+	struct vm *vm = vm_get(c->gpr->rdi);
 	struct vcpu *v;
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	v = c->arg[1] < VM_VCPUS_MAX ? vm->vcpus[c->arg[1]] : NULL;
+	v = c->gpr->rsi < VM_VCPUS_MAX ? vm->vcpus[c->gpr->rsi] : NULL;
 	if (v)
 		vcpu_interrupt(v);
 	vm_put(vm);
@@ -252,7 +259,7 @@ hv_return_t hc_vcpu_time(struct hcall *c)
 		return r;
 	ticks = v->exec_ticks;
 	vm_put(vm);
-	switch (c->arg[2]) {
+	switch (c->gpr->rdx) {
 	case HVMETAL_TIME_EXEC:
 		c->gpr->rdx = vmx_ticks_to_ns(ticks);
 		return HV_SUCCESS;
@@ -273,7 +280,7 @@ hv_return_t hc_vcpu_set_tsc_offset(struct hcall *c)
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
-	vcpu_apply_tsc_offset(c->arg[2]);
+	vcpu_apply_tsc_offset(c->gpr->rdx);
 	vcpu_vmcs_put();
 	vm_put(vm);
 	return HV_SUCCESS;
@@ -302,14 +309,14 @@ hv_return_t hc_vmx_read_vmcs(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	if (c->arg[2] >> 32 || !vmcs_policy_readable((uint32_t)c->arg[2])) {
+	if (c->gpr->rdx >> 32 || !vmcs_policy_readable((uint32_t)c->gpr->rdx)) {
 		r = HV_BAD_ARGUMENT;
-	} else if (c->arg[2] == VMCS_RO_EXIT_REASON) {
+	} else if (c->gpr->rdx == VMCS_RO_EXIT_REASON) {
 		val = v->exit_reason;	/* hvmetal's own stops read as what the VMM was told */
 	} else {
 		vcpu_vmcs_get(v);
 		/* A field this CPU lacks fails here, not in hvmetal. */
-		if (vmx_vmread(c->arg[2], &val) != VMX_OK)
+		if (vmx_vmread(c->gpr->rdx, &val) != VMX_OK)
 			r = HV_BAD_ARGUMENT;
 		vcpu_vmcs_put();
 	}
@@ -328,11 +335,11 @@ hv_return_t hc_vmx_write_vmcs(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	if (c->arg[2] >> 32 || vmcs_policy_write(&vmcs_policy, (uint32_t)c->arg[2], c->arg[3], &out) < 0) {
+	if (c->gpr->rdx >> 32 || vmcs_policy_write(&vmcs_policy, (uint32_t)c->gpr->rdx, c->gpr->rcx, &out) < 0) {
 		r = HV_BAD_ARGUMENT;
 	} else {
 		vcpu_vmcs_get(v);
-		if (vmx_vmwrite(c->arg[2], out) != VMX_OK)
+		if (vmx_vmwrite(c->gpr->rdx, out) != VMX_OK)
 			r = HV_BAD_ARGUMENT;
 		vcpu_vmcs_put();
 	}
@@ -350,7 +357,7 @@ hv_return_t hc_vmx_cap_write_vmcs(struct hcall *c)
 	if (r != HV_SUCCESS)
 		return r;
 	vm_put(vm);
-	if (c->arg[2] >> 32 || vmcs_policy_write_caps(&vmcs_policy, (uint32_t)c->arg[2], &a0, &a1) < 0)
+	if (c->gpr->rdx >> 32 || vmcs_policy_write_caps(&vmcs_policy, (uint32_t)c->gpr->rdx, &a0, &a1) < 0)
 		return HV_BAD_ARGUMENT;
 	c->gpr->rdx = a0;
 	c->gpr->rcx = a1;
@@ -361,7 +368,7 @@ hv_return_t hc_vmx_read_capability(struct hcall *c)
 {
 	uint64_t val;
 
-	if (c->arg[0] >> 32 || vmcs_policy_capability(&vmcs_policy, (uint32_t)c->arg[0], &val) < 0)
+	if (c->gpr->rdi >> 32 || vmcs_policy_capability(&vmcs_policy, (uint32_t)c->gpr->rdi, &val) < 0)
 		return HV_BAD_ARGUMENT;
 	c->gpr->rdx = val;
 	return HV_SUCCESS;
@@ -370,7 +377,7 @@ hv_return_t hc_vmx_read_capability(struct hcall *c)
 /* Guests get no PMU and no speculation-control MSRs: their masks are empty. */
 hv_return_t hc_vmx_msr_info(struct hcall *c)
 {
-	switch (c->arg[0]) {
+	switch (c->gpr->rdi) {
 	case HV_VMX_INFO_MSR_IA32_ARCH_CAPABILITIES:
 		c->gpr->rdx = (cpuid(0, 0).eax >= 7 && (cpuid(7, 0).edx & (1u << 29))) ?
 			      rdmsr(MSR_IA32_ARCH_CAPABILITIES) : 0;
@@ -393,8 +400,8 @@ hv_return_t hc_vmx_msr_info(struct hcall *c)
 /* Every vCPU's guest TSC reads tsc now; owners apply it before their next entry. */
 hv_return_t hc_vm_sync_tsc(struct hcall *c)
 {
-	struct vm *vm = vm_get(c->arg[0]);
-	uint64_t offset = c->arg[1] - rdtsc();
+	struct vm *vm = vm_get(c->gpr->rdi);
+	uint64_t offset = c->gpr->rsi - rdtsc();
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;

@@ -36,7 +36,7 @@ static bool range_ok(uint64_t gpa, uint64_t size)
 
 hv_return_t hc_capability(struct hcall *c)
 {
-	switch (c->arg[0]) {
+	switch (c->gpr->rdi) {
 	case HV_CAP_VCPUMAX:
 		c->gpr->rdx = VM_VCPUS_MAX;
 		return HV_SUCCESS;
@@ -51,7 +51,7 @@ hv_return_t hc_capability(struct hcall *c)
 hv_return_t hc_vm_create(struct hcall *c)
 {
 	uint64_t handle;
-	hv_return_t r = vm_create(c->arg[0], &handle);
+	hv_return_t r = vm_create(c->gpr->rdi, &handle);
 
 	if (r == HV_SUCCESS)
 		c->gpr->rdx = handle;
@@ -60,12 +60,12 @@ hv_return_t hc_vm_create(struct hcall *c)
 
 hv_return_t hc_vm_destroy(struct hcall *c)
 {
-	return vm_destroy(c->arg[0]);
+	return vm_destroy(c->gpr->rdi);
 }
 
 hv_return_t hc_vm_space_create(struct hcall *c)
 {
-	struct vm *vm = vm_get(c->arg[0]);
+	struct vm *vm = vm_get(c->gpr->rdi);
 	uint32_t asid;
 	hv_return_t r;
 
@@ -80,12 +80,12 @@ hv_return_t hc_vm_space_create(struct hcall *c)
 
 hv_return_t hc_vm_space_destroy(struct hcall *c)
 {
-	struct vm *vm = vm_get(c->arg[0]);
+	struct vm *vm = vm_get(c->gpr->rdi);
 	hv_return_t r;
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	r = c->arg[1] >> 32 ? HV_BAD_ARGUMENT : vm_space_destroy(vm, (uint32_t)c->arg[1]);
+	r = c->gpr->rsi >> 32 ? HV_BAD_ARGUMENT : vm_space_destroy(vm, (uint32_t)c->gpr->rsi);
 	vm_put(vm);
 	return r;
 }
@@ -145,10 +145,10 @@ static struct ept *get_space(const struct hcall *c, struct vm **vm)
 {
 	struct ept *e;
 
-	*vm = vm_get(c->arg[0]);
+	*vm = vm_get(c->gpr->rdi);
 	if (!*vm)
 		return NULL;
-	e = c->arg[1] >> 32 ? NULL : vm_space(*vm, (uint32_t)c->arg[1]);
+	e = c->gpr->rsi >> 32 ? NULL : vm_space(*vm, (uint32_t)c->gpr->rsi);
 	if (!e)
 		vm_put(*vm);
 	return e;
@@ -168,11 +168,11 @@ static void sync_if_changed(struct vm *vm, const struct ept *e, uint64_t gen)
 
 hv_return_t hc_vm_map(struct hcall *c)
 {
-	uint64_t uva = c->arg[2], gpa = c->arg[3], size = c->arg[4], gen;
+	uint64_t uva = c->gpr->rdx, gpa = c->gpr->rcx, size = c->gpr->r8, gen;
 	struct vm *vm;
 	struct ept *e;
 	unsigned perms;
-	hv_return_t r = ept_perms(c->arg[5], &perms);
+	hv_return_t r = ept_perms(c->gpr->r9, &perms);
 
 	if (r != HV_SUCCESS)
 		return r;
@@ -193,10 +193,10 @@ hv_return_t hc_vm_unmap(struct hcall *c)
 	uint64_t gen;
 	hv_return_t r;
 
-	if (!range_ok(c->arg[2], c->arg[3]) || !(e = get_space(c, &vm)))
+	if (!range_ok(c->gpr->rdx, c->gpr->rcx) || !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
 	gen = e->generation;
-	r = ept_result(ept_unmap(e, c->arg[2], c->arg[3]));
+	r = ept_result(ept_unmap(e, c->gpr->rdx, c->gpr->rcx));
 	sync_if_changed(vm, e, gen);
 	vm_put(vm);
 	return r;
@@ -208,14 +208,14 @@ hv_return_t hc_vm_protect(struct hcall *c)
 	struct ept *e;
 	uint64_t gen;
 	unsigned perms;
-	hv_return_t r = ept_perms(c->arg[4], &perms);
+	hv_return_t r = ept_perms(c->gpr->r8, &perms);
 
 	if (r != HV_SUCCESS)
 		return r;
-	if (!range_ok(c->arg[2], c->arg[3]) || !(e = get_space(c, &vm)))
+	if (!range_ok(c->gpr->rdx, c->gpr->rcx) || !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
 	gen = e->generation;
-	r = ept_result(ept_protect(e, c->arg[2], c->arg[3], perms));
+	r = ept_result(ept_protect(e, c->gpr->rdx, c->gpr->rcx, perms));
 	sync_if_changed(vm, e, gen);
 	vm_put(vm);
 	return r;
@@ -231,19 +231,19 @@ hv_return_t hc_vm_translate(struct hcall *c)
 
 	if (!e)
 		return HV_BAD_ARGUMENT;
-	found = ept_lookup(e, c->arg[2], &t.hpa, &perms, &t.page_size);
+	found = ept_lookup(e, c->gpr->rdx, &t.hpa, &perms, &t.page_size);
 	vm_put(vm);
 	if (found < 0)
 		return HV_BAD_ARGUMENT;
 	t.flags = (perms & EPT_PERM_R ? HV_MEMORY_READ : 0) | (perms & EPT_PERM_W ? HV_MEMORY_WRITE : 0) |
 		  (perms & EPT_PERM_X ? HV_MEMORY_EXEC : 0);
-	return hypercall_copy_out(c->arg[3], &t, sizeof(t));
+	return hypercall_copy_out(c->gpr->rcx, &t, sizeof(t));
 }
 
 hv_return_t hc_vm_stats(struct hcall *c)
 {
 	struct hvmetal_vm_stats st = { 0 };
-	struct vm *vm = vm_get(c->arg[0]);
+	struct vm *vm = vm_get(c->gpr->rdi);
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;
@@ -251,5 +251,5 @@ hv_return_t hc_vm_stats(struct hcall *c)
 	st.table_pages = vm_table_pages(vm);
 	vm_put(vm);
 	st.pool_free = pool_free_bytes(&host_pool);
-	return hypercall_copy_out(c->arg[1], &st, sizeof(st));
+	return hypercall_copy_out(c->gpr->rsi, &st, sizeof(st));
 }

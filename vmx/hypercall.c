@@ -63,9 +63,9 @@ static hv_return_t hc_info(struct hcall *c)
 		.pool_free = pool_free_bytes(&host_pool),
 	};
 
-	if (c->arg[1] != sizeof(info))
+	if (c->gpr->rsi != sizeof(info))
 		return HV_BAD_ARGUMENT;
-	return hypercall_copy_out(c->arg[0], &info, sizeof(info));
+	return hypercall_copy_out(c->gpr->rdi, &info, sizeof(info));
 }
 
 static hv_return_t hc_selfcheck(struct hcall *c)
@@ -82,7 +82,7 @@ static hv_return_t hc_selfcheck(struct hcall *c)
 		if (canary[i] != hv.canary_value)
 			sc.canary_intact = 0;
 	sc.code_intact = sc.code_checksum == hv.code_checksum;
-	return hypercall_copy_out(c->arg[0], &sc, sizeof(sc));
+	return hypercall_copy_out(c->gpr->rdi, &sc, sizeof(sc));
 }
 
 static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
@@ -123,20 +123,15 @@ static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
 	[HVMETAL_HC_VMX_MSR_INFO] = hc_vmx_msr_info,
 };
 
+/* SS.DPL is the CPL; in virtual-8086 mode VM entry has made it 3. */
 static unsigned caller_cpl(void)
 {
-	if (vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_VM)
-		return 3;
-	return (vmcs_read(VMCS_GUEST_SS_AR) >> 5) & 3;	/* SS.DPL is the CPL */
+	return (vmcs_read(VMCS_GUEST_SS_AR) >> 5) & 3;
 }
 
-enum exit_action hypercall_exit(struct vmx_exit *ex)
+int hypercall_fast(struct gpr_frame *g)
 {
-	struct gpr_frame *g = ex->gpr;
-	struct hcall c = {
-		.arg = { g->rdi, g->rsi, g->rdx, g->rcx, g->r8, g->r9 },
-		.gpr = g,
-	};
+	struct hcall c = { .gpr = g };
 
 	/* Only the control domain's kernel may call; user code gets a refusal, not service. */
 	if (caller_cpl() != 0)
@@ -145,5 +140,6 @@ enum exit_action hypercall_exit(struct vmx_exit *ex)
 		g->rax = HV_UNSUPPORTED;
 	else
 		g->rax = hcalls[g->rax](&c);
-	return EXIT_ADVANCE;
+	vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
+	return vmx_exit_tail_needed(this_cpu());
 }

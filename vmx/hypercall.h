@@ -6,15 +6,22 @@
 #include "uaccess.h"
 #include "vmx_exit.h"
 
-/* One call: arguments copied out of the frame before any handler runs. */
+/*
+ * One call: arguments in RDI, RSI, RDX, RCX, R8, R9 of the caller's frame, which
+ * holds only the registers the ABI uses (vmx_entry.asm); handlers read every
+ * argument before they write a result register.
+ */
 struct hcall {
-	uint64_t arg[6];		/* RDI, RSI, RDX, RCX, R8, R9 */
-	struct gpr_frame *gpr;		/* for the calls that return a scalar in RDX */
+	struct gpr_frame *gpr;
 };
 
 typedef hv_return_t (*hcall_fn)(struct hcall *c);
 
-enum exit_action hypercall_exit(struct vmx_exit *ex);
+/*
+ * A VMCALL exit, from vmx_entry.asm's fast path: serves the call and moves past
+ * the VMCALL. Returns nonzero when vmx_exit_tail must run on the full frame.
+ */
+int hypercall_fast(struct gpr_frame *g);
 /* Copies a result out to the caller's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
 hv_return_t hypercall_copy_out(uint64_t gva, const void *src, size_t n);
 /* Copies n bytes in from the caller's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */

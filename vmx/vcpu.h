@@ -38,6 +38,7 @@ struct vcpu {
 	uint32_t vmx_status;		/* RFLAGS.ZF/CF of the last failed VM entry, 0: none */
 	uint32_t exit_reason;		/* the exit reason the VMM was given */
 	bool flush_vpid;		/* hv_vcpu_invalidate_tlb: INVVPID before the next entry */
+	bool timer_armed;		/* the preemption timer is on in the VMCS */
 	uint64_t ept_gen;		/* generation of the space this vCPU last invalidated at */
 	uint64_t cr2, dr[4], dr6, xcr0, tpr;
 	uint64_t msr[VCPU_MSR_SWAPPED];

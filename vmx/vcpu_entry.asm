@@ -6,23 +6,6 @@ section .text
 
 VMCS_HOST_RSP	equ 0x6c14
 
-; Offsets in struct gpr_frame (kernel/panic.h).
-G_RAX	equ 0
-G_RBX	equ 8
-G_RCX	equ 16
-G_RDX	equ 24
-G_RSI	equ 32
-G_RDI	equ 40
-G_RBP	equ 48
-G_R8	equ 56
-G_R9	equ 64
-G_R10	equ 72
-G_R11	equ 80
-G_R12	equ 88
-G_R13	equ 96
-G_R14	equ 104
-G_R15	equ 112
-
 ; int vcpu_enter(struct gpr_frame *g, uint32_t launched)
 ; Runs the guest with the GPRs in *g (RSP is in the VMCS) until a VM exit, which
 ; comes back through vcpu_exit_entry with the guest's GPRs stored in *g: returns 0.

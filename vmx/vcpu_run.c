@@ -73,7 +73,7 @@ static void switch_to_guest(struct vcpu *v, struct cd_saved *cd, struct percpu *
 	cd->xcr0 = xcr0_read();
 	xcr0_write(vcpu_xcr0_all());
 	xstate_save(cpu->cd_xsave);
-	for (unsigned i = 0; i < VCPU_MSR_SWAPPED; i++) {
+	for (unsigned i = 0; v->managed && i < VCPU_MSR_SWAPPED; i++) {
 		if (!(v->managed & (1u << i)))
 			continue;
 		cd->msr[i] = rdmsr(swapped_msr[i]);
@@ -95,7 +95,7 @@ static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percp
 	v->dr6 = read_dr(6);
 	xcr0_write(vcpu_xcr0_all());
 	xstate_save(v->xsave);
-	for (unsigned i = 0; i < VCPU_MSR_SWAPPED; i++) {
+	for (unsigned i = 0; v->managed && i < VCPU_MSR_SWAPPED; i++) {
 		if (!(v->managed & (1u << i)))
 			continue;
 		v->msr[i] = rdmsr(swapped_msr[i]);
@@ -125,23 +125,33 @@ static void sync_tlb(struct vcpu *v)
 	}
 }
 
-/* The VMX-preemption timer for a deadline: false when it has passed. */
-static bool arm_deadline(uint64_t deadline)
+/*
+ * The VMX-preemption timer for a deadline: false when it has passed. The pin
+ * control is read only when a deadline was armed before (the client's pin
+ * writes never carry the timer bit: the policy keeps it).
+ */
+static bool arm_deadline(struct vcpu *v, uint64_t deadline)
 {
-	uint64_t now = rdtsc(), ticks;
-	uint32_t pin = (uint32_t)vmcs_read(VMCS_PIN_CTLS);
+	uint64_t now, ticks;
+	uint32_t pin;
 
 	if (deadline == HV_DEADLINE_FOREVER) {
-		if (pin & PIN_PREEMPT_TIMER)
+		if (v->timer_armed) {
+			pin = (uint32_t)vmcs_read(VMCS_PIN_CTLS);
 			vmcs_write(VMCS_PIN_CTLS, pin & ~PIN_PREEMPT_TIMER);
+			v->timer_armed = false;
+		}
 		return true;
 	}
+	now = rdtsc();
 	if (now >= deadline)
 		return false;
 	ticks = (deadline - now) >> (vmcs_policy.misc & 31);	/* the timer's TSC divider */
 	vmcs_write(VMCS_PREEMPT_TIMER, ticks > UINT32_MAX ? UINT32_MAX : ticks);
+	pin = (uint32_t)vmcs_read(VMCS_PIN_CTLS);
 	if (!(pin & PIN_PREEMPT_TIMER))
 		vmcs_write(VMCS_PIN_CTLS, pin | PIN_PREEMPT_TIMER);
+	v->timer_armed = true;
 	return true;
 }
 
@@ -171,30 +181,36 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 	}
 }
 
-hv_return_t vcpu_run(struct vcpu *v, bool until, uint64_t deadline, struct vcpu_exit *out)
+hv_return_t vcpu_run(struct vcpu *v, const struct vcpu_run_args *args, struct vcpu_exit *out)
 {
 	struct percpu *cpu = this_cpu();
 	struct cd_saved cd;
 	hv_return_t r = HV_SUCCESS;
 	uint32_t reason = VMX_REASON_IRQ;
+	bool until = args->until;
+	uint64_t deadline = args->deadline;
 
 	vcpu_vmcs_get(v);
+	if (args->set_rip)
+		vmcs_write(VMCS_GUEST_RIP, args->rip);
 	switch_to_guest(v, &cd, cpu);
 	for (;;) {
 		enum loop_step step;
 		uint64_t t0;
 		int fail;
 
-		if (__atomic_exchange_n(&v->kick, 0, __ATOMIC_ACQ_REL)) {
+		if (__atomic_load_n(&v->kick, __ATOMIC_ACQUIRE) &&
+		    __atomic_exchange_n(&v->kick, 0, __ATOMIC_ACQ_REL)) {
 			reason = VMX_REASON_IRQ;	/* hv_vcpu_interrupt */
 			break;
 		}
-		if (!arm_deadline(until ? deadline : HV_DEADLINE_FOREVER)) {
+		if (!arm_deadline(v, until ? deadline : HV_DEADLINE_FOREVER)) {
 			reason = VMX_REASON_VMX_TIMER_EXPIRED;
 			break;
 		}
 		sync_tlb(v);
-		if (__atomic_exchange_n(&v->tsc_sync, 0, __ATOMIC_ACQ_REL))
+		if (__atomic_load_n(&v->tsc_sync, __ATOMIC_ACQUIRE) &&
+		    __atomic_exchange_n(&v->tsc_sync, 0, __ATOMIC_ACQ_REL))
 			vcpu_apply_tsc_offset(v->tsc_offset);
 		t0 = rdtsc();
 		fail = vcpu_enter(&v->gpr, v->launched);
@@ -260,6 +276,8 @@ void vcpu_sync_space(struct vm *vm, const struct ept *e)
 {
 	uint64_t gen = __atomic_load_n(&e->generation, __ATOMIC_ACQUIRE);
 
+	if (!vm->nvcpus)
+		return;
 	for (unsigned i = 0; i < VM_VCPUS_MAX; i++) {
 		struct vcpu *v = vm->vcpus[i];
 		uint32_t spins = 0;

@@ -71,7 +71,34 @@ static inline unsigned vmcs_field_bits(uint32_t field)
 	return (field & 1) ? 32 : bits[(field >> 13) & 3];
 }
 
-uint64_t vmcs_read(uint32_t field);
-void vmcs_write(uint32_t field, uint64_t val);
+void vmcs_read_failed(uint32_t field) __attribute__((noreturn, cold));
+void vmcs_write_failed(uint32_t field, uint64_t val) __attribute__((noreturn, cold));
+
+/*
+ * Inline, as they sit on every exit path: VMREAD/VMWRITE and one branch (CF or ZF
+ * set means failure). A value wider than the field also fails the write, in
+ * software: the CPU would drop the high bits silently.
+ */
+static inline uint64_t vmcs_read(uint32_t field)
+{
+	uint64_t v;
+
+	__asm__ goto("vmread %1, %0; jbe %l[fail]" : "=r"(v) : "r"((uint64_t)field) : "cc" : fail);
+	return v;
+fail:
+	vmcs_read_failed(field);
+}
+
+static inline void vmcs_write(uint32_t field, uint64_t val)
+{
+	unsigned bits = vmcs_field_bits(field);
+
+	if (__builtin_expect(bits < 64 && (val >> bits), 0))
+		vmcs_write_failed(field, val);
+	__asm__ goto("vmwrite %1, %0; jbe %l[fail]" : : "r"((uint64_t)field), "rm"(val) : "cc" : fail);
+	return;
+fail:
+	vmcs_write_failed(field, val);
+}
 
 #endif

@@ -216,7 +216,7 @@ void vmx_write_host_state(struct percpu *cpu, uint64_t rip)
 	vmcs_write(VMCS_HOST_SYSENTER_EIP, 0);
 	vmcs_write(VMCS_HOST_EFER, host_state.efer);
 	vmcs_write(VMCS_HOST_PAT, host_state.pat);
-	vmcs_write(VMCS_HOST_RSP, cpu->stack_top);
+	vmcs_write(VMCS_HOST_RSP, cpu->stack_top - 8);	/* vmx_entry.asm wants this alignment */
 	vmcs_write(VMCS_HOST_RIP, rip);
 }
 

@@ -10,6 +10,7 @@
 /*
  * The control domain exits only where it must. A reason missing here cannot
  * happen with the controls hvmetal sets, so reaching it is a bug: panic.
+ * VMCALL never comes here: vmx_entry.asm sends it to hypercall_fast.
  */
 static enum exit_action exit_nmi(struct vmx_exit *ex);
 static enum exit_action exit_nmi_window(struct vmx_exit *ex);
@@ -23,7 +24,6 @@ static const vmx_exit_handler exit_handlers[EXIT_REASON_MAX + 1] = {
 	[EXIT_REASON_CPUID]		= cd_exit_cpuid,
 	[EXIT_REASON_GETSEC]		= cd_exit_inject_ud,
 	[EXIT_REASON_INVD]		= cd_exit_invd,
-	[EXIT_REASON_VMCALL]		= hypercall_exit,
 	[EXIT_REASON_VMCLEAR]		= cd_exit_inject_ud,
 	[EXIT_REASON_VMLAUNCH]		= cd_exit_inject_ud,
 	[EXIT_REASON_VMPTRLD]		= cd_exit_inject_ud,
@@ -63,16 +63,6 @@ void vmx_inject_exception(unsigned vector, int has_error, uint32_t error)
 		vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR, error);
 	}
 	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
-}
-
-void vmx_skip_insn(unsigned len)
-{
-	uint64_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
-
-	vmcs_write(VMCS_GUEST_RIP, vmcs_read(VMCS_GUEST_RIP) + len);
-	/* Completing an instruction ends STI and MOV-SS blocking, as on hardware. */
-	if (intr & (INTR_BLOCK_STI | INTR_BLOCK_MOVSS))
-		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, intr & ~(INTR_BLOCK_STI | INTR_BLOCK_MOVSS));
 }
 
 bool vmx_nmi_is_kick(struct percpu *cpu)
@@ -134,11 +124,21 @@ void vmx_reinject_vectoring_event(void)
 	vmcs_write(VMCS_ENTRY_INSN_LEN, vmcs_read(VMCS_EXIT_INSN_LEN));
 }
 
+/*
+ * The exits that can interrupt the delivery of an event (SDM 27.2.4); instruction
+ * exits such as VMCALL never do, and skip the check.
+ */
+#define VECTORING_EXITS	((1ull << EXIT_REASON_EXCEPTION_NMI) | (1ull << EXIT_REASON_EXTERNAL_INTR) | \
+			 (1ull << EXIT_REASON_TRIPLE_FAULT) | (1ull << EXIT_REASON_TASK_SWITCH) | \
+			 (1ull << EXIT_REASON_APIC_ACCESS) | (1ull << EXIT_REASON_EPT_VIOLATION) | \
+			 (1ull << EXIT_REASON_EPT_MISCONFIG))
+
 static void __attribute__((noreturn)) unexpected_exit(struct vmx_exit *ex)
 {
 	log_printf("hvmetal: cpu %u: unexpected VM exit reason %u%s qualification %lx\n",
 		   this_cpu()->index, EXIT_REASON_BASIC(ex->reason),
-		   (ex->reason & EXIT_REASON_ENTRY_FAIL) ? " (VM-entry failure)" : "", ex->qual);
+		   (ex->reason & EXIT_REASON_ENTRY_FAIL) ? " (VM-entry failure)" : "",
+		   vmcs_read(VMCS_EXIT_QUALIFICATION));
 	log_printf("  guest rip %016lx rsp %016lx rflags %lx cr0 %lx cr3 %lx cr4 %lx\n",
 		   vmcs_read(VMCS_GUEST_RIP), vmcs_read(VMCS_GUEST_RSP),
 		   vmcs_read(VMCS_GUEST_RFLAGS), vmcs_read(VMCS_GUEST_CR0),
@@ -155,7 +155,6 @@ void vmx_exit_dispatch(struct gpr_frame *gpr)
 	struct vmx_exit ex = {
 		.gpr = gpr,
 		.reason = (uint32_t)vmcs_read(VMCS_EXIT_REASON),
-		.qual = vmcs_read(VMCS_EXIT_QUALIFICATION),
 	};
 	uint32_t basic = EXIT_REASON_BASIC(ex.reason);
 	struct percpu *cpu = this_cpu();
@@ -163,9 +162,18 @@ void vmx_exit_dispatch(struct gpr_frame *gpr)
 	if ((ex.reason & EXIT_REASON_ENTRY_FAIL) || basic > EXIT_REASON_MAX ||
 	    !exit_handlers[basic])
 		unexpected_exit(&ex);
-	vmx_reinject_vectoring_event();
+	if (basic < 64 && ((1ull << basic) & VECTORING_EXITS))
+		vmx_reinject_vectoring_event();
 	if (exit_handlers[basic](&ex) == EXIT_ADVANCE)
 		vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
+	if (vmx_exit_tail_needed(cpu))
+		vmx_exit_tail(gpr);
+}
+
+void vmx_exit_tail(struct gpr_frame *gpr)
+{
+	struct percpu *cpu = this_cpu();
+
 	/* Another CPU sent this one an INIT (cd_apic.h): it restarts, and the kick is spent. */
 	if (__atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE))
 		cd_init_and_wait_sipi(gpr);

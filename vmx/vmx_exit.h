@@ -6,11 +6,12 @@
 #include <stdbool.h>
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
+#include "vmcs.h"
+#include "vmx_bits.h"
 
 struct vmx_exit {
 	struct gpr_frame *gpr;	/* the guest's registers, written back on resume */
-	uint32_t reason;	/* full exit reason */
-	uint64_t qual;		/* exit qualification */
+	uint32_t reason;	/* full exit reason; handlers read the qualification if they need it */
 };
 
 /* What the handler wants done before VMRESUME. */
@@ -22,12 +23,27 @@ enum exit_action {
 typedef enum exit_action (*vmx_exit_handler)(struct vmx_exit *ex);
 
 void vmx_exit_dispatch(struct gpr_frame *gpr);
+/* After any exit: is there an INIT to take or an NMI to give the control domain? */
+static inline int vmx_exit_tail_needed(struct percpu *cpu)
+{
+	return __atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE) | cpu->nmi_pending;
+}
+/* Does that, on the full frame. */
+void vmx_exit_tail(struct gpr_frame *gpr);
 void vmx_resume_failed(struct gpr_frame *gpr) __attribute__((noreturn));
 
 /* Consumes one of hvmetal's own NMI kicks, if one is outstanding. */
 bool vmx_nmi_is_kick(struct percpu *cpu);
 /* Moves the guest past an instruction of len bytes, as completing it would. */
-void vmx_skip_insn(unsigned len);
+static inline void vmx_skip_insn(unsigned len)
+{
+	uint64_t intr = vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+
+	vmcs_write(VMCS_GUEST_RIP, vmcs_read(VMCS_GUEST_RIP) + len);
+	/* Completing an instruction ends STI and MOV-SS blocking, as on hardware. */
+	if (intr & (INTR_BLOCK_STI | INTR_BLOCK_MOVSS))
+		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, intr & ~(INTR_BLOCK_STI | INTR_BLOCK_MOVSS));
+}
 /* An event whose delivery the exit interrupted goes into the next VM entry. */
 void vmx_reinject_vectoring_event(void);
 /* Queues a hardware exception for the next VM entry. */

@@ -81,7 +81,9 @@
 
 /*
  * VCPU_RUN: RCX = HVMETAL_RUN_EVERY_EXIT (hv_vcpu_run) or HVMETAL_RUN_UNTIL
- * (hv_vcpu_run_until, RDX = deadline in TSC ticks or HV_DEADLINE_FOREVER).
+ * (hv_vcpu_run_until, RDX = deadline in TSC ticks or HV_DEADLINE_FOREVER),
+ * plus HVMETAL_RUN_SET_RIP to write R9 to the guest RIP first (libhv defers
+ * the VMM's RIP writes to the next run: one call per exit instead of two).
  * Returns RAX = hv_return_t and, on HV_SUCCESS, the exit the VMM sees: RDX =
  * exit reason, RSI = exit qualification, RDI = VM-exit instruction length,
  * R8 = guest RIP.  RAX = HVMETAL_RUN_AGAIN: an interrupt for the control
@@ -89,6 +91,8 @@
  */
 #define HVMETAL_RUN_EVERY_EXIT		0
 #define HVMETAL_RUN_UNTIL		1
+#define HVMETAL_RUN_MODE		0xff
+#define HVMETAL_RUN_SET_RIP		0x100
 #define HVMETAL_RUN_AGAIN		0x00000001u
 
 /* VCPU_TIME */

@@ -20,7 +20,7 @@ hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 				   uint64_t *rdx, uint64_t *rcx);
 hv_return_t hvmetal_vcpu_run(uint64_t vm, uint64_t vcpu, uint64_t deadline, uint64_t mode,
-			     struct hvmetal_run_exit *ex);
+			     uint64_t rip, struct hvmetal_run_exit *ex);
 #else
 /* One VMCALL; *rdx (if not NULL) gets RDX after the call. */
 static inline hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
@@ -58,15 +58,15 @@ static inline hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint6
 	return (hv_return_t)rax;
 }
 
-/* VCPU_RUN: the exit comes back in RDX, RSI, RDI and R8. */
+/* VCPU_RUN (R9 = RIP with HVMETAL_RUN_SET_RIP): the exit comes back in RDX, RSI, RDI and R8. */
 static inline hv_return_t hvmetal_vcpu_run(uint64_t vm, uint64_t vcpu, uint64_t deadline,
-					   uint64_t mode, struct hvmetal_run_exit *ex)
+					   uint64_t mode, uint64_t rip, struct hvmetal_run_exit *ex)
 {
-	register uint64_t r8 __asm__("r8") = 0;
+	register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = rip;
 	uint64_t rax = HVMETAL_HC_VCPU_RUN, rdi = vm, rsi = vcpu, rdx = deadline, rcx = mode;
 
 	__asm__ volatile("vmcall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+c"(rcx), "+r"(r8)
-			 : : "memory", "cc");
+			 : "r"(r9) : "memory", "cc");
 	ex->reason = rdx;
 	ex->qualification = rsi;
 	ex->insn_len = rdi;

@@ -49,9 +49,9 @@ static unsigned again;
 static struct hvmetal_run_exit run_exit;
 
 hv_return_t hvmetal_vcpu_run(uint64_t vm, uint64_t vcpu, uint64_t deadline, uint64_t mode,
-			     struct hvmetal_run_exit *ex)
+			     uint64_t rip, struct hvmetal_run_exit *ex)
 {
-	hvmetal_vmcall6(HVMETAL_HC_VCPU_RUN, vm, vcpu, deadline, mode, 0, 0);
+	hvmetal_vmcall6(HVMETAL_HC_VCPU_RUN, vm, vcpu, deadline, mode, 0, rip);
 	if (again) {
 		again--;
 		return HVMETAL_RUN_AGAIN;
@@ -211,12 +211,23 @@ test_vcpu_calls(void **state)
 	assert_int_equal(hv_vcpu_read_register(vcpu, HV_X86_RIP, &v), HV_SUCCESS);
 	assert_int_equal(v, 0x1005);
 	assert_int_equal(fake.calls, 0);
-	/* Once the VMM writes RIP, RIP is asked for again. */
+	/* The VMM's RIP write is held (and read back) until the next run carries it. */
 	assert_int_equal(hv_vcpu_write_register(vcpu, HV_X86_RIP, 0x1006), HV_SUCCESS);
-	answer(HV_SUCCESS, 0x1006);
 	assert_int_equal(hv_vmx_vcpu_read_vmcs(vcpu, VMCS_GUEST_RIP, &v), HV_SUCCESS);
-	assert_int_equal(fake.calls, 1);
-	assert_int_equal(fake.nr, HVMETAL_HC_VMX_READ_VMCS);
+	assert_int_equal(v, 0x1006);
+	assert_int_equal(fake.calls, 0);
+	/* A run refused before anything ran keeps it held; the next one sends it. */
+	answer(HV_DENIED, 0);
+	assert_int_equal(hv_vcpu_run(vcpu), HV_DENIED);
+	assert_int_equal(fake.arg[3], HVMETAL_RUN_EVERY_EXIT | HVMETAL_RUN_SET_RIP);
+	assert_int_equal(fake.arg[5], 0x1006);
+	answer(HV_SUCCESS, 0);
+	run_exit.rip = 0x2000;
+	assert_int_equal(hv_vcpu_run(vcpu), HV_SUCCESS);
+	assert_int_equal(fake.arg[3], HVMETAL_RUN_EVERY_EXIT | HVMETAL_RUN_SET_RIP);
+	assert_int_equal(fake.arg[5], 0x1006);
+	assert_int_equal(hv_vcpu_run(vcpu), HV_SUCCESS);
+	assert_int_equal(fake.arg[3], HVMETAL_RUN_EVERY_EXIT);
 	/* A failed run leaves nothing cached. */
 	answer(HV_ERROR, 0x77);
 	assert_int_equal(hv_vcpu_run(vcpu), HV_ERROR);

@@ -9,6 +9,7 @@
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
 #include "kernel/log.h"
+#include "hvbench.h"
 #include "window.h"
 
 #define K4	4096ull
@@ -17,17 +18,9 @@
 #define RWX	(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC)
 #define REPS	64
 
-static uint64_t tsc_overhead;
+uint64_t tsc_overhead;
 
-static uint64_t tsc(void)
-{
-	uint32_t lo, hi;
-
-	__asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) : : "memory");
-	return ((uint64_t)hi << 32) | lo;
-}
-
-static void report(const char *name, uint64_t value, const char *unit)
+void report(const char *name, uint64_t value, const char *unit)
 {
 	log_printf("bench: %s: %lu %s\n", name, value, unit);
 }
@@ -108,6 +101,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		sum += t1 - t0 - tsc_overhead;
 	}
 	report("null hypercall round trip (VERSION)", sum / REPS, "instructions");
+	bench_vcpu();
 	hpa = ((uintptr_t)mem + MB2 - 1) & ~(MB2 - 1);
 	bench_map("hv_vm_map 4 KiB", hpa, 0, K4);
 	bench_map("hv_vm_map 2 MiB aligned", hpa, MB2, MB2);

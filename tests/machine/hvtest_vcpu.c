@@ -197,19 +197,21 @@ static void test_vmcs_policy(void)
 }
 
 /*
- * One run with the control domain's XMM7 set just before the VMCALL and read just
- * after, in one asm block so that no compiled code can touch it in between.
+ * One run from CODE with the control domain's XMM7 set just before the VMCALL and
+ * read just after, in one asm block so that no compiled code can touch it in
+ * between (libhv's run would be compiled code). The caller then writes RIP, which
+ * replaces the RIP write libhv still holds from load().
  */
 static hv_return_t run_watching_xmm7(const uint8_t before[16], uint8_t after[16],
 				     uint64_t *reason, uint64_t *next_rip)
 {
-	register uint64_t r8 __asm__("r8") = 0;
+	register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = CODE;
 	uint64_t rax = HVMETAL_HC_VCPU_RUN, rdi = libhv_vm(), rsi = vcpu;
-	uint64_t rdx = HV_DEADLINE_FOREVER, rcx = HVMETAL_RUN_EVERY_EXIT;
+	uint64_t rdx = HV_DEADLINE_FOREVER, rcx = HVMETAL_RUN_EVERY_EXIT | HVMETAL_RUN_SET_RIP;
 
 	__asm__ volatile("movdqu %6, %%xmm7; vmcall; movdqu %%xmm7, %7"
 			 : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+c"(rcx), "+r"(r8)
-			 : "m"(*(const uint8_t (*)[16])before), "m"(*(uint8_t (*)[16])after)
+			 : "m"(*(const uint8_t (*)[16])before), "m"(*(uint8_t (*)[16])after), "r"(r9)
 			 : "xmm7", "memory", "cc");
 	*reason = rdx;
 	*next_rip = r8 + rdi;	/* RIP + instruction length */
