@@ -35,6 +35,7 @@ struct percpu {
 	uint32_t sipi_vector;		/* SIPI_VALID | vector, written by the sender */
 	uint32_t nmi_kicks;		/* NMIs hvmetal sent here, not for the guest (atomics) */
 	void *cd_xsave;			/* the control domain's extended state while a guest runs */
+	uint64_t cd_xcr0;		/* its XCR0: read at launch, then every XSETBV exits */
 	uint64_t gdt[HOST_GDT_ENTRIES];
 	struct tss64 tss;
 } __attribute__((aligned(64)));

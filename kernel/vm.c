@@ -8,8 +8,8 @@
 			  HV_VM_MITIGATION_D_ENABLE | HV_VM_MITIGATION_E_ENABLE | HV_VM_ACCEL_APIC)
 #define SPACES_PER_PAGE	(PAGE_SIZE / sizeof(struct ept))
 
-static struct vm vms[VM_MAX];
-static struct spinlock vm_table_lock;	/* slot allocation and handles */
+struct vm vms[VM_MAX];
+static struct spinlock vm_table_lock;	/* slot allocation */
 static struct pool *vm_pool;
 static uint64_t vm_gpa_limit;
 static uint64_t vm_generation;		/* makes handles of destroyed VMs stale */
@@ -18,14 +18,6 @@ void vm_init(struct pool *pool, uint64_t gpa_limit)
 {
 	vm_pool = pool;
 	vm_gpa_limit = gpa_limit;
-}
-
-/* handle = generation << 8 | slot + 1: never 0, and a stale handle finds nothing. */
-static struct vm *lookup(uint64_t handle)
-{
-	uint64_t slot = (handle & 0xff) - 1;
-
-	return slot < VM_MAX && vms[slot].handle == handle ? &vms[slot] : NULL;
 }
 
 /* The space table starts with one page: the default space and its neighbours. */
@@ -71,14 +63,17 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 		if (!vms[i].handle)
 			vm = &vms[i];
 	if (vm) {
+		/* vm_get looks without the table lock: the VM is whole before its handle shows. */
+		spin_lock(&vm->lock);
 		vm->slot = (uint32_t)(vm - vms);
-		vm->handle = (++vm_generation << 8) | (vm->slot + 1);
 		vm->options = options;
 		vm->space_dir = dir;
 		vm->nspaces = 1;
 		vm->space_hint = 1;
 		vm->nvcpus = 0;
+		vm->handle = (++vm_generation << 8) | (vm->slot + 1);
 		*handle = vm->handle;
+		spin_unlock(&vm->lock);
 	}
 	spin_unlock(&vm_table_lock);
 	if (!vm) {
@@ -90,41 +85,44 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 
 hv_return_t vm_destroy(uint64_t handle)
 {
-	struct vm *vm;
-	hv_return_t r = HV_SUCCESS;
+	struct vm *vm = vm_get(handle);
+	struct ept **dir;
 
-	spin_lock(&vm_table_lock);
-	vm = lookup(handle);
-	if (vm) {
-		/* Waits for any call still using the VM, then no new one can find it. */
-		spin_lock(&vm->lock);
-		if (vm->nvcpus)
-			r = HV_BUSY;	/* Apple: destroy the vCPUs first */
-		else
-			vm->handle = 0;
-		spin_unlock(&vm->lock);
-	}
-	spin_unlock(&vm_table_lock);
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	if (r != HV_SUCCESS)
-		return r;
-	space_dir_free(vm->space_dir);
+	if (vm->nvcpus) {
+		vm_put(vm);
+		return HV_BUSY;	/* Apple: destroy the vCPUs first */
+	}
+	/* Under the lock every call still using the VM is done and no new one finds it;
+	 * the slot may be reused as soon as the lock drops, so its tables leave first. */
+	dir = vm->space_dir;
 	vm->space_dir = NULL;
 	vm->nspaces = 0;
+	vcpu_structs_free(vm);
+	vm->handle = 0;
+	vm_put(vm);
+	space_dir_free(dir);
 	return HV_SUCCESS;
 }
 
+/*
+ * handle = generation << 8 | slot + 1, never 0. Lock-free lookup, then the VM's
+ * own lock; a stale or unknown handle finds nothing.
+ */
 struct vm *vm_get(uint64_t handle)
 {
+	uint64_t slot = (handle & 0xff) - 1;
 	struct vm *vm;
 
-	spin_lock(&vm_table_lock);
-	vm = lookup(handle);
-	if (vm)
-		spin_lock(&vm->lock);
-	spin_unlock(&vm_table_lock);
-	return vm;
+	if (slot >= VM_MAX)
+		return NULL;
+	vm = &vms[slot];
+	spin_lock(&vm->lock);
+	if (vm->handle == handle)
+		return vm;
+	spin_unlock(&vm->lock);
+	return NULL;
 }
 
 void vm_put(struct vm *vm)

@@ -33,6 +33,7 @@ struct vm {
 	uint32_t space_hint;		/* no free asid below this one */
 	struct vcpu *vcpus[VM_VCPUS_MAX];
 	uint32_t nvcpus;
+	struct vcpu *free_vcpus;	/* destroyed vCPUs' own pages, kept until the VM goes */
 };
 
 void vm_init(struct pool *pool, uint64_t gpa_limit);
@@ -41,6 +42,16 @@ hv_return_t vm_destroy(uint64_t handle);
 /* The VM named by handle, locked; NULL when there is none. vm_put unlocks. */
 struct vm *vm_get(uint64_t handle);
 void vm_put(struct vm *vm);
+extern struct vm vms[VM_MAX];
+
+/* The VM named by handle, unlocked: only for callers something else keeps it alive for. */
+static inline struct vm *vm_peek(uint64_t handle)
+{
+	uint64_t slot = (handle & 0xff) - 1;
+
+	return slot < VM_MAX && __atomic_load_n(&vms[slot].handle, __ATOMIC_ACQUIRE) == handle ?
+	       &vms[slot] : NULL;
+}
 /* On a locked VM: */
 hv_return_t vm_space_create(struct vm *vm, uint32_t *asid);
 hv_return_t vm_space_destroy(struct vm *vm, uint32_t asid);

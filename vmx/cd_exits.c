@@ -123,6 +123,7 @@ enum exit_action cd_exit_xsetbv(struct vmx_exit *ex)
 		return EXIT_RESUME;
 	}
 	xcr0_write(val);
+	this_cpu()->cd_xcr0 = val;	/* a guest run puts it back (vcpu_run.c) */
 	return EXIT_ADVANCE;
 }
 

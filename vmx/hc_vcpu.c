@@ -29,6 +29,30 @@ static hv_return_t get_vcpu(const struct hcall *c, struct vm **vm, struct vcpu *
 	return *v ? HV_DENIED : HV_BAD_ARGUMENT;
 }
 
+/*
+ * The same without the VM's lock, for calls that touch only the vCPU.  A vCPU's
+ * page stays with its VM while the VM lives (dead vCPUs say VCPU_DEAD), so its
+ * owner can be read here; the handle, checked again after that read, proves the
+ * VM (and so the page) was alive when it was read.  A vCPU this CPU owns cannot
+ * go away under it, nor can its VM.
+ */
+static hv_return_t owned_vcpu(const struct hcall *c, struct vcpu **v)
+{
+	struct vm *vm = vm_peek(c->gpr->rdi);
+	uint64_t id = c->gpr->rsi;
+	uint32_t owner;
+
+	if (!vm || id >= VM_VCPUS_MAX)
+		return HV_BAD_ARGUMENT;
+	*v = __atomic_load_n(&vm->vcpus[id], __ATOMIC_ACQUIRE);
+	if (!*v)
+		return HV_BAD_ARGUMENT;
+	owner = __atomic_load_n(&(*v)->owner, __ATOMIC_ACQUIRE);
+	if (vm_peek(c->gpr->rdi) != vm || owner == VCPU_DEAD)
+		return HV_BAD_ARGUMENT;
+	return owner == this_cpu()->index ? HV_SUCCESS : HV_DENIED;
+}
+
 hv_return_t hc_vcpu_create(struct hcall *c)
 {
 	struct vm *vm = vm_get(c->gpr->rdi);
@@ -82,17 +106,15 @@ hv_return_t hc_vcpu_set_space(struct hcall *c)
 
 hv_return_t hc_vcpu_read_reg(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
 	uint64_t val = 0;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
 	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_read_reg(v, (uint32_t)c->gpr->rdx, &val);
 	vcpu_vmcs_put();
-	vm_put(vm);
 	if (r == HV_SUCCESS)
 		c->gpr->rdx = val;
 	return r;
@@ -100,72 +122,62 @@ hv_return_t hc_vcpu_read_reg(struct hcall *c)
 
 hv_return_t hc_vcpu_write_reg(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
 	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_write_reg(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
 	vcpu_vmcs_put();
-	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vcpu_read_fpstate(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	r = vcpu_read_fpstate(v, c->gpr->rdx, c->gpr->rcx);
-	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	r = vcpu_write_fpstate(v, c->gpr->rdx, c->gpr->rcx);
-	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vcpu_msr_access(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	r = (c->gpr->rdx >> 32 || c->gpr->rcx >> 32) ? HV_BAD_ARGUMENT :
 	    vcpu_msr_access(v, (uint32_t)c->gpr->rdx, (uint32_t)c->gpr->rcx, c->gpr->r8);
-	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vcpu_read_msr(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
 	uint64_t val = 0;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
 	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_read_msr(v, (uint32_t)c->gpr->rdx, &val);
 	vcpu_vmcs_put();
-	vm_put(vm);
 	if (r == HV_SUCCESS)
 		c->gpr->rdx = val;
 	return r;
@@ -173,63 +185,42 @@ hv_return_t hc_vcpu_read_msr(struct hcall *c)
 
 hv_return_t hc_vcpu_write_msr(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
 	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_write_msr(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
 	vcpu_vmcs_put();
-	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vcpu_invalidate_tlb(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
-	v->flush_vpid = true;
-	vm_put(vm);
+	__atomic_or_fetch(&v->requests, VCPU_REQ_FLUSH_VPID, __ATOMIC_ACQ_REL);
 	return HV_SUCCESS;
 }
 
 hv_return_t hc_vcpu_run(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	struct vcpu_exit ex;
-	struct vcpu_run_args args = {
-		.until = (c->gpr->rcx & HVMETAL_RUN_MODE) == HVMETAL_RUN_UNTIL,
-		.set_rip = c->gpr->rcx & HVMETAL_RUN_SET_RIP,
-		.deadline = c->gpr->rdx,
-		.rip = c->gpr->r9,
-	};
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	uint64_t mode = c->gpr->rcx;
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
-	if (c->gpr->rcx & ~(uint64_t)(HVMETAL_RUN_MODE | HVMETAL_RUN_SET_RIP) ||
-	    (c->gpr->rcx & HVMETAL_RUN_MODE) > HVMETAL_RUN_UNTIL) {
-		vm_put(vm);
+	if ((mode & ~(uint64_t)(HVMETAL_RUN_MODE | HVMETAL_RUN_SET_RIP)) ||
+	    (mode & HVMETAL_RUN_MODE) > HVMETAL_RUN_UNTIL)
 		return HV_BAD_ARGUMENT;
-	}
-	/* The VM stays unlocked while the guest runs: other CPUs may map, or interrupt it. */
 	__atomic_store_n(&v->running, 1, __ATOMIC_RELEASE);
-	vm_put(vm);
-	r = vcpu_run(v, &args, &ex);
+	r = vcpu_run(v, c->gpr);
 	__atomic_store_n(&v->running, 0, __ATOMIC_RELEASE);
-	if (r == HV_SUCCESS) {
-		c->gpr->rdx = ex.reason;
-		c->gpr->rsi = ex.qualification;
-		c->gpr->rdi = ex.insn_len;
-		c->gpr->r8 = ex.rip;
-	}
 	return r;
 }
 
@@ -250,15 +241,13 @@ hv_return_t hc_vcpu_interrupt(struct hcall *c)
 
 hv_return_t hc_vcpu_time(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 	uint64_t ticks;
 
 	if (r != HV_SUCCESS)
 		return r;
 	ticks = v->exec_ticks;
-	vm_put(vm);
 	switch (c->gpr->rdx) {
 	case HVMETAL_TIME_EXEC:
 		c->gpr->rdx = vmx_ticks_to_ns(ticks);
@@ -273,39 +262,34 @@ hv_return_t hc_vcpu_time(struct hcall *c)
 
 hv_return_t hc_vcpu_set_tsc_offset(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	vcpu_vmcs_get(v);
 	vcpu_apply_tsc_offset(c->gpr->rdx);
 	vcpu_vmcs_put();
-	vm_put(vm);
 	return HV_SUCCESS;
 }
 
 hv_return_t hc_vcpu_vmx_status(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
 	c->gpr->rdx = v->vmx_status;
 	r = v->vmx_status ? HV_SUCCESS : HV_ERROR;
-	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vmx_read_vmcs(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
 	uint64_t val = 0;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
@@ -320,7 +304,6 @@ hv_return_t hc_vmx_read_vmcs(struct hcall *c)
 			r = HV_BAD_ARGUMENT;
 		vcpu_vmcs_put();
 	}
-	vm_put(vm);
 	if (r == HV_SUCCESS)
 		c->gpr->rdx = val;
 	return r;
@@ -328,10 +311,9 @@ hv_return_t hc_vmx_read_vmcs(struct hcall *c)
 
 hv_return_t hc_vmx_write_vmcs(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
 	uint64_t out;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
@@ -343,20 +325,17 @@ hv_return_t hc_vmx_write_vmcs(struct hcall *c)
 			r = HV_BAD_ARGUMENT;
 		vcpu_vmcs_put();
 	}
-	vm_put(vm);
 	return r;
 }
 
 hv_return_t hc_vmx_cap_write_vmcs(struct hcall *c)
 {
-	struct vm *vm;
 	struct vcpu *v;
 	uint64_t a0, a1;
-	hv_return_t r = get_vcpu(c, &vm, &v);
+	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
-	vm_put(vm);
 	if (c->gpr->rdx >> 32 || vmcs_policy_write_caps(&vmcs_policy, (uint32_t)c->gpr->rdx, &a0, &a1) < 0)
 		return HV_BAD_ARGUMENT;
 	c->gpr->rdx = a0;
@@ -410,8 +389,8 @@ hv_return_t hc_vm_sync_tsc(struct hcall *c)
 
 		if (!v)
 			continue;
-		v->tsc_offset = offset;
-		__atomic_store_n(&v->tsc_sync, 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&v->tsc_offset, offset, __ATOMIC_RELEASE);
+		__atomic_or_fetch(&v->requests, VCPU_REQ_TSC, __ATOMIC_ACQ_REL);
 	}
 	vm_put(vm);
 	return HV_SUCCESS;

@@ -1,3 +1,4 @@
+#include <stddef.h>
 #include <Hypervisor/hv_arch_x86.h>
 #include <Hypervisor/hv_types.h>
 #include <hvmetal/abi.h>
@@ -18,7 +19,7 @@
 #define VPID_FIRST_GUEST	2	/* 1 is the control domain's */
 
 static uint32_t xstate_size;		/* XSAVE area for every component the CPU has */
-static uint64_t xstate_supported;	/* XCR0 bits the CPU supports */
+uint64_t xstate_supported;		/* XCR0 bits the CPU supports */
 static uint32_t mxcsr_mask;
 
 extern void vcpu_exit_entry(void);	/* vcpu_entry.asm */
@@ -64,11 +65,6 @@ void vcpu_setup(void)
 		mxcsr_mask = 0xffbf;	/* SDM: a zero mask means the default one */
 }
 
-uint64_t vcpu_xcr0_all(void)
-{
-	return xstate_supported;
-}
-
 uint32_t vcpu_xstate_size(void)
 {
 	return xstate_size;
@@ -85,16 +81,9 @@ void vcpu_apply_tsc_offset(uint64_t offset)
 	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) | PROC_TSC_OFFSET);
 }
 
-void vcpu_vmcs_get(struct vcpu *v)
+void vcpu_vmptrld_failed(uint64_t pa)
 {
-	if (vmx_ptrld(v->vmcs_pa) != VMX_OK)
-		panic("VMPTRLD of vCPU %u failed", v->id);
-}
-
-void vcpu_vmcs_put(void)
-{
-	if (vmx_ptrld(this_cpu()->vmcs_pa) != VMX_OK)
-		panic("VMPTRLD of the control domain's VMCS failed");
+	panic("VMPTRLD of %lx failed", pa);
 }
 
 struct seg_init {
@@ -152,6 +141,38 @@ static void write_vcpu_controls(struct vcpu *v, uint32_t vpid)
 		vmcs_write(VMCS_VPID, vpid);
 }
 
+/*
+ * A vCPU's own page stays with its VM until the VM goes: owned_vcpu (hc_vcpu.c)
+ * reads a vCPU without the VM's lock, and a stale pointer must still find a
+ * vCPU, marked dead, rather than a page put to another use.
+ */
+static struct vcpu *vcpu_struct_get(struct vm *vm)
+{
+	struct vcpu *v = vm->free_vcpus;
+	uint8_t *b;
+
+	if (!v) {
+		v = pool_alloc_page(&host_pool);
+		if (v)
+			v->owner = VCPU_DEAD;
+		return v;
+	}
+	vm->free_vcpus = v->next_free;
+	/* Everything but the owner, which says "dead" until the vCPU is whole. */
+	b = (uint8_t *)v;
+	memset(b, 0, offsetof(struct vcpu, owner));
+	memset(b + offsetof(struct vcpu, owner) + sizeof(v->owner), 0,
+	       PAGE_SIZE - offsetof(struct vcpu, owner) - sizeof(v->owner));
+	return v;
+}
+
+static void vcpu_struct_put(struct vm *vm, struct vcpu *v)
+{
+	__atomic_store_n(&v->owner, VCPU_DEAD, __ATOMIC_RELEASE);
+	v->next_free = vm->free_vcpus;
+	vm->free_vcpus = v;
+}
+
 hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
 {
 	struct vcpu *v;
@@ -166,7 +187,7 @@ hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
 		i++;
 	if (i == VM_VCPUS_MAX)
 		return HV_NO_RESOURCES;
-	v = pool_alloc_page(&host_pool);
+	v = vcpu_struct_get(vm);
 	vmcs = pool_alloc_page(&host_pool);
 	if (v)
 		v->msr_bitmap = pool_alloc_page(&host_pool);
@@ -176,17 +197,15 @@ hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
 		if (v && v->msr_bitmap)
 			pool_free_pages(&host_pool, v->msr_bitmap, 1);
 		if (v)
-			pool_free_pages(&host_pool, v, 1);
+			vcpu_struct_put(vm, v);
 		if (vmcs)
 			pool_free_pages(&host_pool, vmcs, 1);
 		return HV_NO_RESOURCES;
 	}
-	_Static_assert(sizeof(struct vcpu) <= PAGE_SIZE, "a vCPU fits a page");
 	vmcs[0] = vmx_caps.revision;
 	v->vmcs_pa = (uintptr_t)vmcs;
 	v->vm = vm;
 	v->id = i;
-	v->owner = this_cpu()->index;
 	v->space = vm_space(vm, 0);
 	v->eptp = (uintptr_t)v->space->pml4 | EPTP_WB_WALK4;
 	v->ept_gen = UINT64_MAX;	/* invalidate at the first entry: the root may be reused */
@@ -207,7 +226,8 @@ hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
 	/* A VPID used before by a destroyed vCPU may still tag translations. */
 	if (vmx_caps.vpid)
 		vmx_invvpid_single(vpid);
-	vm->vcpus[i] = v;
+	__atomic_store_n(&v->owner, this_cpu()->index, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->vcpus[i], v, __ATOMIC_RELEASE);	/* whole before it is seen */
 	vm->nvcpus++;
 	*id = i;
 	return HV_SUCCESS;
@@ -225,7 +245,17 @@ void vcpu_destroy(struct vcpu *v)
 	pool_free_pages(&host_pool, (void *)(uintptr_t)v->vmcs_pa, 1);
 	pool_free_pages(&host_pool, v->xsave, xstate_pages());
 	pool_free_pages(&host_pool, v->msr_bitmap, 1);
-	pool_free_pages(&host_pool, v, 1);
+	vcpu_struct_put(vm, v);
+}
+
+void vcpu_structs_free(struct vm *vm)
+{
+	while (vm->free_vcpus) {
+		struct vcpu *v = vm->free_vcpus;
+
+		vm->free_vcpus = v->next_free;
+		pool_free_pages(&host_pool, v, 1);
+	}
 }
 
 static bool canonical(uint64_t a)

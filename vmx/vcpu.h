@@ -12,6 +12,8 @@
 #include <Hypervisor/hv_error.h>
 #include "ept/ept.h"
 #include "kernel/panic.h"
+#include "kernel/percpu.h"
+#include "vmcs.h"
 
 struct vm;
 
@@ -21,6 +23,12 @@ enum vcpu_msr {
 	VCPU_MSR_KGSBASE, VCPU_MSR_TSC_AUX, VCPU_MSR_SWAPPED,
 };
 
+#define VCPU_DEAD		UINT32_MAX
+
+#define VCPU_REQ_KICK		(1u << 0)	/* hv_vcpu_interrupt: end the run */
+#define VCPU_REQ_TSC		(1u << 1)	/* hv_vm_sync_tsc: load tsc_offset */
+#define VCPU_REQ_FLUSH_VPID	(1u << 2)	/* hv_vcpu_invalidate_tlb */
+
 struct vcpu {
 	struct gpr_frame gpr;		/* the guest's, while hvmetal or the control domain runs */
 	struct vm *vm;
@@ -28,24 +36,23 @@ struct vcpu {
 	uint8_t *msr_bitmap;		/* 4 KiB, 1 = exit */
 	uint8_t *xsave;			/* the guest's XSAVE area (xstate_size bytes) */
 	uint32_t id;			/* hv_vcpuid_t: index in vm->vcpus */
-	uint32_t owner;			/* control-domain CPU index */
+	uint32_t owner;			/* control-domain CPU index; VCPU_DEAD when none (atomics) */
 	uint32_t asid;			/* address space in use */
 	struct ept *space;		/* its EPT (stable while the space exists) */
 	uint64_t eptp;
 	uint32_t launched;		/* VMLAUNCH done: enter with VMRESUME */
 	uint32_t running;		/* 1 inside hv_vcpu_run (atomics) */
-	uint32_t kick;			/* hv_vcpu_interrupt pending (atomics) */
+	uint32_t requests;		/* VCPU_REQ_*: work before the next entry (atomics) */
 	uint32_t vmx_status;		/* RFLAGS.ZF/CF of the last failed VM entry, 0: none */
 	uint32_t exit_reason;		/* the exit reason the VMM was given */
-	bool flush_vpid;		/* hv_vcpu_invalidate_tlb: INVVPID before the next entry */
 	bool timer_armed;		/* the preemption timer is on in the VMCS */
 	uint64_t ept_gen;		/* generation of the space this vCPU last invalidated at */
 	uint64_t cr2, dr[4], dr6, xcr0, tpr;
 	uint64_t msr[VCPU_MSR_SWAPPED];
 	uint32_t managed;		/* 1 << enum vcpu_msr: swapped on every run */
 	uint64_t exec_ticks;		/* TSC ticks spent in the guest */
-	uint32_t tsc_sync;		/* hv_vm_sync_tsc: apply tsc_offset before the next entry */
-	uint64_t tsc_offset;
+	struct vcpu *next_free;		/* on vm->free_vcpus after destroy */
+	uint64_t tsc_offset;		/* hv_vm_sync_tsc's, for VCPU_REQ_TSC */
 };
 
 /* Once at boot: sizes and masks of the CPU's XSAVE state. */
@@ -53,6 +60,8 @@ void vcpu_setup(void);	/* also gives each CPU a save area for the control domain
 /* On a locked VM, on the calling CPU. */
 hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id);
 void vcpu_destroy(struct vcpu *v);
+/* At VM destroy: the pages of every vCPU the VM ever had go back to the pool. */
+void vcpu_structs_free(struct vm *vm);
 
 /* Register access for hv_vcpu_read_register/write_register; the VMCS must be loaded. */
 hv_return_t vcpu_read_reg(struct vcpu *v, uint32_t reg, uint64_t *val);
@@ -70,12 +79,25 @@ void vcpu_sync_space(struct vm *vm, const struct ept *e);
 /* Guest TSC = host TSC + offset, on the loaded VMCS. */
 void vcpu_apply_tsc_offset(uint64_t offset);
 /* Every XCR0 component the CPU has: the XCR0 hvmetal switches extended state under. */
-uint64_t vcpu_xcr0_all(void);
+extern uint64_t xstate_supported;
 /* Bytes of the XSAVE area hv_vcpu_read_fpstate gives. */
 uint32_t vcpu_xstate_size(void);
 
+void vcpu_vmptrld_failed(uint64_t pa) __attribute__((noreturn, cold));
+
 /* Makes v's VMCS current; vcpu_vmcs_put brings back the control domain's. */
-void vcpu_vmcs_get(struct vcpu *v);
-void vcpu_vmcs_put(void);
+static inline void vcpu_vmcs_get(struct vcpu *v)
+{
+	if (__builtin_expect(vmx_ptrld(v->vmcs_pa) != VMX_OK, 0))
+		vcpu_vmptrld_failed(v->vmcs_pa);
+}
+
+static inline void vcpu_vmcs_put(void)
+{
+	uint64_t pa = this_cpu()->vmcs_pa;
+
+	if (__builtin_expect(vmx_ptrld(pa) != VMX_OK, 0))
+		vcpu_vmptrld_failed(pa);
+}
 
 #endif

@@ -28,9 +28,9 @@
 
 extern int vcpu_enter(struct gpr_frame *g, uint32_t launched);	/* vcpu_entry.asm */
 
-/* What the control domain had in the registers a guest run borrows. */
+/* What the control domain had in the registers a guest run borrows (XCR0: percpu). */
 struct cd_saved {
-	uint64_t cr2, dr[4], dr6, xcr0;
+	uint64_t cr2, dr[4], dr6;
 	uint64_t msr[VCPU_MSR_SWAPPED];
 };
 
@@ -70,8 +70,7 @@ static void switch_to_guest(struct vcpu *v, struct cd_saved *cd, struct percpu *
 		cd->dr[i] = read_dr(i);
 	cd->dr6 = read_dr(6);
 	/* XSAVE/XRSTOR move only what XCR0 enables: switch everything, then the guest's XCR0. */
-	cd->xcr0 = xcr0_read();
-	xcr0_write(vcpu_xcr0_all());
+	xcr0_write(xstate_supported);
 	xstate_save(cpu->cd_xsave);
 	for (unsigned i = 0; v->managed && i < VCPU_MSR_SWAPPED; i++) {
 		if (!(v->managed & (1u << i)))
@@ -93,7 +92,7 @@ static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percp
 	for (unsigned i = 0; i < 4; i++)
 		v->dr[i] = read_dr(i);
 	v->dr6 = read_dr(6);
-	xcr0_write(vcpu_xcr0_all());
+	xcr0_write(xstate_supported);
 	xstate_save(v->xsave);
 	for (unsigned i = 0; v->managed && i < VCPU_MSR_SWAPPED; i++) {
 		if (!(v->managed & (1u << i)))
@@ -106,11 +105,11 @@ static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percp
 		write_dr(i, cd->dr[i]);
 	write_dr(6, cd->dr6);
 	xstate_restore(cpu->cd_xsave);
-	xcr0_write(cd->xcr0);
+	xcr0_write(cpu->cd_xcr0);
 }
 
-/* Before each entry: the space's newest translations, a requested TLB flush. */
-static void sync_tlb(struct vcpu *v)
+/* Before each entry: the space's newest translations. */
+static void sync_ept(struct vcpu *v)
 {
 	uint64_t gen = __atomic_load_n(&v->space->generation, __ATOMIC_ACQUIRE);
 
@@ -119,10 +118,18 @@ static void sync_tlb(struct vcpu *v)
 			   v->eptp);
 		__atomic_store_n(&v->ept_gen, gen, __ATOMIC_RELEASE);
 	}
-	if (v->flush_vpid) {
+}
+
+/* Does what v->requests asks; true when hv_vcpu_interrupt wants the run to end. */
+static bool take_requests(struct vcpu *v)
+{
+	uint32_t req = __atomic_exchange_n(&v->requests, 0, __ATOMIC_ACQ_REL);
+
+	if (req & VCPU_REQ_FLUSH_VPID)
 		vmx_invvpid_single((uint16_t)vmcs_read(VMCS_VPID));
-		v->flush_vpid = false;
-	}
+	if (req & VCPU_REQ_TSC)
+		vcpu_apply_tsc_offset(__atomic_load_n(&v->tsc_offset, __ATOMIC_ACQUIRE));
+	return req & VCPU_REQ_KICK;
 }
 
 /*
@@ -181,37 +188,35 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 	}
 }
 
-hv_return_t vcpu_run(struct vcpu *v, const struct vcpu_run_args *args, struct vcpu_exit *out)
+hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
 {
 	struct percpu *cpu = this_cpu();
 	struct cd_saved cd;
 	hv_return_t r = HV_SUCCESS;
 	uint32_t reason = VMX_REASON_IRQ;
-	bool until = args->until;
-	uint64_t deadline = args->deadline;
+	bool until = (call->rcx & HVMETAL_RUN_MODE) == HVMETAL_RUN_UNTIL;
+	uint64_t deadline = call->rdx;
 
 	vcpu_vmcs_get(v);
-	if (args->set_rip)
-		vmcs_write(VMCS_GUEST_RIP, args->rip);
+	if (call->rcx & HVMETAL_RUN_SET_RIP)
+		vmcs_write(VMCS_GUEST_RIP, call->r9);
 	switch_to_guest(v, &cd, cpu);
 	for (;;) {
 		enum loop_step step;
 		uint64_t t0;
 		int fail;
 
-		if (__atomic_load_n(&v->kick, __ATOMIC_ACQUIRE) &&
-		    __atomic_exchange_n(&v->kick, 0, __ATOMIC_ACQ_REL)) {
+		/* One load sees every request other CPUs and the VMM left. */
+		if (__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) && take_requests(v)) {
 			reason = VMX_REASON_IRQ;	/* hv_vcpu_interrupt */
 			break;
 		}
-		if (!arm_deadline(v, until ? deadline : HV_DEADLINE_FOREVER)) {
+		if ((until || v->timer_armed) &&
+		    !arm_deadline(v, until ? deadline : HV_DEADLINE_FOREVER)) {
 			reason = VMX_REASON_VMX_TIMER_EXPIRED;
 			break;
 		}
-		sync_tlb(v);
-		if (__atomic_load_n(&v->tsc_sync, __ATOMIC_ACQUIRE) &&
-		    __atomic_exchange_n(&v->tsc_sync, 0, __ATOMIC_ACQ_REL))
-			vcpu_apply_tsc_offset(v->tsc_offset);
+		sync_ept(v);
 		t0 = rdtsc();
 		fail = vcpu_enter(&v->gpr, v->launched);
 		v->exec_ticks += rdtsc() - t0;
@@ -237,10 +242,10 @@ hv_return_t vcpu_run(struct vcpu *v, const struct vcpu_run_args *args, struct vc
 	}
 	v->exit_reason = reason;
 	if (r == HV_SUCCESS) {
-		out->reason = reason;
-		out->qualification = vmcs_read(VMCS_EXIT_QUALIFICATION);
-		out->insn_len = vmcs_read(VMCS_EXIT_INSN_LEN);
-		out->rip = vmcs_read(VMCS_GUEST_RIP);
+		call->rdx = reason;
+		call->rsi = vmcs_read(VMCS_EXIT_QUALIFICATION);
+		call->rdi = vmcs_read(VMCS_EXIT_INSN_LEN);
+		call->r8 = vmcs_read(VMCS_GUEST_RIP);
 	}
 	switch_to_cd(v, &cd, cpu);
 	vcpu_vmcs_put();
@@ -257,7 +262,7 @@ void vcpu_interrupt(struct vcpu *v)
 {
 	uint32_t spins = 0;
 
-	__atomic_store_n(&v->kick, 1, __ATOMIC_RELEASE);
+	__atomic_or_fetch(&v->requests, VCPU_REQ_KICK, __ATOMIC_ACQ_REL);
 	if (v->owner == this_cpu()->index)
 		return;	/* it is not running: this CPU is here */
 	/*
@@ -265,7 +270,7 @@ void vcpu_interrupt(struct vcpu *v)
 	 * sent again until the owner has taken the request or stopped running.
 	 */
 	while (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE) &&
-	       __atomic_load_n(&v->kick, __ATOMIC_ACQUIRE)) {
+	       (__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_KICK)) {
 		if (spins++ % KICK_RESEND == 0)
 			kick(v->owner);
 		cpu_pause();

@@ -11,6 +11,7 @@
 #include "vmcs_policy.h"
 #include "vmx_bits.h"
 #include "vmx_cpu.h"
+#include "xstate.h"
 
 #define CD_VPID		1
 
@@ -264,6 +265,19 @@ static void write_guest_state(uint64_t cr0, uint64_t cr4, uint64_t rsp, uint64_t
 	vmcs_write(VMCS_GUEST_PENDING_DBG, 0);
 }
 
+/* XGETBV needs CR4.OSXSAVE, which the firmware may have left clear. */
+static uint64_t firmware_xcr0(void)
+{
+	uint64_t cr4 = read_cr4(), xcr0;
+
+	if (!(cpuid(1, 0).ecx & (1u << 26)))
+		return 1;
+	write_cr4(cr4 | CR4_OSXSAVE);
+	xcr0 = xcr0_read();
+	write_cr4(cr4);
+	return xcr0;
+}
+
 int vmx_cpu_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 		   uint64_t guest_rflags)
 {
@@ -289,6 +303,7 @@ int vmx_cpu_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 	vmx_write_host_state(cpu, (uintptr_t)vmx_exit_entry);
 	write_guest_state(cr0, cr4, guest_rsp, guest_rip, guest_rflags);
 	cpu->apic_id = cpuid(0, 0).eax >= 0xb ? cpuid(0xb, 0).edx : cpuid(1, 0).ebx >> 24;
+	cpu->cd_xcr0 = firmware_xcr0();
 	cpu->launched = 1;
 	__atomic_add_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);
 	err = vmx_launch();	/* returns only when VMLAUNCH failed */
