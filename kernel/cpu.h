@@ -139,6 +139,25 @@ static inline void cpu_pause(void)
 	__asm__ volatile("pause" ::: "memory");
 }
 
+/*
+ * A VM exit caused by an NMI leaves NMIs blocked until the next IRET in VMX root
+ * (VM entry does not lift it with virtual NMIs on): an IRET to the next
+ * instruction lifts it, and an NMI that came meanwhile arrives right after.
+ */
+static inline void cpu_unblock_nmi(uint16_t cs, uint16_t ss)
+{
+	__asm__ volatile("mov %%rsp, %%rax\n\t"
+			 "push %q1\n\t"
+			 "push %%rax\n\t"
+			 "pushfq\n\t"
+			 "push %q0\n\t"
+			 "lea 1f(%%rip), %%rax\n\t"
+			 "push %%rax\n\t"
+			 "iretq\n"
+			 "1:"
+			 : : "r"((uint64_t)cs), "r"((uint64_t)ss) : "rax", "memory", "cc");
+}
+
 static inline __attribute__((noreturn)) void cpu_halt_forever(void)
 {
 	for (;;)

@@ -175,6 +175,7 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 		info = (uint32_t)vmcs_read(VMCS_EXIT_INTR_INFO);
 		if ((info & (INTR_INFO_VALID | INTR_TYPE_MASK)) != (INTR_INFO_VALID | INTR_TYPE_NMI))
 			return STEP_REPORT;
+		cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
 		if (vmx_nmi_is_kick(cpu))
 			return STEP_CONTINUE;
 		cpu->nmi_pending = 1;	/* the control domain's NMI */

@@ -1,6 +1,7 @@
 #include "cd_apic.h"
 #include "cd_exits.h"
 #include "hypercall.h"
+#include "kernel/cpu.h"
 #include "kernel/log.h"
 #include "kernel/percpu.h"
 #include "vmcs.h"
@@ -83,6 +84,7 @@ static enum exit_action exit_nmi(struct vmx_exit *ex)
 	(void)ex;
 	if (!vmx_nmi_is_kick(cpu))
 		cpu->nmi_pending = 1;
+	cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
 	return EXIT_RESUME;
 }
 

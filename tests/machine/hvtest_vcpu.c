@@ -368,11 +368,12 @@ static VOID EFIAPI ap_kick(VOID *arg)
 
 	(void)arg;
 	ap_read_ret = hv_vcpu_read_register(vcpu, HV_X86_RAX, &dummy);
+	ap_phase = 2;
 	/* Wait until the guest is visibly running on the BSP, then force it out. */
-	for (uint64_t t0 = rdtsc(); *count < 100000 && rdtsc() - t0 < 1000000000ull; )
+	for (uint64_t t0 = rdtsc(); *count < 100000 && rdtsc() - t0 < 100000000ull; )
 		cpu_pause();
 	ap_interrupt_ret = hv_vcpu_interrupt(&vcpu, 1);
-	ap_phase = 2;
+	ap_phase = 3;
 }
 
 static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
@@ -397,9 +398,11 @@ static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 	 * interrupts are taken on the way (the MP services need them) and the guest
 	 * spins on, so only CPU 1's hv_vcpu_interrupt can end this.
 	 */
-	reason = hv_vcpu_run_until(vcpu, HV_DEADLINE_FOREVER) == HV_SUCCESS ? vmcs(VMCS_RO_EXIT_REASON) : 0;
+	reason = hv_vcpu_run_until(vcpu, hv_tsc_clock() + 300000000ull) == HV_SUCCESS ?
+		 vmcs(VMCS_RO_EXIT_REASON) : 0;
 	memcpy(&count, gmem + 0x2000, 4);
-	while (ap_phase != 2)
+	tap_diag("CPU 0 back from the guest: reason %lu, count %u, CPU 1 at step %d", reason, count, ap_phase);
+	for (uint64_t t0 = rdtsc(); ap_phase != 3 && rdtsc() - t0 < 200000000ull; )
 		cpu_pause();
 	tap_ok(ap_read_ret == HV_DENIED, "a vCPU call from a CPU that does not own it is HV_DENIED (%x)",
 	       ap_read_ret);
@@ -414,6 +417,7 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	hv_vcpuid_t second = 0;
 	uint64_t t = 0;
 	uint32_t status = 0;
+	hv_return_t r;
 
 	if (hv_vm_create(HV_VM_DEFAULT) != HV_SUCCESS ||
 	    hv_vm_allocate((void **)&gmem, 0x10000, HV_ALLOCATE_DEFAULT) != HV_SUCCESS) {
@@ -437,7 +441,8 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_spaces();
 	if (mp && cpus > 1)
 		test_other_cpu(mp);
-	tap_ok(hv_vcpu_get_exec_time(vcpu, &t) == HV_SUCCESS && t > 0 &&
+	r = hv_vcpu_get_exec_time(vcpu, &t);
+	tap_ok(r == HV_SUCCESS && t > 0 &&
 	       hv_vcpu_vmx_status(vcpu, &status) == HV_ERROR && hv_vcpu_flush(vcpu) == HV_UNSUPPORTED &&
 	       hv_vcpu_invalidate_tlb(vcpu) == HV_SUCCESS,
 	       "exec time %lu ns; no failed VMLAUNCH to report; hv_vcpu_flush is HV_UNSUPPORTED as on macOS", t);
