@@ -10,6 +10,9 @@ work=$(mktemp -d)
 # BOOT_KEEP=DIR keeps the emulator's own log there, for debugging.
 trap '[ -n "${BOOT_KEEP:-}" ] && cp "$work"/*.log "$work"/*.out "$BOOT_KEEP"/ 2>/dev/null; rm -rf "$work"' EXIT
 : > "$log"
+# The emulator gets its own copy: a rebuild or a second boot cannot touch it meanwhile.
+cp "$esp" "$work/esp.img"
+esp=$work/esp.img
 
 case $vehicle in
 bochs)

@@ -29,28 +29,10 @@ static hv_return_t get_vcpu(const struct hcall *c, struct vm **vm, struct vcpu *
 	return *v ? HV_DENIED : HV_BAD_ARGUMENT;
 }
 
-/*
- * The same without the VM's lock, for calls that touch only the vCPU.  A vCPU's
- * page stays with its VM while the VM lives (dead vCPUs say VCPU_DEAD), so its
- * owner can be read here; the handle, checked again after that read, proves the
- * VM (and so the page) was alive when it was read.  A vCPU this CPU owns cannot
- * go away under it, nor can its VM.
- */
+/* The same without the VM's lock, for calls that touch only the vCPU (vcpu.h). */
 static hv_return_t owned_vcpu(const struct hcall *c, struct vcpu **v)
 {
-	struct vm *vm = vm_peek(c->gpr->rdi);
-	uint64_t id = c->gpr->rsi;
-	uint32_t owner;
-
-	if (!vm || id >= VM_VCPUS_MAX)
-		return HV_BAD_ARGUMENT;
-	*v = __atomic_load_n(&vm->vcpus[id], __ATOMIC_ACQUIRE);
-	if (!*v)
-		return HV_BAD_ARGUMENT;
-	owner = __atomic_load_n(&(*v)->owner, __ATOMIC_ACQUIRE);
-	if (vm_peek(c->gpr->rdi) != vm || owner == VCPU_DEAD)
-		return HV_BAD_ARGUMENT;
-	return owner == this_cpu()->index ? HV_SUCCESS : HV_DENIED;
+	return vcpu_owned(c->gpr->rdi, c->gpr->rsi, v);
 }
 
 hv_return_t hc_vcpu_create(struct hcall *c)
@@ -205,23 +187,6 @@ hv_return_t hc_vcpu_invalidate_tlb(struct hcall *c)
 		return r;
 	__atomic_or_fetch(&v->requests, VCPU_REQ_FLUSH_VPID, __ATOMIC_ACQ_REL);
 	return HV_SUCCESS;
-}
-
-hv_return_t hc_vcpu_run(struct hcall *c)
-{
-	struct vcpu *v;
-	uint64_t mode = c->gpr->rcx;
-	hv_return_t r = owned_vcpu(c, &v);
-
-	if (r != HV_SUCCESS)
-		return r;
-	if ((mode & ~(uint64_t)(HVMETAL_RUN_MODE | HVMETAL_RUN_SET_RIP)) ||
-	    (mode & HVMETAL_RUN_MODE) > HVMETAL_RUN_UNTIL)
-		return HV_BAD_ARGUMENT;
-	__atomic_store_n(&v->running, 1, __ATOMIC_RELEASE);
-	r = vcpu_run(v, c->gpr);
-	__atomic_store_n(&v->running, 0, __ATOMIC_RELEASE);
-	return r;
 }
 
 /* Any CPU: no owner check. */

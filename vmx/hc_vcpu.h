@@ -15,7 +15,6 @@ hv_return_t hc_vcpu_msr_access(struct hcall *c);
 hv_return_t hc_vcpu_read_msr(struct hcall *c);
 hv_return_t hc_vcpu_write_msr(struct hcall *c);
 hv_return_t hc_vcpu_invalidate_tlb(struct hcall *c);
-hv_return_t hc_vcpu_run(struct hcall *c);
 hv_return_t hc_vcpu_interrupt(struct hcall *c);
 hv_return_t hc_vcpu_time(struct hcall *c);
 hv_return_t hc_vcpu_set_tsc_offset(struct hcall *c);

@@ -2,6 +2,7 @@
 #include <hvmetal/abi.h>
 #include "hc_vcpu.h"
 #include "hc_vm.h"
+#include "vcpu_run.h"
 #include "hypercall.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"

@@ -13,6 +13,7 @@
 #include "ept/ept.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
+#include "kernel/vm.h"
 #include "vmcs.h"
 
 struct vm;
@@ -84,6 +85,29 @@ extern uint64_t xstate_supported;
 uint32_t vcpu_xstate_size(void);
 
 void vcpu_vmptrld_failed(uint64_t pa) __attribute__((noreturn, cold));
+
+/*
+ * The vCPU (handle, id) if this CPU owns it, without the VM's lock: for calls
+ * that touch only the vCPU.  A vCPU's page stays with its VM while the VM lives
+ * (dead vCPUs say VCPU_DEAD), so its owner can be read here; the handle, checked
+ * again after that read, proves the VM (and so the page) was alive then.  A vCPU
+ * this CPU owns cannot go away under it, nor can its VM.
+ */
+static inline hv_return_t vcpu_owned(uint64_t handle, uint64_t id, struct vcpu **v)
+{
+	struct vm *vm = vm_peek(handle);
+	uint32_t owner;
+
+	if (!vm || id >= VM_VCPUS_MAX)
+		return HV_BAD_ARGUMENT;
+	*v = __atomic_load_n(&vm->vcpus[id], __ATOMIC_ACQUIRE);
+	if (!*v)
+		return HV_BAD_ARGUMENT;
+	owner = __atomic_load_n(&(*v)->owner, __ATOMIC_ACQUIRE);
+	if (vm_peek(handle) != vm || owner == VCPU_DEAD)
+		return HV_BAD_ARGUMENT;
+	return owner == this_cpu()->index ? HV_SUCCESS : HV_DENIED;
+}
 
 /* Makes v's VMCS current; vcpu_vmcs_put brings back the control domain's. */
 static inline void vcpu_vmcs_get(struct vcpu *v)

@@ -14,6 +14,7 @@
 #include "kernel/vm.h"
 #include "cd_apic.h"
 #include "vcpu.h"
+#include "hypercall.h"
 #include "vcpu_run.h"
 #include "vmcs.h"
 #include "vmcs_policy.h"
@@ -189,7 +190,7 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 	}
 }
 
-hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
+static hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
 {
 	struct percpu *cpu = this_cpu();
 	struct cd_saved cd;
@@ -250,6 +251,23 @@ hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
 	}
 	switch_to_cd(v, &cd, cpu);
 	vcpu_vmcs_put();
+	return r;
+}
+
+hv_return_t hc_vcpu_run(struct hcall *c)
+{
+	struct vcpu *v;
+	uint64_t mode = c->gpr->rcx;
+	hv_return_t r = vcpu_owned(c->gpr->rdi, c->gpr->rsi, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	if ((mode & ~(uint64_t)(HVMETAL_RUN_MODE | HVMETAL_RUN_SET_RIP)) ||
+	    (mode & HVMETAL_RUN_MODE) > HVMETAL_RUN_UNTIL)
+		return HV_BAD_ARGUMENT;
+	__atomic_store_n(&v->running, 1, __ATOMIC_RELEASE);
+	r = vcpu_run(v, c->gpr);
+	__atomic_store_n(&v->running, 0, __ATOMIC_RELEASE);
 	return r;
 }
 

@@ -5,15 +5,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <Hypervisor/hv_error.h>
+#include "hypercall.h"
 #include "vcpu.h"
 
 /*
- * VCPU_RUN on the owning CPU with v->running set: the call's registers (abi.h)
- * in, the exit the VMM sees out.  HV_SUCCESS, HV_ERROR when VMLAUNCH/VMRESUME
- * failed (hv_vcpu_vmx_status), HVMETAL_RUN_AGAIN when run_until stopped for the
- * control domain's interrupt.
+ * VCPU_RUN (abi.h): on the owning CPU, the guest runs until an exit the call
+ * returns.  HV_SUCCESS with the exit in the caller's registers, HV_ERROR when
+ * VMLAUNCH/VMRESUME failed (hv_vcpu_vmx_status), HVMETAL_RUN_AGAIN when
+ * run_until stopped for the control domain's interrupt.
  */
-hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call);
+hv_return_t hc_vcpu_run(struct hcall *c);
 /* From any CPU, on a locked VM: the next or current run of v exits with VMX_REASON_IRQ. */
 void vcpu_interrupt(struct vcpu *v);
 
