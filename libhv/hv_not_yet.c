@@ -18,20 +18,8 @@ hv_return_t hv_vm_remove_pio_notifier(uint16_t addr, size_t size, uint32_t value
 	return HV_UNSUPPORTED;
 }
 
-hv_return_t hv_vmx_vcpu_read_shadow_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *value)
-{
-	return HV_UNSUPPORTED;
-}
 
-hv_return_t hv_vmx_vcpu_write_shadow_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value)
-{
-	return HV_UNSUPPORTED;
-}
 
-hv_return_t hv_vmx_vcpu_set_shadow_access(hv_vcpuid_t vcpu, uint32_t field, hv_shadow_flags_t flags)
-{
-	return HV_UNSUPPORTED;
-}
 
 hv_return_t hv_vmx_vcpu_set_apic_address(hv_vcpuid_t vcpu, hv_gpaddr_t gpa)
 {

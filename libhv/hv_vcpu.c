@@ -334,3 +334,22 @@ hv_return_t hv_vmx_get_msr_info(hv_vmx_msr_info_t field, uint64_t *value)
 		return HV_BAD_ARGUMENT;
 	return read_out(hvmetal_vmcall(HVMETAL_HC_VMX_MSR_INFO, field, 0, 0, &v), &v, value);
 }
+
+hv_return_t hv_vmx_vcpu_read_shadow_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t *value)
+{
+	uint64_t v = 0;
+
+	if (!value)
+		return HV_BAD_ARGUMENT;
+	return read_out(vcpu_call(HVMETAL_HC_VMX_READ_SHADOW, vcpu, field, &v), &v, value);
+}
+
+hv_return_t hv_vmx_vcpu_write_shadow_vmcs(hv_vcpuid_t vcpu, uint32_t field, uint64_t value)
+{
+	return vcpu_call6(HVMETAL_HC_VMX_WRITE_SHADOW, vcpu, field, value, 0);
+}
+
+hv_return_t hv_vmx_vcpu_set_shadow_access(hv_vcpuid_t vcpu, uint32_t field, hv_shadow_flags_t flags)
+{
+	return vcpu_call6(HVMETAL_HC_VMX_SHADOW_ACCESS, vcpu, field, flags, 0);
+}

@@ -288,6 +288,8 @@ hv_return_t hc_vmx_write_vmcs(struct hcall *c)
 		vcpu_vmcs_get(v);
 		if (vmx_vmwrite(c->gpr->rdx, out) != VMX_OK)
 			r = HV_BAD_ARGUMENT;
+		else if (c->gpr->rdx == VMCS_CTRL_CPU_BASED2)
+			vcpu_link_shadow(v, out);
 		vcpu_vmcs_put();
 	}
 	return r;
@@ -316,6 +318,40 @@ hv_return_t hc_vmx_read_capability(struct hcall *c)
 		return HV_BAD_ARGUMENT;
 	c->gpr->rdx = val;
 	return HV_SUCCESS;
+}
+
+hv_return_t hc_vmx_read_shadow(struct hcall *c)
+{
+	struct vcpu *v;
+	uint64_t val = 0;
+	hv_return_t r = owned_vcpu(c, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_read_shadow(v, (uint32_t)c->gpr->rdx, &val);
+	if (r == HV_SUCCESS)
+		c->gpr->rdx = val;
+	return r;
+}
+
+hv_return_t hc_vmx_write_shadow(struct hcall *c)
+{
+	struct vcpu *v;
+	hv_return_t r = owned_vcpu(c, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	return c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_write_shadow(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
+}
+
+hv_return_t hc_vmx_shadow_access(struct hcall *c)
+{
+	struct vcpu *v;
+	hv_return_t r = owned_vcpu(c, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	return c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_shadow_access(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
 }
 
 /* Guests get no PMU and no speculation-control MSRs: their masks are empty. */

@@ -24,6 +24,9 @@ hv_return_t hc_vmx_write_vmcs(struct hcall *c);
 hv_return_t hc_vmx_cap_write_vmcs(struct hcall *c);
 hv_return_t hc_vmx_read_capability(struct hcall *c);
 hv_return_t hc_vmx_msr_info(struct hcall *c);
+hv_return_t hc_vmx_read_shadow(struct hcall *c);
+hv_return_t hc_vmx_write_shadow(struct hcall *c);
+hv_return_t hc_vmx_shadow_access(struct hcall *c);
 hv_return_t hc_vm_sync_tsc(struct hcall *c);
 
 #endif

@@ -122,6 +122,9 @@ static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
 	[HVMETAL_HC_VMX_CAP_WRITE_VMCS] = hc_vmx_cap_write_vmcs,
 	[HVMETAL_HC_VMX_READ_CAPABILITY] = hc_vmx_read_capability,
 	[HVMETAL_HC_VMX_MSR_INFO] = hc_vmx_msr_info,
+	[HVMETAL_HC_VMX_READ_SHADOW] = hc_vmx_read_shadow,
+	[HVMETAL_HC_VMX_WRITE_SHADOW] = hc_vmx_write_shadow,
+	[HVMETAL_HC_VMX_SHADOW_ACCESS] = hc_vmx_shadow_access,
 };
 
 /* SS.DPL is the CPL; in virtual-8086 mode VM entry has made it 3. */

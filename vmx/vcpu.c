@@ -1,6 +1,7 @@
 #include <stddef.h>
 #include <Hypervisor/hv_arch_x86.h>
 #include <Hypervisor/hv_types.h>
+#include <Hypervisor/hv_vmx.h>
 #include <hvmetal/abi.h>
 #include "kernel/cpu.h"
 #include "kernel/host.h"
@@ -15,6 +16,8 @@
 #include "vmx_bits.h"
 #include "vmx_cpu.h"
 #include "xstate.h"
+
+#define SHADOW_VMCS_INDICATOR	(1u << 31)
 
 #define VPID_FIRST_GUEST	2	/* 1 is the control domain's */
 
@@ -139,6 +142,10 @@ static void write_vcpu_controls(struct vcpu *v, uint32_t vpid)
 	vmcs_write(VMCS_EPTP, v->eptp);
 	if (vmx_caps.vpid)
 		vmcs_write(VMCS_VPID, vpid);
+	if (v->shadow_pa) {
+		vmcs_write(VMCS_VMREAD_BITMAP, (uintptr_t)v->vmread_bitmap);
+		vmcs_write(VMCS_VMWRITE_BITMAP, (uintptr_t)v->vmwrite_bitmap);
+	}
 }
 
 /*
@@ -146,6 +153,8 @@ static void write_vcpu_controls(struct vcpu *v, uint32_t vpid)
  * reads a vCPU without the VM's lock, and a stale pointer must still find a
  * vCPU, marked dead, rather than a page put to another use.
  */
+static void bitmap_set(uint8_t *bm, int bit, bool exit);
+
 static struct vcpu *vcpu_struct_get(struct vm *vm)
 {
 	struct vcpu *v = vm->free_vcpus;
@@ -173,6 +182,90 @@ static void vcpu_struct_put(struct vm *vm, struct vcpu *v)
 	vm->free_vcpus = v;
 }
 
+static void shadow_free(struct vcpu *v)
+{
+	if (v->shadow_pa) {
+		vmx_clear(v->shadow_pa);	/* out of the CPU before the page goes */
+		pool_free_pages(&host_pool, (void *)(uintptr_t)v->shadow_pa, 1);
+	}
+	if (v->vmread_bitmap)
+		pool_free_pages(&host_pool, v->vmread_bitmap, 1);
+	if (v->vmwrite_bitmap)
+		pool_free_pages(&host_pool, v->vmwrite_bitmap, 1);
+	v->shadow_pa = 0;
+	v->vmread_bitmap = v->vmwrite_bitmap = NULL;
+}
+
+/*
+ * Where the CPU can shadow VMCSs, every vCPU gets a shadow VMCS and its VMREAD
+ * and VMWRITE bitmaps (all ones: every access exits until the VMM opens a field),
+ * so the client may turn shadowing on at any time.
+ */
+static int shadow_alloc(struct vcpu *v)
+{
+	uint32_t *shadow;
+
+	if (!(vmcs_policy.proc2.may1 & PROC2_VMCS_SHADOW))
+		return 0;
+	shadow = pool_alloc_page(&host_pool);
+	v->vmread_bitmap = pool_alloc_page(&host_pool);
+	v->vmwrite_bitmap = pool_alloc_page(&host_pool);
+	if (!shadow || !v->vmread_bitmap || !v->vmwrite_bitmap) {
+		v->shadow_pa = (uintptr_t)shadow;
+		shadow_free(v);
+		return -1;
+	}
+	shadow[0] = vmx_caps.revision | SHADOW_VMCS_INDICATOR;
+	v->shadow_pa = (uintptr_t)shadow;
+	memset(v->vmread_bitmap, 0xff, PAGE_SIZE);
+	memset(v->vmwrite_bitmap, 0xff, PAGE_SIZE);
+	if (vmx_clear(v->shadow_pa) != VMX_OK)
+		panic("VMCLEAR of a new shadow VMCS failed");
+	return 0;
+}
+
+void vcpu_link_shadow(struct vcpu *v, uint64_t proc2)
+{
+	vmcs_write(VMCS_LINK_POINTER, (proc2 & PROC2_VMCS_SHADOW) && v->shadow_pa ? v->shadow_pa : ~0ull);
+}
+
+/* The shadow VMCS is loaded only for the access, then the control domain's again. */
+static hv_return_t shadow_access(struct vcpu *v, uint32_t field, uint64_t *val, bool write)
+{
+	enum vmx_result r;
+
+	if (!v->shadow_pa)
+		return HV_UNSUPPORTED;
+	if (vmx_ptrld(v->shadow_pa) != VMX_OK)
+		vcpu_vmptrld_failed(v->shadow_pa);
+	r = write ? vmx_vmwrite(field, *val) : vmx_vmread(field, val);
+	vcpu_vmcs_put();
+	/* A field this CPU lacks, or a read-only one it cannot write, fails here. */
+	return r == VMX_OK ? HV_SUCCESS : HV_BAD_ARGUMENT;
+}
+
+hv_return_t vcpu_read_shadow(struct vcpu *v, uint32_t field, uint64_t *val)
+{
+	return shadow_access(v, field, val, false);
+}
+
+hv_return_t vcpu_write_shadow(struct vcpu *v, uint32_t field, uint64_t val)
+{
+	return shadow_access(v, field, &val, true);
+}
+
+/* Bits 14:0 of an encoding index the bitmaps; a clear bit lets the guest's access through. */
+hv_return_t vcpu_shadow_access(struct vcpu *v, uint32_t field, uint64_t flags)
+{
+	if (!v->shadow_pa)
+		return HV_UNSUPPORTED;
+	if (field > 0x7fff || (flags & ~(uint64_t)(HV_SHADOW_VMCS_READ | HV_SHADOW_VMCS_WRITE)))
+		return HV_BAD_ARGUMENT;
+	bitmap_set(v->vmread_bitmap, (int)field, !(flags & HV_SHADOW_VMCS_READ));
+	bitmap_set(v->vmwrite_bitmap, (int)field, !(flags & HV_SHADOW_VMCS_WRITE));
+	return HV_SUCCESS;
+}
+
 hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
 {
 	struct vcpu *v;
@@ -193,7 +286,9 @@ hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
 		v->msr_bitmap = pool_alloc_page(&host_pool);
 	if (v && v->msr_bitmap)
 		v->xsave = pool_alloc_pages(&host_pool, xstate_pages());
-	if (!v || !vmcs || !v->msr_bitmap || !v->xsave) {
+	if (!v || !vmcs || !v->msr_bitmap || !v->xsave || shadow_alloc(v) < 0) {
+		if (v && v->xsave)
+			pool_free_pages(&host_pool, v->xsave, xstate_pages());
 		if (v && v->msr_bitmap)
 			pool_free_pages(&host_pool, v->msr_bitmap, 1);
 		if (v)
@@ -245,6 +340,7 @@ void vcpu_destroy(struct vcpu *v)
 	pool_free_pages(&host_pool, (void *)(uintptr_t)v->vmcs_pa, 1);
 	pool_free_pages(&host_pool, v->xsave, xstate_pages());
 	pool_free_pages(&host_pool, v->msr_bitmap, 1);
+	shadow_free(v);
 	vcpu_struct_put(vm, v);
 }
 

@@ -36,6 +36,9 @@ struct vcpu {
 	uint64_t vmcs_pa;
 	uint8_t *msr_bitmap;		/* 4 KiB, 1 = exit */
 	uint8_t *xsave;			/* the guest's XSAVE area (xstate_size bytes) */
+	uint64_t shadow_pa;		/* shadow VMCS for a guest hypervisor, 0 without shadowing */
+	uint8_t *vmread_bitmap;		/* 1 = the guest's VMREAD of that field exits */
+	uint8_t *vmwrite_bitmap;
 	uint32_t id;			/* hv_vcpuid_t: index in vm->vcpus */
 	uint32_t owner;			/* control-domain CPU index; VCPU_DEAD when none (atomics) */
 	uint32_t asid;			/* address space in use */
@@ -76,6 +79,12 @@ hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val);
 /* After a change to space e that removed or narrowed translations: every vCPU
  * running on it elsewhere drops its cached ones before this returns. */
 void vcpu_sync_space(struct vm *vm, const struct ept *e);
+
+/* The link pointer follows the VMCS-shadowing control (a client write to it). */
+void vcpu_link_shadow(struct vcpu *v, uint64_t proc2);
+hv_return_t vcpu_read_shadow(struct vcpu *v, uint32_t field, uint64_t *val);
+hv_return_t vcpu_write_shadow(struct vcpu *v, uint32_t field, uint64_t val);
+hv_return_t vcpu_shadow_access(struct vcpu *v, uint32_t field, uint64_t flags);
 
 /* Guest TSC = host TSC + offset, on the loaded VMCS. */
 void vcpu_apply_tsc_offset(uint64_t offset);

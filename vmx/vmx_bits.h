@@ -19,6 +19,7 @@
 #define PROC2_EPT		(1u << 1)
 #define PROC2_RDTSCP		(1u << 3)
 #define PROC2_VPID		(1u << 5)
+#define PROC2_VMCS_SHADOW	(1u << 14)
 #define PROC2_UNRESTRICTED	(1u << 7)
 #define PROC2_INVPCID		(1u << 12)
 #define PROC2_XSAVES		(1u << 20)
@@ -59,6 +60,8 @@
 /* 64-bit fields */
 #define VMCS_MSR_BITMAP			0x2004
 #define VMCS_TSC_OFFSET			0x2010
+#define VMCS_VMREAD_BITMAP		0x2026
+#define VMCS_VMWRITE_BITMAP		0x2028
 #define VMCS_EPTP			0x201a
 #define VMCS_GUEST_PHYS_ADDR		0x2400
 #define VMCS_LINK_POINTER		0x2800

@@ -72,7 +72,10 @@
 #define HVMETAL_HC_VMX_CAP_WRITE_VMCS	0x0032	/* RDX = field -> RDX = allowed_0, RCX = allowed_1 */
 #define HVMETAL_HC_VMX_READ_CAPABILITY	0x0033	/* RDI = hv_vmx_capability_t -> RDX = value */
 #define HVMETAL_HC_VMX_MSR_INFO		0x0034	/* RDI = hv_vmx_msr_info_t -> RDX = value */
-#define HVMETAL_HC_COUNT		0x0035
+#define HVMETAL_HC_VMX_READ_SHADOW	0x0035	/* RDX = field -> RDX = value */
+#define HVMETAL_HC_VMX_WRITE_SHADOW	0x0036	/* RDX = field, RCX = value */
+#define HVMETAL_HC_VMX_SHADOW_ACCESS	0x0037	/* RDX = field, RCX = hv_shadow_flags_t */
+#define HVMETAL_HC_COUNT		0x0038
 
 /* VCPU_MSR_ACCESS operations */
 #define HVMETAL_MSR_NATIVE		0	/* R8 = enable: hv_vcpu_enable_native_msr */

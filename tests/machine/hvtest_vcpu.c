@@ -186,8 +186,8 @@ static void test_vmcs_policy(void)
 	       hv_vmx_vcpu_read_vmcs(vcpu, VMCS_HOST_CR3, &v) == HV_BAD_ARGUMENT,
 	       "host-state fields are refused both ways");
 	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2,
-				     cap2ctrl(HV_VMX_CAP_PROCBASED2, 0) | CPU_BASED2_VMCS_SHADOW) == HV_BAD_ARGUMENT,
-	       "asking for VMCS shadowing in the secondary controls is refused");
+				     cap2ctrl(HV_VMX_CAP_PROCBASED2, 0) | CPU_BASED2_VIRTUAL_APIC) == HV_BAD_ARGUMENT,
+	       "asking for APIC-access virtualization in the secondary controls is refused (no APIC page yet)");
 	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_RO_EXIT_REASON, 0) == HV_BAD_ARGUMENT &&
 	       hv_vmx_vcpu_write_vmcs(vcpu, 0x1234, 0) == HV_BAD_ARGUMENT,
 	       "read-only and unknown fields are refused");
@@ -197,9 +197,9 @@ static void test_vmcs_policy(void)
 	tap_ok((v & (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED)) == (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED),
 	       "writing 0 to the secondary controls still gives EPT and unrestricted guest (%lx)", v);
 	tap_ok(hv_vmx_vcpu_get_cap_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, &a0, &a1) == HV_SUCCESS &&
-	       (a0 & CPU_BASED2_EPT) && !(a1 & CPU_BASED2_VMCS_SHADOW) &&
+	       (a0 & CPU_BASED2_EPT) && !(a1 & CPU_BASED2_VIRTUAL_APIC) &&
 	       hv_vmx_vcpu_get_cap_write_vmcs(vcpu, VMCS_HOST_RIP, &a0, &a1) == HV_BAD_ARGUMENT,
-	       "get_cap_write_vmcs reports EPT forced and shadowing unavailable");
+	       "get_cap_write_vmcs reports EPT forced and APIC-access virtualization unavailable");
 	tap_ok(hv_vmx_read_capability(HV_VMX_CAP_PINBASED, &v) == HV_SUCCESS && (v & 9) == 9 &&
 	       hv_vmx_read_capability(HV_VMX_CAP_PREEMPTION_TIMER, &v) == HV_SUCCESS &&
 	       hv_vmx_read_capability(99, &v) == HV_BAD_ARGUMENT,
@@ -356,6 +356,38 @@ static void test_spaces(void)
 	tap_ok(hv_vm_space_destroy(asid) == HV_SUCCESS, "once the vCPU leaves it, it can");
 }
 
+/* A guest hypervisor's VMCS: the VMM reads and writes it, opens fields, turns shadowing on. */
+static void test_shadow_vmcs(void)
+{
+	uint64_t cap = 0, v = 0;
+	bool have;
+
+	hv_vmx_read_capability(HV_VMX_CAP_PROCBASED2, &cap);
+	have = (cap >> 32) & CPU_BASED2_VMCS_SHADOW;
+	tap_ok(have, "VMCS shadowing is offered (the CPU has it)");
+	if (!have)
+		return;
+	tap_ok(hv_vmx_vcpu_write_shadow_vmcs(vcpu, VMCS_GUEST_RIP, 0x1234) == HV_SUCCESS &&
+	       hv_vmx_vcpu_read_shadow_vmcs(vcpu, VMCS_GUEST_RIP, &v) == HV_SUCCESS && v == 0x1234 &&
+	       hv_vmx_vcpu_write_shadow_vmcs(vcpu, VMCS_HOST_RIP, 0x5678) == HV_SUCCESS &&
+	       hv_vmx_vcpu_read_shadow_vmcs(vcpu, VMCS_HOST_RIP, &v) == HV_SUCCESS && v == 0x5678 &&
+	       reg(HV_X86_RIP) != 0x1234,
+	       "the shadow VMCS is the guest hypervisor's: any field, its host state too, apart from the vCPU's own");
+	tap_ok(hv_vmx_vcpu_read_shadow_vmcs(vcpu, 0x1234, &v) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_set_shadow_access(vcpu, 0x8000, HV_SHADOW_VMCS_READ) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_set_shadow_access(vcpu, VMCS_GUEST_RIP, 4) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_set_shadow_access(vcpu, VMCS_GUEST_RIP, HV_SHADOW_VMCS_READ | HV_SHADOW_VMCS_WRITE) == HV_SUCCESS,
+	       "shadow access: an unknown field, an encoding past bit 14 or an unknown flag is refused");
+	load(guest_exits, guest_exits_end);
+	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2,
+				     cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VMCS_SHADOW)) == HV_SUCCESS &&
+	       run() == VMX_REASON_IO,
+	       "with shadowing on the vCPU enters and runs (hvmetal linked the shadow VMCS)");
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0));
+	load(guest_exits, guest_exits_end);
+	tap_ok(run() == VMX_REASON_IO, "and with it off again (link pointer back to none)");
+}
+
 /* ---- from another CPU ---- */
 
 static volatile int ap_phase;
@@ -439,6 +471,7 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_faults();
 	test_deadline();
 	test_spaces();
+	test_shadow_vmcs();
 	if (mp && cpus > 1)
 		test_other_cpu(mp);
 	r = hv_vcpu_get_exec_time(vcpu, &t);
