@@ -13,6 +13,7 @@
 #define CODE		0x1000
 #define MSR_KGSBASE	0xc0000102
 #define MSR_LSTAR	0xc0000082
+#define XSTATE_BV	512	/* XSAVE header: which components the area holds */
 
 #define GUEST(name) extern const uint8_t name[], name##_end[]
 GUEST(guest_exits);
@@ -258,6 +259,59 @@ static void test_fpstate(void)
 	       "a reserved MXCSR bit, a short buffer or a bad pointer is refused (%x, %x)", r, r2);
 }
 
+/* The same with YMM7, whose upper half only XSAVE state (AVX) holds. */
+static hv_return_t run_watching_ymm7(const uint8_t before[32], uint8_t after[32])
+{
+	register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = CODE;
+	uint64_t rax = HVMETAL_HC_VCPU_RUN, rdi = libhv_vm(), rsi = vcpu;
+	uint64_t rdx = HV_DEADLINE_FOREVER, rcx = HVMETAL_RUN_EVERY_EXIT | HVMETAL_RUN_SET_RIP;
+
+	__asm__ volatile("vmovdqu %6, %%ymm7; vmcall; vmovdqu %%ymm7, %7"
+			 : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+c"(rcx), "+r"(r8)
+			 : "m"(*(const uint8_t (*)[32])before), "m"(*(uint8_t (*)[32])after), "r"(r9)
+			 : "xmm7", "memory", "cc");
+	return (hv_return_t)rax;
+}
+
+/*
+ * AVX state both ways: the control domain turns AVX on (XSETBV, which hvmetal
+ * emulates), the VMM gives the guest its own YMM7 upper half through the
+ * XSAVE area; a run leaves the control domain's YMM7 whole and the guest's as set.
+ */
+static void test_avx(void)
+{
+	static uint8_t area[8192] __attribute__((aligned(64)));
+	static const uint8_t cd[32] = "control-domain-ymm7-both-halves";
+	static const uint8_t mine[16] = "guest-ymm7-upper";
+	uint8_t now[32] = { 0 };
+	uint32_t lo, hi, ymm_off;
+	uint64_t xcr0;
+
+	if (!(cpuid(1, 0).ecx & (1u << 28)) || !(read_cr4() & CR4_OSXSAVE)) {
+		tap_ok(0, "a CPU with AVX and CR4.OSXSAVE for the AVX checks");
+		return;
+	}
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	xcr0 = ((uint64_t)hi << 32) | lo;
+	__asm__ volatile("xsetbv" : : "a"((uint32_t)(xcr0 | 7)), "d"(hi), "c"(0));
+	ymm_off = cpuid(0xd, 2).ebx;	/* where YMM_Hi128 lives in the standard layout */
+	memcpy(gmem + 0x2100, "guest-xmm7-low!!", 16);
+	load(guest_sse, guest_sse_end);
+	hv_vcpu_read_fpstate(vcpu, area, sizeof(area));
+	memcpy(area + ymm_off + 7 * 16, mine, 16);
+	area[XSTATE_BV] |= 4;
+	tap_ok(hv_vcpu_write_register(vcpu, HV_X86_XCR0, 7) == HV_SUCCESS &&
+	       hv_vcpu_write_fpstate(vcpu, area, sizeof(area)) == HV_SUCCESS &&
+	       run_watching_ymm7(cd, now) == HV_SUCCESS && !memcmp(now, cd, 32),
+	       "a guest run leaves the control domain's YMM7, both halves, as it was");
+	memset(area, 0, sizeof(area));
+	tap_ok(hv_vcpu_read_fpstate(vcpu, area, sizeof(area)) == HV_SUCCESS &&
+	       !memcmp(area + ymm_off + 7 * 16, mine, 16) && !memcmp(area + 160 + 7 * 16, "guest-xmm7-low!!", 16),
+	       "and the guest's YMM7 is its own: upper half from the VMM, lower from its own load");
+	hv_vcpu_write_register(vcpu, HV_X86_XCR0, 1);
+	__asm__ volatile("xsetbv" : : "a"(lo), "d"(hi), "c"(0));
+}
+
 static void test_msrs(void)
 {
 	uint64_t mine = 0xffff800012340000ull, saved = rdmsr(MSR_KGSBASE), v = 0, reason;
@@ -467,6 +521,7 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_registers();
 	test_vmcs_policy();
 	test_fpstate();
+	test_avx();
 	test_msrs();
 	test_faults();
 	test_deadline();
