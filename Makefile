@@ -54,6 +54,7 @@ test_guest_pt_SRCS := kernel/guest_pt.c
 test_memmap_SRCS := kernel/memmap.c
 test_config_SRCS := boot/config.c kernel/log.c
 test_vmx_caps_SRCS := vmx/vmx_caps.c
+test_vcpu_regs_SRCS := vmx/vcpu_regs.c
 test_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c

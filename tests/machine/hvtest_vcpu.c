@@ -201,6 +201,10 @@ static void test_vmcs_policy(void)
 	       (a0 & CPU_BASED2_EPT) && !(a1 & CPU_BASED2_VIRTUAL_APIC) &&
 	       hv_vmx_vcpu_get_cap_write_vmcs(vcpu, VMCS_HOST_RIP, &a0, &a1) == HV_BAD_ARGUMENT,
 	       "get_cap_write_vmcs reports EPT forced and APIC-access virtualization unavailable");
+	tap_ok(hv_vmx_get_msr_info(HV_VMX_INFO_MSR_IA32_ARCH_CAPABILITIES, &v) == HV_SUCCESS &&
+	       hv_vmx_get_msr_info(HV_VMX_VALID_MSR_IA32_DEBUGCTL, &v) == HV_SUCCESS && v == 0 &&
+	       hv_vmx_get_msr_info(77, &v) == HV_BAD_ARGUMENT,
+	       "hv_vmx_get_msr_info answers what it knows and refuses the rest");
 	tap_ok(hv_vmx_read_capability(HV_VMX_CAP_PINBASED, &v) == HV_SUCCESS && (v & 9) == 9 &&
 	       hv_vmx_read_capability(HV_VMX_CAP_PREEMPTION_TIMER, &v) == HV_SUCCESS &&
 	       hv_vmx_read_capability(99, &v) == HV_BAD_ARGUMENT,
@@ -362,6 +366,49 @@ static void test_faults(void)
 	tap_ok(run() == VMX_REASON_IO, "and the vCPU runs again once the state is fixed");
 }
 
+/* Bad controls fail the VM entry itself (VMfailValid): HV_ERROR and ZF, and the vCPU lives on. */
+static void test_vmfail(void)
+{
+	uint32_t status = 0;
+	hv_return_t r;
+
+	tap_ok(hv_vcpu_vmx_status(vcpu, &status) == HV_ERROR,
+	       "hv_vcpu_vmx_status before any failed VM entry: HV_ERROR, nothing to report");
+	load(guest_exits, guest_exits_end);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CR3_COUNT, 5);	/* the CPU takes at most 4 */
+	r = hv_vcpu_run(vcpu);
+	if (hv_vcpu_vmx_status(vcpu, &status) != HV_SUCCESS)
+		status = ~0u;
+	tap_ok(r == HV_ERROR && status == 0x40,
+	       "a VM entry refused for bad controls is HV_ERROR, and hv_vcpu_vmx_status says ZF (%x, %x)",
+	       r, status);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CR3_COUNT, 0);
+	load(guest_exits, guest_exits_end);
+	tap_ok(run() == VMX_REASON_IO, "fixed, the vCPU runs again");
+}
+
+/* TSC: an offset from hv_tsc_clock, and one guest TSC for the whole VM. */
+static void test_tsc(void)
+{
+	uint64_t tsc = 0, now;
+	hv_return_t r;
+
+	r = hv_vcpu_set_tsc_relative(vcpu, 1000000000000ll);
+	hv_vcpu_read_msr(vcpu, 0x10, &tsc);
+	now = hv_tsc_clock();
+	/* Read just before now: 10^12 ahead of it, less the few instructions between. */
+	tap_ok(r == HV_SUCCESS && tsc > now + 1000000000000ull - 1000000 && tsc < now + 1000000000000ull,
+	       "hv_vcpu_set_tsc_relative: the guest TSC reads hv_tsc_clock() + 10^12 (%lu ahead)",
+	       (uint64_t)(tsc - now));
+	load(guest_exits, guest_exits_end);
+	r = hv_vm_sync_tsc(5000000000000ull);
+	run();
+	hv_vcpu_read_msr(vcpu, 0x10, &tsc);
+	tap_ok(r == HV_SUCCESS && tsc >= 5000000000000ull && tsc < 5000000000000ull + 100000000ull,
+	       "hv_vm_sync_tsc: the guest TSC restarts from the given value (%lu past it)",
+	       (uint64_t)(tsc - 5000000000000ull));
+}
+
 static void test_deadline(void)
 {
 	uint64_t deadline, reason = 0, count;
@@ -501,8 +548,7 @@ static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 {
 	hv_vcpuid_t second = 0;
-	uint64_t t = 0;
-	uint32_t status = 0;
+	uint64_t t = 0, idle = 1;
 	hv_return_t r;
 
 	if (hv_vm_create(HV_VM_DEFAULT) != HV_SUCCESS ||
@@ -524,16 +570,19 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_avx();
 	test_msrs();
 	test_faults();
+	test_vmfail();
+	test_tsc();
 	test_deadline();
 	test_spaces();
 	test_shadow_vmcs();
 	if (mp && cpus > 1)
 		test_other_cpu(mp);
 	r = hv_vcpu_get_exec_time(vcpu, &t);
-	tap_ok(r == HV_SUCCESS && t > 0 &&
-	       hv_vcpu_vmx_status(vcpu, &status) == HV_ERROR && hv_vcpu_flush(vcpu) == HV_UNSUPPORTED &&
-	       hv_vcpu_invalidate_tlb(vcpu) == HV_SUCCESS,
-	       "exec time %lu ns; no failed VMLAUNCH to report; hv_vcpu_flush is HV_UNSUPPORTED as on macOS", t);
+	load(guest_exits, guest_exits_end);
+	tap_ok(r == HV_SUCCESS && t > 0 && hv_vcpu_get_idle_time(vcpu, &idle) == HV_SUCCESS && idle == 0 &&
+	       hv_vcpu_flush(vcpu) == HV_UNSUPPORTED && hv_vcpu_invalidate_tlb(vcpu) == HV_SUCCESS &&
+	       run() == VMX_REASON_IO,
+	       "exec time %lu ns, idle 0; hv_vcpu_flush is HV_UNSUPPORTED as on macOS; a TLB flush, then a run", t);
 	tap_ok(hv_vm_destroy() == HV_BUSY, "hv_vm_destroy with vCPUs left is HV_BUSY");
 	tap_ok(hv_vcpu_destroy(second) == HV_SUCCESS && hv_vcpu_destroy(vcpu) == HV_SUCCESS &&
 	       hv_vcpu_destroy(vcpu) == HV_BAD_ARGUMENT && hv_vcpu_run(vcpu) == HV_BAD_ARGUMENT &&
