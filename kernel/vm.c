@@ -71,6 +71,7 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 		vm->nspaces = 1;
 		vm->space_hint = 1;
 		vm->nvcpus = 0;
+		vm->apic_access_page = NULL;
 		vm->handle = (++vm_generation << 8) | (vm->slot + 1);
 		*handle = vm->handle;
 		spin_unlock(&vm->lock);
@@ -87,6 +88,7 @@ hv_return_t vm_destroy(uint64_t handle)
 {
 	struct vm *vm = vm_get(handle);
 	struct ept **dir;
+	void *apic;
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;
@@ -99,10 +101,14 @@ hv_return_t vm_destroy(uint64_t handle)
 	dir = vm->space_dir;
 	vm->space_dir = NULL;
 	vm->nspaces = 0;
+	apic = vm->apic_access_page;
+	vm->apic_access_page = NULL;
 	vcpu_structs_free(vm);
 	vm->handle = 0;
 	vm_put(vm);
 	space_dir_free(dir);
+	if (apic)	/* no EPT maps it any more */
+		pool_free_pages(vm_pool, apic, 1);
 	return HV_SUCCESS;
 }
 

@@ -34,6 +34,7 @@ struct vm {
 	struct vcpu *vcpus[VM_VCPUS_MAX];
 	uint32_t nvcpus;
 	struct vcpu *free_vcpus;	/* destroyed vCPUs' own pages, kept until the VM goes */
+	void *apic_access_page;		/* hv_vmx_vcpu_set_apic_address's page, made on first use */
 };
 
 void vm_init(struct pool *pool, uint64_t gpa_limit);

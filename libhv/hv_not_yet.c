@@ -21,10 +21,6 @@ hv_return_t hv_vm_remove_pio_notifier(uint16_t addr, size_t size, uint32_t value
 
 
 
-hv_return_t hv_vmx_vcpu_set_apic_address(hv_vcpuid_t vcpu, hv_gpaddr_t gpa)
-{
-	return HV_UNSUPPORTED;
-}
 
 hv_return_t hv_vmx_vcpu_set_apic_address_space(hv_vcpuid_t vcpu, hv_vm_space_t asid, hv_gpaddr_t gpa)
 {

@@ -353,3 +353,8 @@ hv_return_t hv_vmx_vcpu_set_shadow_access(hv_vcpuid_t vcpu, uint32_t field, hv_s
 {
 	return vcpu_call6(HVMETAL_HC_VMX_SHADOW_ACCESS, vcpu, field, flags, 0);
 }
+
+hv_return_t hv_vmx_vcpu_set_apic_address(hv_vcpuid_t vcpu, hv_gpaddr_t gpa)
+{
+	return vcpu_call(HVMETAL_HC_VMX_SET_APIC_ADDRESS, vcpu, gpa, 0);
+}

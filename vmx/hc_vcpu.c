@@ -2,6 +2,7 @@
 #include <Hypervisor/hv_arch_vmx.h>
 #include <hvmetal/abi.h>
 #include "kernel/cpu.h"
+#include "kernel/host.h"
 #include "kernel/vm.h"
 #include "hc_vcpu.h"
 #include "vcpu.h"
@@ -352,6 +353,46 @@ hv_return_t hc_vmx_shadow_access(struct hcall *c)
 	if (r != HV_SUCCESS)
 		return r;
 	return c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_shadow_access(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
+}
+
+/*
+ * The guest's APIC page: hvmetal maps one page of its own there (per VM, in the
+ * default space) and makes it the vCPU's APIC-access page, so that with
+ * CPU_BASED2_VIRTUAL_APIC the guest's accesses become APIC-access exits for the
+ * VMM. A gpa the VMM already mapped is refused; the page holds nothing of hvmetal's.
+ */
+hv_return_t hc_vmx_set_apic_address(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	struct ept *e;
+	uint64_t gpa = c->gpr->rdx, hpa, size;
+	unsigned perms;
+	hv_return_t r = get_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	e = vm_space(vm, HV_VM_SPACE_DEFAULT);
+	if (!vm->apic_access_page)
+		vm->apic_access_page = pool_alloc_page(&host_pool);
+	if (!vm->apic_access_page) {
+		r = HV_NO_RESOURCES;
+	} else if (gpa & PAGE_MASK) {
+		r = HV_BAD_ARGUMENT;
+	} else if (ept_lookup(e, gpa, &hpa, &perms, &size) == 0) {
+		/* Already the APIC page (another vCPU set it), or the VMM's memory: refused. */
+		r = hpa == (uintptr_t)vm->apic_access_page ? HV_SUCCESS : HV_BAD_ARGUMENT;
+	} else {
+		r = ept_map(e, gpa, (uintptr_t)vm->apic_access_page, PAGE_SIZE,
+			    EPT_PERM_R | EPT_PERM_W) == 0 ? HV_SUCCESS : HV_BAD_ARGUMENT;
+	}
+	if (r == HV_SUCCESS) {
+		vcpu_vmcs_get(v);
+		vmcs_write(VMCS_APIC_ACCESS_ADDR, (uintptr_t)vm->apic_access_page);
+		vcpu_vmcs_put();
+	}
+	vm_put(vm);
+	return r;
 }
 
 /* Guests get no PMU and no speculation-control MSRs: their masks are empty. */

@@ -326,10 +326,11 @@ void vmcs_policy_init(struct vmcs_policy *p, const struct vmx_caps *caps, uint64
 	/*
 	 * EPT keeps hvmetal's memory out of reach; unrestricted guest lets guests start
 	 * in real mode; VPID (when INVVPID can flush it) spares TLB flushes. Only the
-	 * exiting and instruction-enabling controls below are offered, and VMCS
+	 * exiting and instruction-enabling controls below are offered, VMCS
 	 * shadowing (hvmetal gives every vCPU a shadow VMCS and its bitmaps, and points
-	 * the link pointer at them when the client turns it on). Every other bit
-	 * needs a structure hvmetal owns (APIC pages, PML, #VE,
+	 * the link pointer at them when the client turns it on) and APIC-access
+	 * virtualization (the page is hvmetal's, hv_vmx_vcpu_set_apic_address places
+	 * it). Every other bit needs a structure hvmetal owns (virtual-APIC page, PML, #VE,
 	 * EPTP lists, sub-page tables) or state it does not switch (IA32_XSS, PT).
 	 */
 	if (caps->vpid)
@@ -339,7 +340,7 @@ void vmcs_policy_init(struct vmcs_policy *p, const struct vmx_caps *caps, uint64
 			 CPU_BASED2_PAUSE_LOOP | CPU_BASED2_RDRAND | CPU_BASED2_INVPCID |
 			 CPU_BASED2_ENCLS_EXIT_MAP | CPU_BASED2_RDSEED | CPU_BASED2_TSC_SCALING |
 			 CPU_BASED2_USER_WAIT_PAUSE | CPU_BASED2_ENCLV_EXIT_MAP |
-			 CPU_BASED2_VMCS_SHADOW);
+			 CPU_BASED2_VMCS_SHADOW | CPU_BASED2_VIRTUAL_APIC);
 
 	/*
 	 * Entry always loads the guest's DR7/DEBUGCTL, PAT and EFER, so a guest never

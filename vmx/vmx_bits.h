@@ -60,6 +60,7 @@
 /* 64-bit fields */
 #define VMCS_MSR_BITMAP			0x2004
 #define VMCS_TSC_OFFSET			0x2010
+#define VMCS_APIC_ACCESS_ADDR		0x2014
 #define VMCS_VMREAD_BITMAP		0x2026
 #define VMCS_VMWRITE_BITMAP		0x2028
 #define VMCS_EPTP			0x201a

@@ -75,7 +75,8 @@
 #define HVMETAL_HC_VMX_READ_SHADOW	0x0035	/* RDX = field -> RDX = value */
 #define HVMETAL_HC_VMX_WRITE_SHADOW	0x0036	/* RDX = field, RCX = value */
 #define HVMETAL_HC_VMX_SHADOW_ACCESS	0x0037	/* RDX = field, RCX = hv_shadow_flags_t */
-#define HVMETAL_HC_COUNT		0x0038
+#define HVMETAL_HC_VMX_SET_APIC_ADDRESS	0x0038	/* RDX = guest-physical address of the APIC page */
+#define HVMETAL_HC_COUNT		0x0039
 
 /* VCPU_MSR_ACCESS operations */
 #define HVMETAL_MSR_NATIVE		0	/* R8 = enable: hv_vcpu_enable_native_msr */

@@ -53,6 +53,12 @@ GUEST guest_ept
 	hlt
 guest_ept_end:
 
+; A read from the APIC page the VMM placed at 0x8000.
+GUEST guest_apic
+	mov eax, [0x8020]
+	hlt
+guest_apic_end:
+
 ; An interrupt with an empty IVT (IDTR limit 0): #GP, #DF, triple fault.
 GUEST guest_triple
 	int3

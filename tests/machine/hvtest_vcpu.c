@@ -21,6 +21,7 @@ GUEST(guest_spin);
 GUEST(guest_sse);
 GUEST(guest_msr);
 GUEST(guest_ept);
+GUEST(guest_apic);
 GUEST(guest_triple);
 GUEST(guest_space);
 
@@ -187,8 +188,8 @@ static void test_vmcs_policy(void)
 	       hv_vmx_vcpu_read_vmcs(vcpu, VMCS_HOST_CR3, &v) == HV_BAD_ARGUMENT,
 	       "host-state fields are refused both ways");
 	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2,
-				     cap2ctrl(HV_VMX_CAP_PROCBASED2, 0) | CPU_BASED2_VIRTUAL_APIC) == HV_BAD_ARGUMENT,
-	       "asking for APIC-access virtualization in the secondary controls is refused (no APIC page yet)");
+				     cap2ctrl(HV_VMX_CAP_PROCBASED2, 0) | CPU_BASED2_PML) == HV_BAD_ARGUMENT,
+	       "asking for page-modification logging in the secondary controls is refused (hvmetal has no log page)");
 	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_RO_EXIT_REASON, 0) == HV_BAD_ARGUMENT &&
 	       hv_vmx_vcpu_write_vmcs(vcpu, 0x1234, 0) == HV_BAD_ARGUMENT,
 	       "read-only and unknown fields are refused");
@@ -198,9 +199,9 @@ static void test_vmcs_policy(void)
 	tap_ok((v & (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED)) == (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED),
 	       "writing 0 to the secondary controls still gives EPT and unrestricted guest (%lx)", v);
 	tap_ok(hv_vmx_vcpu_get_cap_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, &a0, &a1) == HV_SUCCESS &&
-	       (a0 & CPU_BASED2_EPT) && !(a1 & CPU_BASED2_VIRTUAL_APIC) &&
+	       (a0 & CPU_BASED2_EPT) && !(a1 & CPU_BASED2_PML) &&
 	       hv_vmx_vcpu_get_cap_write_vmcs(vcpu, VMCS_HOST_RIP, &a0, &a1) == HV_BAD_ARGUMENT,
-	       "get_cap_write_vmcs reports EPT forced and APIC-access virtualization unavailable");
+	       "get_cap_write_vmcs reports EPT forced and page-modification logging unavailable");
 	tap_ok(hv_vmx_get_msr_info(HV_VMX_INFO_MSR_IA32_ARCH_CAPABILITIES, &v) == HV_SUCCESS &&
 	       hv_vmx_get_msr_info(HV_VMX_VALID_MSR_IA32_DEBUGCTL, &v) == HV_SUCCESS && v == 0 &&
 	       hv_vmx_get_msr_info(77, &v) == HV_BAD_ARGUMENT,
@@ -340,6 +341,26 @@ static void test_msrs(void)
 	       hv_vcpu_read_msr(vcpu, 0x1b, &v) == HV_BAD_ARGUMENT,
 	       "hv_vcpu_write_msr refuses a non-canonical LSTAR, read_msr returns what was written");
 	wrmsr(MSR_KGSBASE, saved);
+}
+
+/* hv_vmx_vcpu_set_apic_address: the guest's APIC page accesses become APIC-access exits. */
+static void test_apic_address(void)
+{
+	uint64_t reason, q;
+
+	tap_ok(hv_vmx_vcpu_set_apic_address(vcpu, 0x8001) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_set_apic_address(vcpu, 0x1000) == HV_BAD_ARGUMENT,
+	       "hv_vmx_vcpu_set_apic_address refuses an unaligned gpa and one the VMM mapped");
+	load(guest_apic, guest_apic_end);
+	tap_ok(hv_vmx_vcpu_set_apic_address(vcpu, 0x8000) == HV_SUCCESS &&
+	       hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2,
+				      cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VIRTUAL_APIC)) == HV_SUCCESS,
+	       "hv_vmx_vcpu_set_apic_address(0x8000) with APIC-access virtualization on");
+	reason = run();
+	q = vmcs(VMCS_RO_EXIT_QUALIFIC);
+	tap_ok(reason == VMX_REASON_APIC_ACCESS && (q & 0xfff) == 0x20 && ((q >> 12) & 0xf) == 0,
+	       "a guest read of offset 0x20 is an APIC-access exit (reason %lu, qualification %lx)", reason, q);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0));
 }
 
 static void test_faults(void)
@@ -570,6 +591,7 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_avx();
 	test_msrs();
 	test_faults();
+	test_apic_address();
 	test_vmfail();
 	test_tsc();
 	test_deadline();
