@@ -317,6 +317,25 @@ static void test_avx(void)
 	__asm__ volatile("xsetbv" : : "a"(lo), "d"(hi), "c"(0));
 }
 
+/* CR2 and the debug registers: each side keeps its own across a run. */
+static void test_cr2_dr(void)
+{
+	uint64_t cd_cr2 = 0x1234000, cd_dr0 = 0x5678000, cr2, dr0, g_cr2 = 0, g_dr0 = 0;
+
+	__asm__ volatile("mov %0, %%cr2; mov %1, %%dr0" : : "r"(cd_cr2), "r"(cd_dr0));
+	load(guest_exits, guest_exits_end);
+	hv_vcpu_write_register(vcpu, HV_X86_CR2, 0xabc000);
+	hv_vcpu_write_register(vcpu, HV_X86_DR0, 0xdef000);
+	run();
+	__asm__ volatile("mov %%cr2, %0; mov %%dr0, %1" : "=r"(cr2), "=r"(dr0));
+	hv_vcpu_read_register(vcpu, HV_X86_CR2, &g_cr2);
+	hv_vcpu_read_register(vcpu, HV_X86_DR0, &g_dr0);
+	tap_ok(cr2 == cd_cr2 && dr0 == cd_dr0 && g_cr2 == 0xabc000 && g_dr0 == 0xdef000,
+	       "CR2 and DR0 stay each side's own across a run (control domain %lx/%lx, guest %lx/%lx)",
+	       cr2, dr0, g_cr2, g_dr0);
+	__asm__ volatile("mov %0, %%dr0" : : "r"(0ull));
+}
+
 static void test_msrs(void)
 {
 	uint64_t mine = 0xffff800012340000ull, saved = rdmsr(MSR_KGSBASE), v = 0, reason;
@@ -589,6 +608,7 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_vmcs_policy();
 	test_fpstate();
 	test_avx();
+	test_cr2_dr();
 	test_msrs();
 	test_faults();
 	test_apic_address();
