@@ -307,16 +307,18 @@ void vmcs_policy_init(struct vmcs_policy *p, const struct vmx_caps *caps, uint64
 	/*
 	 * External interrupts and NMIs belong to the control domain: they always exit.
 	 * Virtual NMIs make the guest's NMI blocking its own, so no guest can hold off
-	 * a physical NMI (hvmetal's kicks among them). The preemption timer is hvmetal's (hv_vcpu_run_until); posted interrupts
-	 * would need a descriptor and a notification vector in hvmetal.
+	 * a physical NMI (hvmetal's kicks among them). The preemption timer is
+	 * hvmetal's (hv_vcpu_run_until); posted interrupts would need a descriptor and
+	 * a notification vector in hvmetal.
 	 */
 	p->pin = offer(caps->pin, PIN_BASED_INTR | PIN_BASED_NMI | PIN_BASED_VIRTUAL_NMI,
 		       ~(PIN_BASED_PREEMPTION_TIMER | PIN_BASED_POSTED_INTR));
 
 	/*
 	 * Guests never reach real I/O ports or the real CR8 (the control domain's task
-	 * priority), and MSR accesses go through hvmetal's own bitmap. The TPR shadow would need a virtual-APIC page (not yet), I/O bitmaps
-	 * are host-physical pages, and the tertiary controls field is hvmetal's.
+	 * priority), and MSR accesses go through hvmetal's own bitmap. The TPR shadow
+	 * would need a virtual-APIC page (not yet), I/O bitmaps are host-physical
+	 * pages, and the tertiary controls field is hvmetal's.
 	 */
 	p->proc = offer(caps->proc,
 			CPU_BASED_UNCOND_IO | CPU_BASED_MSR_BITMAPS | CPU_BASED_SECONDARY_CTLS |
