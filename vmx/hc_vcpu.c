@@ -87,7 +87,15 @@ hv_return_t hc_vcpu_set_space(struct hcall *c)
 	return e ? HV_SUCCESS : HV_BAD_ARGUMENT;
 }
 
-hv_return_t hc_vcpu_read_reg(struct hcall *c)
+typedef hv_return_t (*vcpu_read_fn)(struct vcpu *v, uint32_t what, uint64_t *val);
+typedef hv_return_t (*vcpu_write_fn)(struct vcpu *v, uint32_t what, uint64_t val);
+
+/*
+ * A read of one numbered thing (register, MSR, shadow-VMCS field) of an owned
+ * vCPU: RDX names it and gets the value. With_vmcs: the vCPU's VMCS is loaded
+ * around it (the shadow VMCS accesses load their own).
+ */
+static hv_return_t read_call(struct hcall *c, vcpu_read_fn read, bool with_vmcs)
 {
 	struct vcpu *v;
 	uint64_t val = 0;
@@ -95,25 +103,40 @@ hv_return_t hc_vcpu_read_reg(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	vcpu_vmcs_get(v);
-	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_read_reg(v, (uint32_t)c->gpr->rdx, &val);
-	vcpu_vmcs_put();
+	if (with_vmcs)
+		vcpu_vmcs_get(v);
+	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : read(v, (uint32_t)c->gpr->rdx, &val);
+	if (with_vmcs)
+		vcpu_vmcs_put();
 	if (r == HV_SUCCESS)
 		c->gpr->rdx = val;
 	return r;
 }
 
-hv_return_t hc_vcpu_write_reg(struct hcall *c)
+/* The write: RDX names it, RCX is the value. */
+static hv_return_t write_call(struct hcall *c, vcpu_write_fn write, bool with_vmcs)
 {
 	struct vcpu *v;
 	hv_return_t r = owned_vcpu(c, &v);
 
 	if (r != HV_SUCCESS)
 		return r;
-	vcpu_vmcs_get(v);
-	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_write_reg(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
-	vcpu_vmcs_put();
+	if (with_vmcs)
+		vcpu_vmcs_get(v);
+	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : write(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
+	if (with_vmcs)
+		vcpu_vmcs_put();
 	return r;
+}
+
+hv_return_t hc_vcpu_read_reg(struct hcall *c)
+{
+	return read_call(c, vcpu_read_reg, true);
+}
+
+hv_return_t hc_vcpu_write_reg(struct hcall *c)
+{
+	return write_call(c, vcpu_write_reg, true);
 }
 
 hv_return_t hc_vcpu_read_fpstate(struct hcall *c)
@@ -123,8 +146,7 @@ hv_return_t hc_vcpu_read_fpstate(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	r = vcpu_read_fpstate(v, c->gpr->rdx, c->gpr->rcx);
-	return r;
+	return vcpu_read_fpstate(v, c->gpr->rdx, c->gpr->rcx);
 }
 
 hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
@@ -134,8 +156,7 @@ hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	r = vcpu_write_fpstate(v, c->gpr->rdx, c->gpr->rcx);
-	return r;
+	return vcpu_write_fpstate(v, c->gpr->rdx, c->gpr->rcx);
 }
 
 hv_return_t hc_vcpu_msr_access(struct hcall *c)
@@ -145,38 +166,18 @@ hv_return_t hc_vcpu_msr_access(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	r = (c->gpr->rdx >> 32 || c->gpr->rcx >> 32) ? HV_BAD_ARGUMENT :
-	    vcpu_msr_access(v, (uint32_t)c->gpr->rdx, (uint32_t)c->gpr->rcx, c->gpr->r8);
-	return r;
+	return (c->gpr->rdx >> 32 || c->gpr->rcx >> 32) ? HV_BAD_ARGUMENT :
+	       vcpu_msr_access(v, (uint32_t)c->gpr->rdx, (uint32_t)c->gpr->rcx, c->gpr->r8);
 }
 
 hv_return_t hc_vcpu_read_msr(struct hcall *c)
 {
-	struct vcpu *v;
-	uint64_t val = 0;
-	hv_return_t r = owned_vcpu(c, &v);
-
-	if (r != HV_SUCCESS)
-		return r;
-	vcpu_vmcs_get(v);
-	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_read_msr(v, (uint32_t)c->gpr->rdx, &val);
-	vcpu_vmcs_put();
-	if (r == HV_SUCCESS)
-		c->gpr->rdx = val;
-	return r;
+	return read_call(c, vcpu_read_msr, true);
 }
 
 hv_return_t hc_vcpu_write_msr(struct hcall *c)
 {
-	struct vcpu *v;
-	hv_return_t r = owned_vcpu(c, &v);
-
-	if (r != HV_SUCCESS)
-		return r;
-	vcpu_vmcs_get(v);
-	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_write_msr(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
-	vcpu_vmcs_put();
-	return r;
+	return write_call(c, vcpu_write_msr, true);
 }
 
 hv_return_t hc_vcpu_invalidate_tlb(struct hcall *c)
@@ -209,14 +210,12 @@ hv_return_t hc_vcpu_time(struct hcall *c)
 {
 	struct vcpu *v;
 	hv_return_t r = owned_vcpu(c, &v);
-	uint64_t ticks;
 
 	if (r != HV_SUCCESS)
 		return r;
-	ticks = v->exec_ticks;
 	switch (c->gpr->rdx) {
 	case HVMETAL_TIME_EXEC:
-		c->gpr->rdx = vmx_ticks_to_ns(ticks);
+		c->gpr->rdx = vmx_ticks_to_ns(v->exec_ticks);
 		return HV_SUCCESS;
 	case HVMETAL_TIME_IDLE:
 		c->gpr->rdx = 0;	/* a guest's HLT exits to the VMM: hvmetal never idles for it */
@@ -247,8 +246,7 @@ hv_return_t hc_vcpu_vmx_status(struct hcall *c)
 	if (r != HV_SUCCESS)
 		return r;
 	c->gpr->rdx = v->vmx_status;
-	r = v->vmx_status ? HV_SUCCESS : HV_ERROR;
-	return r;
+	return v->vmx_status ? HV_SUCCESS : HV_ERROR;
 }
 
 hv_return_t hc_vmx_read_vmcs(struct hcall *c)
@@ -323,26 +321,12 @@ hv_return_t hc_vmx_read_capability(struct hcall *c)
 
 hv_return_t hc_vmx_read_shadow(struct hcall *c)
 {
-	struct vcpu *v;
-	uint64_t val = 0;
-	hv_return_t r = owned_vcpu(c, &v);
-
-	if (r != HV_SUCCESS)
-		return r;
-	r = c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_read_shadow(v, (uint32_t)c->gpr->rdx, &val);
-	if (r == HV_SUCCESS)
-		c->gpr->rdx = val;
-	return r;
+	return read_call(c, vcpu_read_shadow, false);
 }
 
 hv_return_t hc_vmx_write_shadow(struct hcall *c)
 {
-	struct vcpu *v;
-	hv_return_t r = owned_vcpu(c, &v);
-
-	if (r != HV_SUCCESS)
-		return r;
-	return c->gpr->rdx >> 32 ? HV_BAD_ARGUMENT : vcpu_write_shadow(v, (uint32_t)c->gpr->rdx, c->gpr->rcx);
+	return write_call(c, vcpu_write_shadow, false);
 }
 
 hv_return_t hc_vmx_shadow_access(struct hcall *c)

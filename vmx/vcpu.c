@@ -4,6 +4,7 @@
 #include <Hypervisor/hv_vmx.h>
 #include <hvmetal/abi.h>
 #include "kernel/cpu.h"
+#include "kernel/guest_pt.h"
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"
 #include "kernel/string.h"
@@ -27,7 +28,7 @@ static uint32_t mxcsr_mask;
 
 extern void vcpu_exit_entry(void);	/* vcpu_entry.asm */
 
-static const uint32_t swapped_msr[VCPU_MSR_SWAPPED] = {
+const uint32_t vcpu_swapped_msr[VCPU_MSR_SWAPPED] = {
 	[VCPU_MSR_STAR]		= 0xc0000081,
 	[VCPU_MSR_LSTAR]	= 0xc0000082,
 	[VCPU_MSR_CSTAR]	= 0xc0000083,
@@ -354,11 +355,6 @@ void vcpu_structs_free(struct vm *vm)
 	}
 }
 
-static bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 hv_return_t vcpu_read_reg(struct vcpu *v, uint32_t reg, uint64_t *val)
 {
 	struct reg_loc loc;
@@ -417,7 +413,7 @@ hv_return_t vcpu_write_reg(struct vcpu *v, uint32_t reg, uint64_t val)
 		v->cr2 = val;
 		return HV_SUCCESS;
 	case REG_DR:
-		if (!canonical(val))
+		if (!guest_pt_canonical(val, false))
 			return HV_BAD_ARGUMENT;
 		v->dr[loc.index] = val;
 		return HV_SUCCESS;
@@ -470,7 +466,7 @@ hv_return_t vcpu_write_fpstate(struct vcpu *v, uint64_t uva, uint64_t size)
 static int swapped_index(uint32_t msr)
 {
 	for (int i = 0; i < VCPU_MSR_SWAPPED; i++)
-		if (swapped_msr[i] == msr)
+		if (vcpu_swapped_msr[i] == msr)
 			return i;
 	return -1;
 }
@@ -562,11 +558,11 @@ hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val)
 		if ((sw == VCPU_MSR_TSC_AUX || sw == VCPU_MSR_SFMASK) && (val >> 32))
 			return HV_BAD_ARGUMENT;
 		if ((sw == VCPU_MSR_LSTAR || sw == VCPU_MSR_CSTAR || sw == VCPU_MSR_KGSBASE) &&
-		    !canonical(val))
+		    !guest_pt_canonical(val, false))
 			return HV_BAD_ARGUMENT;
 		v->msr[sw] = val;
 	} else if (field >= 0) {
-		if (msr == 0x174 ? (val >> 32) != 0 : !canonical(val))
+		if (msr == 0x174 ? (val >> 32) != 0 : !guest_pt_canonical(val, false))
 			return HV_BAD_ARGUMENT;
 		vmcs_write((uint32_t)field, val);
 	} else if (msr == MSR_TSC) {

@@ -24,6 +24,9 @@ enum vcpu_msr {
 	VCPU_MSR_KGSBASE, VCPU_MSR_TSC_AUX, VCPU_MSR_SWAPPED,
 };
 
+/* Their numbers, by enum vcpu_msr. */
+extern const uint32_t vcpu_swapped_msr[VCPU_MSR_SWAPPED];
+
 #define VCPU_DEAD		UINT32_MAX
 
 #define VCPU_REQ_KICK		(1u << 0)	/* hv_vcpu_interrupt: end the run */

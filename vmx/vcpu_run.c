@@ -35,10 +35,6 @@ struct cd_saved {
 	uint64_t msr[VCPU_MSR_SWAPPED];
 };
 
-static const uint32_t swapped_msr[VCPU_MSR_SWAPPED] = {
-	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102, 0xc0000103,
-};
-
 static uint64_t read_dr(unsigned n)
 {
 	uint64_t v = 0;
@@ -76,8 +72,8 @@ static void switch_to_guest(struct vcpu *v, struct cd_saved *cd, struct percpu *
 	for (unsigned i = 0; v->managed && i < VCPU_MSR_SWAPPED; i++) {
 		if (!(v->managed & (1u << i)))
 			continue;
-		cd->msr[i] = rdmsr(swapped_msr[i]);
-		wrmsr(swapped_msr[i], v->msr[i]);
+		cd->msr[i] = rdmsr(vcpu_swapped_msr[i]);
+		wrmsr(vcpu_swapped_msr[i], v->msr[i]);
 	}
 	write_cr2(v->cr2);
 	for (unsigned i = 0; i < 4; i++)
@@ -98,8 +94,8 @@ static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percp
 	for (unsigned i = 0; v->managed && i < VCPU_MSR_SWAPPED; i++) {
 		if (!(v->managed & (1u << i)))
 			continue;
-		v->msr[i] = rdmsr(swapped_msr[i]);
-		wrmsr(swapped_msr[i], cd->msr[i]);
+		v->msr[i] = rdmsr(vcpu_swapped_msr[i]);
+		wrmsr(vcpu_swapped_msr[i], cd->msr[i]);
 	}
 	write_cr2(cd->cr2);
 	for (unsigned i = 0; i < 4; i++)
@@ -277,23 +273,36 @@ static void kick(uint32_t cpu_index)
 	cd_apic_send_kick(&hv.cpus[cpu_index]);
 }
 
-void vcpu_interrupt(struct vcpu *v)
+/* What a kick asked of v, with arg: the run ended for hv_vcpu_interrupt, the space's generation seen. */
+static bool kick_taken(const struct vcpu *v, uint64_t arg)
 {
-	uint32_t spins = 0;
+	(void)arg;
+	return !(__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_KICK);
+}
 
-	__atomic_or_fetch(&v->requests, VCPU_REQ_KICK, __ATOMIC_ACQ_REL);
-	if (v->owner == this_cpu()->index)
-		return;	/* it is not running: this CPU is here */
-	/*
-	 * A kick that lands in VMX root just before the entry is lost there, so it is
-	 * sent again until the owner has taken the request or stopped running.
-	 */
-	while (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE) &&
-	       (__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_KICK)) {
-		if (spins++ % KICK_RESEND == 0)
+static bool ept_synced(const struct vcpu *v, uint64_t gen)
+{
+	return __atomic_load_n(&v->ept_gen, __ATOMIC_ACQUIRE) == gen;
+}
+
+/*
+ * Kicks v's owner until done(v, arg) or v stops running. A kick that lands in
+ * VMX root just before the entry is lost there, so it is sent again.
+ */
+static void kick_until(struct vcpu *v, bool (*done)(const struct vcpu *v, uint64_t arg), uint64_t arg)
+{
+	for (uint32_t spins = 0; __atomic_load_n(&v->running, __ATOMIC_ACQUIRE) && !done(v, arg); spins++) {
+		if (spins % KICK_RESEND == 0)
 			kick(v->owner);
 		cpu_pause();
 	}
+}
+
+void vcpu_interrupt(struct vcpu *v)
+{
+	__atomic_or_fetch(&v->requests, VCPU_REQ_KICK, __ATOMIC_ACQ_REL);
+	if (v->owner != this_cpu()->index)	/* else it is not running: this CPU is here */
+		kick_until(v, kick_taken, 0);
 }
 
 void vcpu_sync_space(struct vm *vm, const struct ept *e)
@@ -304,15 +313,8 @@ void vcpu_sync_space(struct vm *vm, const struct ept *e)
 		return;
 	for (unsigned i = 0; i < VM_VCPUS_MAX; i++) {
 		struct vcpu *v = vm->vcpus[i];
-		uint32_t spins = 0;
 
-		if (!v || v->space != e || v->owner == this_cpu()->index)
-			continue;
-		while (__atomic_load_n(&v->running, __ATOMIC_ACQUIRE) &&
-		       __atomic_load_n(&v->ept_gen, __ATOMIC_ACQUIRE) != gen) {
-			if (spins++ % KICK_RESEND == 0)
-				kick(v->owner);
-			cpu_pause();
-		}
+		if (v && v->space == e && v->owner != this_cpu()->index)
+			kick_until(v, ept_synced, gen);
 	}
 }
