@@ -23,12 +23,15 @@ OBJCOPY_EFI := objcopy -j .text -j .sdata -j .data -j .dynamic -j .dynsym -j .re
 HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 	-fno-sanitize-recover=all -DHVMETAL_HOST_TEST -Iinclude -I.
 
+# The core, one folder per layer, lowest first (scripts/check-layers.sh).
 CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
-	kernel/memmap.c kernel/guest_pt.c \
-	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/cd_exits.c vmx/hypercall.c vmx/uaccess.c vmx/cd_apic.c vmx/insn_decode.c vmx/hc_vm.c kernel/vm.c \
-	vmx/vcpu.c vmx/vcpu_run.c vmx/vcpu_regs.c vmx/hc_vcpu.c vmx/vmcs_policy.c vmx/xstate.c \
-	ept/ept_identity.c ept/ept.c
-CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm vmx/vcpu_entry.asm
+	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c \
+	ept/ept_identity.c ept/ept.c \
+	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
+	vm/vm.c vm/vcpu.c vm/vcpu_run.c vm/vcpu_regs.c \
+	hypercall/hypercall.c hypercall/uaccess.c hypercall/hc_vm.c hypercall/hc_vcpu.c \
+	cd/cd_exits.c cd/cd_apic.c cd/insn_decode.c
+CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm vm/vcpu_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
 LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c
@@ -54,14 +57,14 @@ test_guest_pt_SRCS := kernel/guest_pt.c
 test_memmap_SRCS := kernel/memmap.c
 test_config_SRCS := boot/config.c kernel/log.c
 test_vmx_caps_SRCS := vmx/vmx_caps.c
-test_vcpu_regs_SRCS := vmx/vcpu_regs.c
+test_vcpu_regs_SRCS := vm/vcpu_regs.c
 test_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c
 test_log_SRCS := kernel/log.c
 test_libhv_SRCS := libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_not_yet.c
-test_insn_decode_SRCS := vmx/insn_decode.c
-test_uaccess_SRCS := vmx/uaccess.c kernel/guest_pt.c kernel/memmap.c
+test_insn_decode_SRCS := cd/insn_decode.c
+test_uaccess_SRCS := hypercall/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run test test-host test-machine bench image clean

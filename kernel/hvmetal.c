@@ -4,7 +4,7 @@
 #include "hvmetal.h"
 #include "log.h"
 #include "string.h"
-#include "vm.h"
+#include "vm/vm.h"
 #include "vmx/vmx_cpu.h"
 
 struct hvmetal hv;

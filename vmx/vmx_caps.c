@@ -1,5 +1,5 @@
-#include "vmx_caps.h"
 #include "vmx_bits.h"
+#include "vmx_caps.h"
 
 static struct vmx_ctl split(uint64_t msr)
 {

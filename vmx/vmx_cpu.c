@@ -1,17 +1,17 @@
 #include <hvmetal/abi.h>
+#include "cd/cd_apic.h"
+#include "cd/cd_exits.h"
 #include "ept/ept_identity.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"
 #include "kernel/log.h"
-#include "cd_apic.h"
-#include "cd_exits.h"
-#include "vcpu.h"
+#include "kernel/xstate.h"
+#include "vm/vcpu.h"
 #include "vmcs.h"
 #include "vmcs_policy.h"
 #include "vmx_bits.h"
 #include "vmx_cpu.h"
-#include "xstate.h"
 
 #define CD_VPID		1
 

@@ -12,7 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "vmx/insn_decode.h"
+#include "cd/insn_decode.h"
 #include "kernel/string.h"
 
 #define M64	INSN_MODE64

@@ -11,7 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "vmx/uaccess.h"
+#include "hypercall/uaccess.h"
 #include "kernel/string.h"
 
 #define MEM_SIZE	0x100000ull

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <Hypervisor/hv_arch_x86.h>
 #include "kernel/panic.h"
-#include "vmx/vcpu_regs.h"
+#include "vm/vcpu_regs.h"
 #include "vmx/vmx_bits.h"
 
 #define SLOT(name)	(offsetof(struct gpr_frame, name) / 8)

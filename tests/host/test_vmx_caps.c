@@ -9,9 +9,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "vmx/vmx_caps.h"
-#include "vmx/vmx_bits.h"
 #include "kernel/string.h"
+#include "vmx/vmx_bits.h"
+#include "vmx/vmx_caps.h"
 
 #define CTL(must1, may1)	(((uint64_t)(may1) << 32) | (uint32_t)(must1))
 #define BASIC_ADDR32		(1ull << 48)

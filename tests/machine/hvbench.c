@@ -8,8 +8,8 @@
 #include <efilib.h>
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
-#include "kernel/log.h"
 #include "hvbench.h"
+#include "kernel/log.h"
 #include "window.h"
 
 #define K4	4096ull

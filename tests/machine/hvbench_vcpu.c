@@ -7,10 +7,10 @@
 #include <efilib.h>
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
+#include "hvbench.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
 #include "libhv/libhv.h"
-#include "hvbench.h"
 
 #define ITERS	64
 #define CODE	0x1000

@@ -7,11 +7,11 @@
 #include <efilib.h>
 #include <hvmetal/hvmetal.h>
 #include "boot/efi_mp.h"
+#include "hvtest_vcpu.h"
+#include "hvtest_vm.h"
 #include "kernel/cpu.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
-#include "hvtest_vcpu.h"
-#include "hvtest_vm.h"
 #include "ring3.h"
 #include "tap.h"
 #include "trap.h"

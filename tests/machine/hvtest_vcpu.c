@@ -3,9 +3,9 @@
 #include <efilib.h>
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
+#include "hvtest_vcpu.h"
 #include "kernel/cpu.h"
 #include "kernel/string.h"
-#include "hvtest_vcpu.h"
 #include "libhv/libhv.h"
 #include "tap.h"
 

@@ -3,20 +3,20 @@
 #include <Hypervisor/hv_types.h>
 #include <Hypervisor/hv_vmx.h>
 #include <hvmetal/abi.h>
+#include "hypercall/hypercall.h"
 #include "kernel/cpu.h"
 #include "kernel/guest_pt.h"
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"
 #include "kernel/string.h"
-#include "kernel/vm.h"
-#include "hypercall.h"
+#include "kernel/xstate.h"
 #include "vcpu.h"
 #include "vcpu_regs.h"
-#include "vmcs.h"
-#include "vmcs_policy.h"
-#include "vmx_bits.h"
-#include "vmx_cpu.h"
-#include "xstate.h"
+#include "vm.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmcs_policy.h"
+#include "vmx/vmx_bits.h"
+#include "vmx/vmx_cpu.h"
 
 #define SHADOW_VMCS_INDICATOR	(1u << 31)
 

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <Hypervisor/hv_error.h>
-#include "hypercall.h"
+#include "hypercall/hypercall.h"
 #include "vcpu.h"
 
 /*

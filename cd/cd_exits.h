@@ -3,7 +3,7 @@
 #define HVMETAL_CD_EXITS_H
 
 #include <stdint.h>
-#include "vmx_exit.h"
+#include "vmx/vmx_exit.h"
 
 /* CR0/CR4 guest/host masks: the bits VMX forces, shown to the guest as it wrote them. */
 void cd_write_cr_masks(void);

@@ -9,19 +9,19 @@
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_arch_vmx.h>
 #include <hvmetal/abi.h>
+#include "cd/cd_apic.h"
+#include "hypercall/hypercall.h"
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
-#include "kernel/vm.h"
-#include "cd_apic.h"
+#include "kernel/xstate.h"
 #include "vcpu.h"
-#include "hypercall.h"
 #include "vcpu_run.h"
-#include "vmcs.h"
-#include "vmcs_policy.h"
-#include "vmx_bits.h"
-#include "vmx_cpu.h"
-#include "vmx_exit.h"
-#include "xstate.h"
+#include "vm.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmcs_policy.h"
+#include "vmx/vmx_bits.h"
+#include "vmx/vmx_cpu.h"
+#include "vmx/vmx_exit.h"
 
 #define RFLAGS_CF	(1u << 0)
 #define RFLAGS_ZF	(1u << 6)

@@ -1,7 +1,7 @@
 #include <Hypervisor/hv_types.h>
-#include "string.h"
+#include "kernel/string.h"
+#include "vcpu.h"
 #include "vm.h"
-#include "vmx/vcpu.h"
 
 #define VM_OPTIONS_KNOWN (HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE | \
 			  HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE | \

@@ -2,8 +2,8 @@
 #include <hvmetal/abi.h>
 #include "hc_vm.h"
 #include "kernel/host.h"
-#include "kernel/vm.h"
-#include "vcpu.h"
+#include "vm/vcpu.h"
+#include "vm/vm.h"
 
 #define HV_PERMS	(HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC)
 

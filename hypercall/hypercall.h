@@ -4,7 +4,7 @@
 
 #include <Hypervisor/hv_error.h>
 #include "uaccess.h"
-#include "vmx_exit.h"
+#include "vmx/vmx_exit.h"
 
 /*
  * One call: arguments in RDI, RSI, RDX, RCX, R8, R9 of the caller's frame, which

@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 #include "kernel/percpu.h"
-#include "vmx_exit.h"
+#include "vmx/vmx_exit.h"
 
 #define MSR_IA32_APIC_BASE	0x1b
 #define MSR_X2APIC_ICR		0x830

@@ -1,4 +1,4 @@
-#include "kernel/string.h"
+#include "string.h"
 #include "xstate.h"
 
 #define XCR0_X87	(1ull << 0)

@@ -1,16 +1,16 @@
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_arch_vmx.h>
 #include <hvmetal/abi.h>
+#include "hc_vcpu.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"
-#include "kernel/vm.h"
-#include "hc_vcpu.h"
-#include "vcpu.h"
-#include "vcpu_run.h"
-#include "vmcs.h"
-#include "vmcs_policy.h"
-#include "vmx_bits.h"
-#include "vmx_cpu.h"
+#include "vm/vcpu.h"
+#include "vm/vcpu_run.h"
+#include "vm/vm.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmcs_policy.h"
+#include "vmx/vmx_bits.h"
+#include "vmx/vmx_cpu.h"
 
 #define MSR_IA32_ARCH_CAPABILITIES	0x10a
 

@@ -13,8 +13,8 @@
 #include "ept/ept.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
-#include "kernel/vm.h"
-#include "vmcs.h"
+#include "vm.h"
+#include "vmx/vmcs.h"
 
 struct vm;
 

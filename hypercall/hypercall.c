@@ -2,14 +2,14 @@
 #include <hvmetal/abi.h>
 #include "hc_vcpu.h"
 #include "hc_vm.h"
-#include "vcpu_run.h"
 #include "hypercall.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"
 #include "uaccess.h"
-#include "vmcs.h"
-#include "vmx_bits.h"
+#include "vm/vcpu_run.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx_bits.h"
 
 static void *identity(uint64_t pa)
 {

@@ -2,7 +2,7 @@
 #include <Hypervisor/hv_arch_x86.h>
 #include "kernel/panic.h"
 #include "vcpu_regs.h"
-#include "vmx_bits.h"
+#include "vmx/vmx_bits.h"
 
 #define GPR(name)	{ REG_GPR, offsetof(struct gpr_frame, name) / 8, 0 }
 #define VMCS(f)		{ REG_VMCS, 0, f }

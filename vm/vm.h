@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <Hypervisor/hv_error.h>
 #include "ept/ept.h"
-#include "pool.h"
-#include "spinlock.h"
+#include "kernel/pool.h"
+#include "kernel/spinlock.h"
 
 #define VM_MAX		16
 #define VM_VCPUS_MAX	64	/* HV_CAP_VCPUMAX */

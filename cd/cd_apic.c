@@ -1,12 +1,12 @@
 #include "cd_apic.h"
-#include "hypercall.h"
+#include "hypercall/hypercall.h"
+#include "hypercall/uaccess.h"
 #include "insn_decode.h"
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
 #include "kernel/log.h"
-#include "uaccess.h"
-#include "vmcs.h"
-#include "vmx_bits.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx_bits.h"
 
 #define APIC_ICR_LO		0x300
 #define APIC_ICR_HI		0x310

@@ -4,10 +4,10 @@
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
 #include "kernel/log.h"
-#include "vmcs.h"
-#include "vmx_bits.h"
-#include "vmx_cpu.h"
-#include "xstate.h"
+#include "kernel/xstate.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx_bits.h"
+#include "vmx/vmx_cpu.h"
 
 /* Bits VMX pins to one value; unrestricted guest frees CR0.PE and CR0.PG. */
 static uint64_t cr0_forced(void)
