@@ -25,13 +25,13 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 
 # The core, one folder per layer, lowest first (scripts/check-layers.sh).
 CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
-	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c \
+	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c kernel/kick.c \
 	ept/ept_identity.c ept/ept.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
 	vm/vm.c vm/vcpu.c vm/vcpu_run.c vm/vcpu_regs.c \
 	hypercall/hypercall.c hypercall/uaccess.c hypercall/hc_vm.c hypercall/hc_vcpu.c \
-	cd/cd_exits.c cd/cd_apic.c cd/insn_decode.c
-CORE_ASM := kernel/host_idt.asm vmx/vmx_entry.asm vm/vcpu_entry.asm
+	cd/cd_launch.c cd/cd_exits.c cd/cd_apic.c cd/insn_decode.c
+CORE_ASM := kernel/host_idt.asm cd/cd_entry.asm vm/vcpu_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
 LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c
@@ -68,7 +68,7 @@ test_uaccess_SRCS := hypercall/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run test test-host test-machine bench image clean
-all: $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
+all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
 	$(B)/vmm.efi $(B)/esp-vmm.img
 
 deps:
@@ -90,6 +90,11 @@ $(B)/%.so: | deps-ok
 		echo "$@: unresolved calls:"; objdump -R $@ | grep JUMP_SLOT; rm -f $@; exit 1; fi
 
 $(B)/hvmetal.so: $(HVMETAL_OBJS)
+
+# Folders are layers (scripts/check-layers.sh): no include or call points upward.
+$(B)/layers.ok: $(HVMETAL_OBJS) scripts/check-layers.sh
+	scripts/check-layers.sh $(HVMETAL_OBJS)
+	@touch $@
 $(B)/hvtest.so: $(HVTEST_OBJS) $(B)/libhv.a
 $(B)/hvbench.so: $(HVBENCH_OBJS) $(B)/libhv.a
 $(B)/vmm.so: $(VMM_OBJS) $(B)/libhv.a

@@ -6,13 +6,13 @@
  */
 #include <efi.h>
 #include <efilib.h>
+#include "cd/cd_launch.h"
 #include "config.h"
 #include "efi_mp.h"
 #include "kernel/hvmetal.h"
 #include "kernel/log.h"
 #include "memmap_efi.h"
 #include "relocate.h"
-#include "vmx/vmx_cpu.h"
 
 #define CONFIG_FILE	L"\\EFI\\hvmetal\\hvmetal.cfg"
 #define CONFIG_MAX	4096
@@ -142,14 +142,14 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 	void *copy = (void *)(uintptr_t)region;
 
 	relocate_image(copy, ImageBase, li->ImageSize);
-	why = ((setup_fn)relocate_symbol(copy, ImageBase, hvmetal_setup))(&bi);
+	why = ((setup_fn)relocate_symbol(copy, ImageBase, cd_setup))(&bi);
 	if (why) {
 		/* The text lives in the copy too: read it from this image instead. */
 		why = relocate_back(copy, ImageBase, why);
 		goto free;
 	}
 	al.mp = mp;
-	al.launch = (launch_fn)relocate_symbol(copy, ImageBase, vmx_cpu_launch);
+	al.launch = (launch_fn)relocate_symbol(copy, ImageBase, cd_launch);
 	if (boot_launch_cpu(al.launch, bsp) < 0) {
 		why = "VMX launch failed on the boot CPU (see the serial log)";
 		goto free;

@@ -1,6 +1,6 @@
 ; int boot_launch_cpu(launch_fn fn, uint32_t cpu)
 ;
-; Calls fn(cpu, rsp, rip, rflags) - the core's vmx_cpu_launch - with the state the
+; Calls fn(cpu, rsp, rip, rflags) - the core's cd_launch - with the state the
 ; control domain resumes in: this stack and .resume below, in this (firmware-owned)
 ; image. On success the call never returns: VMLAUNCH lands on .resume in VMX
 ; non-root mode and boot_launch_cpu returns 0 there. On failure fn returns < 0.

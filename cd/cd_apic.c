@@ -4,6 +4,7 @@
 #include "insn_decode.h"
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
+#include "kernel/kick.h"
 #include "kernel/log.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_bits.h"
@@ -13,15 +14,12 @@
 #define ICR_DELIVERY(lo)	(((lo) >> 8) & 7)
 #define ICR_DELIVERY_INIT	5
 #define ICR_DELIVERY_SIPI	6
-#define ICR_NMI			(4u << 8)
-#define ICR_PENDING		(1u << 12)
 #define ICR_LEVEL_ASSERT	(1u << 14)
 #define ICR_LOGICAL		(1u << 11)
 #define ICR_SHORTHAND(lo)	(((lo) >> 18) & 3)
 #define SHORTHAND_ALL		2
 #define SHORTHAND_OTHERS	3
 #define SIPI_VALID		0x100u
-#define X2APIC_ENABLE		(1ull << 10)
 /* x2APIC ICR bits that must be zero: 12, 13, 16, 17, 20..31 */
 #define X2APIC_ICR_RESERVED	0xfff33000ull
 
@@ -59,30 +57,6 @@ static bool ipi_hits(const struct percpu *sender, const struct percpu *t, uint32
 	}
 }
 
-/* An NMI to one CPU, from VMX root, leaving the caller's ICR as it was. */
-static void send_nmi(uint32_t apic_id, bool x2apic)
-{
-	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)hv.lapic_page;
-	uint32_t hi;
-
-	if (x2apic) {
-		wrmsr(MSR_X2APIC_ICR, ((uint64_t)apic_id << 32) | ICR_NMI);
-		return;
-	}
-	hi = apic[APIC_ICR_HI / 4];
-	apic[APIC_ICR_HI / 4] = apic_id << 24;
-	apic[APIC_ICR_LO / 4] = ICR_NMI;
-	while (apic[APIC_ICR_LO / 4] & ICR_PENDING)
-		cpu_pause();
-	apic[APIC_ICR_HI / 4] = hi;
-}
-
-void cd_apic_send_kick(struct percpu *t)
-{
-	__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
-	send_nmi(t->apic_id, rdmsr(MSR_IA32_APIC_BASE) & X2APIC_ENABLE);
-}
-
 /*
  * INIT and start-up IPIs to CPUs under hvmetal never reach them: an INIT becomes a
  * request plus an NMI that makes the target exit (cd_exits.c parks it), a SIPI
@@ -105,7 +79,7 @@ static int virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 			t->sipi_vector = 0;
 			__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
 			__atomic_store_n(&t->init_request, 1, __ATOMIC_RELEASE);
-			send_nmi(t->apic_id, x2apic);
+			kick_send_nmi(t->apic_id, x2apic);
 		} else if (mode == ICR_DELIVERY_SIPI &&
 			   (__atomic_load_n(&t->init_request, __ATOMIC_ACQUIRE) ||
 			    __atomic_load_n(&t->sipi_wait, __ATOMIC_ACQUIRE)) &&
@@ -194,7 +168,7 @@ enum exit_action cd_exit_wrmsr(struct vmx_exit *ex)
 	if ((uint32_t)ex->gpr->rcx != MSR_X2APIC_ICR)
 		panic("WRMSR exit for unintercepted MSR %lx", ex->gpr->rcx);
 	/* Checked as the CPU would, so the WRMSR below cannot fault in hvmetal. */
-	if (!(rdmsr(MSR_IA32_APIC_BASE) & X2APIC_ENABLE) || (val & X2APIC_ICR_RESERVED)) {
+	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) || (val & X2APIC_ICR_RESERVED)) {
 		vmx_inject_exception(VEC_GP, 1, 0);
 		return EXIT_RESUME;
 	}

@@ -18,17 +18,11 @@
 #include "kernel/percpu.h"
 #include "vmx/vmx_exit.h"
 
-#define MSR_IA32_APIC_BASE	0x1b
-#define MSR_X2APIC_ICR		0x830
-
 /* Guest-physical address of the xAPIC page trapped in the control domain's EPT. */
 uint64_t cd_apic_page(void);
 
 /* Parks cpu (after its INIT) until a start-up IPI for it arrives; returns the vector. */
 uint8_t cd_apic_wait_sipi(struct percpu *cpu);
-
-/* An NMI that only makes t exit (counted in t->nmi_kicks, never given to a guest). */
-void cd_apic_send_kick(struct percpu *t);
 
 enum exit_action cd_exit_ept_violation(struct vmx_exit *ex);
 enum exit_action cd_exit_wrmsr(struct vmx_exit *ex);

@@ -3,6 +3,7 @@
 #include "cd_exits.h"
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
+#include "kernel/kick.h"
 #include "kernel/log.h"
 #include "kernel/xstate.h"
 #include "vmx/vmcs.h"
@@ -230,4 +231,135 @@ enum exit_action cd_exit_init(struct vmx_exit *ex)
 	__atomic_store_n(&cpu->init_request, 1, __ATOMIC_RELEASE);
 	cd_init_and_wait_sipi(ex->gpr);
 	return EXIT_RESUME;
+}
+
+/* NMI exiting is on so that hvmetal's kicks reach it; every other NMI is the control domain's. */
+static enum exit_action exit_nmi(struct vmx_exit *ex)
+{
+	struct percpu *cpu = this_cpu();
+
+	(void)ex;
+	if (!kick_consume(cpu))
+		cpu->nmi_pending = 1;
+	cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
+	return EXIT_RESUME;
+}
+
+static enum exit_action exit_nmi_window(struct vmx_exit *ex)
+{
+	(void)ex;
+	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~PROC_NMI_WINDOW);
+	return EXIT_RESUME;
+}
+
+/* The guest's NMI goes in as soon as it can take one; until then, NMI-window exiting. */
+static void deliver_pending_nmi(struct percpu *cpu)
+{
+	if ((vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID) ||
+	    (vmcs_read(VMCS_GUEST_INTERRUPTIBILITY) &
+	     (INTR_BLOCK_NMI | INTR_BLOCK_MOVSS | INTR_BLOCK_STI))) {
+		vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) | PROC_NMI_WINDOW);
+		return;
+	}
+	cpu->nmi_pending = 0;
+	vmcs_write(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
+}
+
+/*
+ * The control domain exits only where it must. A reason missing here cannot
+ * happen with the controls hvmetal sets, so reaching it is a bug: panic.
+ * VMCALL never comes here: cd_entry.asm sends it to hypercall_fast.
+ */
+
+static const vmx_exit_handler exit_handlers[EXIT_REASON_MAX + 1] = {
+	[EXIT_REASON_EXCEPTION_NMI]	= exit_nmi,
+	[EXIT_REASON_NMI_WINDOW]	= exit_nmi_window,
+	[EXIT_REASON_TRIPLE_FAULT]	= cd_exit_triple_fault,
+	[EXIT_REASON_INIT]		= cd_exit_init,
+	[EXIT_REASON_TASK_SWITCH]	= cd_exit_task_switch,
+	[EXIT_REASON_CPUID]		= cd_exit_cpuid,
+	[EXIT_REASON_GETSEC]		= cd_exit_inject_ud,
+	[EXIT_REASON_INVD]		= cd_exit_invd,
+	[EXIT_REASON_VMCLEAR]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMLAUNCH]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMPTRLD]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMPTRST]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMREAD]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMRESUME]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMWRITE]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMXOFF]		= cd_exit_inject_ud,
+	[EXIT_REASON_VMXON]		= cd_exit_inject_ud,
+	[EXIT_REASON_CR_ACCESS]		= cd_exit_cr_access,
+	[EXIT_REASON_WRMSR]		= cd_exit_wrmsr,
+	[EXIT_REASON_EPT_VIOLATION]	= cd_exit_ept_violation,
+	[EXIT_REASON_INVEPT]		= cd_exit_inject_ud,
+	[EXIT_REASON_INVVPID]		= cd_exit_inject_ud,
+	[EXIT_REASON_XSETBV]		= cd_exit_xsetbv,
+	[EXIT_REASON_VMFUNC]		= cd_exit_inject_ud,
+	[EXIT_REASON_ENCLS]		= cd_exit_inject_ud,
+};
+
+/*
+ * The exits that can interrupt the delivery of an event (SDM 27.2.4); instruction
+ * exits such as VMCALL never do, and skip the check.
+ */
+#define VECTORING_EXITS	((1ull << EXIT_REASON_EXCEPTION_NMI) | (1ull << EXIT_REASON_EXTERNAL_INTR) | \
+			 (1ull << EXIT_REASON_TRIPLE_FAULT) | (1ull << EXIT_REASON_TASK_SWITCH) | \
+			 (1ull << EXIT_REASON_APIC_ACCESS) | (1ull << EXIT_REASON_EPT_VIOLATION) | \
+			 (1ull << EXIT_REASON_EPT_MISCONFIG))
+
+static void __attribute__((noreturn)) unexpected_exit(struct vmx_exit *ex)
+{
+	log_printf("hvmetal: cpu %u: unexpected VM exit reason %u%s qualification %lx\n",
+		   this_cpu()->index, EXIT_REASON_BASIC(ex->reason),
+		   (ex->reason & EXIT_REASON_ENTRY_FAIL) ? " (VM-entry failure)" : "",
+		   vmcs_read(VMCS_EXIT_QUALIFICATION));
+	log_printf("  guest rip %016lx rsp %016lx rflags %lx cr0 %lx cr3 %lx cr4 %lx\n",
+		   vmcs_read(VMCS_GUEST_RIP), vmcs_read(VMCS_GUEST_RSP),
+		   vmcs_read(VMCS_GUEST_RFLAGS), vmcs_read(VMCS_GUEST_CR0),
+		   vmcs_read(VMCS_GUEST_CR3), vmcs_read(VMCS_GUEST_CR4));
+	log_printf("  guest-physical %lx linear %lx interruption info %lx\n",
+		   vmcs_read(VMCS_GUEST_PHYS_ADDR), vmcs_read(VMCS_GUEST_LINEAR_ADDR),
+		   vmcs_read(VMCS_EXIT_INTR_INFO));
+	panic_dump_gprs(ex->gpr);
+	panic("unhandled VM exit %u", EXIT_REASON_BASIC(ex->reason));
+}
+
+void cd_exit_dispatch(struct gpr_frame *gpr)
+{
+	struct vmx_exit ex = {
+		.gpr = gpr,
+		.reason = (uint32_t)vmcs_read(VMCS_EXIT_REASON),
+	};
+	uint32_t basic = EXIT_REASON_BASIC(ex.reason);
+	struct percpu *cpu = this_cpu();
+
+	if ((ex.reason & EXIT_REASON_ENTRY_FAIL) || basic > EXIT_REASON_MAX ||
+	    !exit_handlers[basic])
+		unexpected_exit(&ex);
+	if (basic < 64 && ((1ull << basic) & VECTORING_EXITS))
+		vmx_reinject_vectoring_event();
+	if (exit_handlers[basic](&ex) == EXIT_ADVANCE)
+		vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
+	if (percpu_work_pending(cpu))
+		cd_exit_tail(gpr);
+}
+
+void cd_exit_tail(struct gpr_frame *gpr)
+{
+	struct percpu *cpu = this_cpu();
+
+	/* Another CPU sent this one an INIT (cd_apic.h): it restarts, and the kick is spent. */
+	if (__atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE))
+		cd_init_and_wait_sipi(gpr);
+	if (cpu->nmi_pending)
+		deliver_pending_nmi(cpu);
+}
+
+void cd_resume_failed(struct gpr_frame *gpr)
+{
+	log_printf("hvmetal: cpu %u: VMRESUME failed, VM-instruction error %lu\n",
+		   this_cpu()->index, vmcs_read(VMCS_INSN_ERROR));
+	panic_dump_gprs(gpr);
+	panic("VMRESUME failed");
 }

@@ -21,4 +21,10 @@ enum exit_action cd_exit_inject_ud(struct vmx_exit *ex);
 enum exit_action cd_exit_cr_access(struct vmx_exit *ex);
 enum exit_action cd_exit_xsetbv(struct vmx_exit *ex);
 
+/* Every exit of the control domain but VMCALL (cd_entry.asm): its handler, from a table. */
+void cd_exit_dispatch(struct gpr_frame *gpr);
+/* An INIT to take or an NMI to give (percpu_work_pending), on the full frame. */
+void cd_exit_tail(struct gpr_frame *gpr);
+void cd_resume_failed(struct gpr_frame *gpr) __attribute__((noreturn));
+
 #endif

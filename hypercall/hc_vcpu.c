@@ -146,17 +146,31 @@ hv_return_t hc_vcpu_read_fpstate(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	return vcpu_read_fpstate(v, c->gpr->rdx, c->gpr->rcx);
+	if (c->gpr->rcx < vcpu_xstate_size())
+		return HV_BAD_ARGUMENT;
+	return hypercall_copy_out(c->gpr->rdx, v->xsave, vcpu_xstate_size());
 }
 
 hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
 {
+	uint32_t size = vcpu_xstate_size(), pages = (size + PAGE_SIZE - 1) / PAGE_SIZE;
 	struct vcpu *v;
 	hv_return_t r = owned_vcpu(c, &v);
+	uint8_t *tmp;
 
 	if (r != HV_SUCCESS)
 		return r;
-	return vcpu_write_fpstate(v, c->gpr->rdx, c->gpr->rcx);
+	if (c->gpr->rcx < size)
+		return HV_BAD_ARGUMENT;
+	tmp = pool_alloc_pages(&host_pool, pages);
+	if (!tmp)
+		return HV_NO_RESOURCES;
+	/* Into hvmetal's copy first: the caller cannot change it between check and use. */
+	r = hypercall_copy_in(tmp, c->gpr->rdx, size);
+	if (r == HV_SUCCESS)
+		r = vcpu_write_fpstate(v, tmp);
+	pool_free_pages(&host_pool, tmp, pages);
+	return r;
 }
 
 hv_return_t hc_vcpu_msr_access(struct hcall *c)
@@ -420,4 +434,21 @@ hv_return_t hc_vm_sync_tsc(struct hcall *c)
 	}
 	vm_put(vm);
 	return HV_SUCCESS;
+}
+
+hv_return_t hc_vcpu_run(struct hcall *c)
+{
+	struct vcpu *v;
+	uint64_t mode = c->gpr->rcx;
+	hv_return_t r = vcpu_owned(c->gpr->rdi, c->gpr->rsi, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	if ((mode & ~(uint64_t)(HVMETAL_RUN_MODE | HVMETAL_RUN_SET_RIP)) ||
+	    (mode & HVMETAL_RUN_MODE) > HVMETAL_RUN_UNTIL)
+		return HV_BAD_ARGUMENT;
+	__atomic_store_n(&v->running, 1, __ATOMIC_RELEASE);
+	r = vcpu_run(v, c->gpr);
+	__atomic_store_n(&v->running, 0, __ATOMIC_RELEASE);
+	return r;
 }

@@ -30,4 +30,10 @@ hv_return_t hc_vmx_shadow_access(struct hcall *c);
 hv_return_t hc_vmx_set_apic_address(struct hcall *c);
 hv_return_t hc_vm_sync_tsc(struct hcall *c);
 
+/*
+ * VCPU_RUN: on the owning CPU, the guest runs until an exit the call returns
+ * (vm/vcpu_run.h); the mode in RCX is checked here.
+ */
+hv_return_t hc_vcpu_run(struct hcall *c);
+
 #endif

@@ -7,7 +7,6 @@
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"
 #include "uaccess.h"
-#include "vm/vcpu_run.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_bits.h"
 
@@ -146,5 +145,5 @@ int hypercall_fast(struct gpr_frame *g)
 	else
 		g->rax = hcalls[g->rax](&c);
 	vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
-	return vmx_exit_tail_needed(this_cpu());
+	return percpu_work_pending(this_cpu());
 }

@@ -8,7 +8,7 @@
 
 /*
  * One call: arguments in RDI, RSI, RDX, RCX, R8, R9 of the caller's frame, which
- * holds only the registers the ABI uses (vmx_entry.asm); handlers read every
+ * holds only the registers the ABI uses (cd_entry.asm); handlers read every
  * argument before they write a result register.
  */
 struct hcall {
@@ -18,8 +18,8 @@ struct hcall {
 typedef hv_return_t (*hcall_fn)(struct hcall *c);
 
 /*
- * A VMCALL exit, from vmx_entry.asm's fast path: serves the call and moves past
- * the VMCALL. Returns nonzero when vmx_exit_tail must run on the full frame.
+ * A VMCALL exit, from cd_entry.asm's fast path: serves the call and moves past
+ * the VMCALL. Returns nonzero when cd_exit_tail must run on the full frame.
  */
 int hypercall_fast(struct gpr_frame *g);
 /* Copies a result out to the caller's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */

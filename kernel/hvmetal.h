@@ -1,4 +1,4 @@
-/* The core's global state and its two entry points from boot/. */
+/* The core's global state, and the self-check's canary and code checksum. */
 #ifndef HVMETAL_CORE_H
 #define HVMETAL_CORE_H
 
@@ -20,12 +20,8 @@ struct hvmetal {
 
 extern struct hvmetal hv;
 
-/*
- * Runs once on the boot CPU in firmware context: checks VT-x, then builds host
- * state, the control domain's EPT and every CPU's structures in the pool.
- * Returns NULL, or one line saying why hvmetal cannot run.
- */
-const char *hvmetal_setup(const struct boot_info *bi);
+/* A pool page of random canary words, for SELFCHECK; 0 or -1 when the pool is dry. */
+int hvmetal_canary_setup(void);
 
 uint64_t hvmetal_code_checksum(void);
 

@@ -1,9 +1,9 @@
 #include <stdarg.h>
 #include "cpu.h"
+#include "kick.h"
 #include "log.h"
 #include "panic.h"
 #include "percpu.h"
-#include "vmx/vmx_exit.h"
 
 void panic(const char *fmt, ...)
 {
@@ -29,7 +29,7 @@ void host_exception(struct exc_frame *f)
 {
 	/* An NMI meant for the control domain arrived in VMX root: hand it on at the next entry. */
 	if (f->vector == 2) {
-		if (!vmx_nmi_is_kick(this_cpu()))
+		if (!kick_consume(this_cpu()))
 			this_cpu()->nmi_pending = 1;
 		return;
 	}

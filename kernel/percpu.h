@@ -50,4 +50,10 @@ static inline struct percpu *this_cpu(void)
 	return p;
 }
 
+/* After any exit: is there an INIT to take or an NMI to give the control domain? */
+static inline int percpu_work_pending(struct percpu *cpu)
+{
+	return __atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE) | cpu->nmi_pending;
+}
+
 #endif

@@ -3,7 +3,6 @@
 #include <Hypervisor/hv_types.h>
 #include <Hypervisor/hv_vmx.h>
 #include <hvmetal/abi.h>
-#include "hypercall/hypercall.h"
 #include "kernel/cpu.h"
 #include "kernel/guest_pt.h"
 #include "kernel/host.h"
@@ -436,31 +435,13 @@ hv_return_t vcpu_write_reg(struct vcpu *v, uint32_t reg, uint64_t val)
 	return HV_BAD_ARGUMENT;
 }
 
-hv_return_t vcpu_read_fpstate(struct vcpu *v, uint64_t uva, uint64_t size)
+/* Checked as XRSTOR would check it, on hvmetal's own copy of the area. */
+hv_return_t vcpu_write_fpstate(struct vcpu *v, const uint8_t *area)
 {
-	if (size < xstate_size)
+	if (!xstate_area_valid(area, xstate_supported, mxcsr_mask))
 		return HV_BAD_ARGUMENT;
-	return hypercall_copy_out(uva, v->xsave, xstate_size);
-}
-
-hv_return_t vcpu_write_fpstate(struct vcpu *v, uint64_t uva, uint64_t size)
-{
-	uint8_t *tmp;
-	hv_return_t r = HV_BAD_ARGUMENT;
-
-	if (size < xstate_size)
-		return HV_BAD_ARGUMENT;
-	tmp = pool_alloc_pages(&host_pool, xstate_pages());
-	if (!tmp)
-		return HV_NO_RESOURCES;
-	/* Checked in hvmetal's copy: the caller cannot change it between check and use. */
-	if (hypercall_copy_in(tmp, uva, xstate_size) == HV_SUCCESS &&
-	    xstate_area_valid(tmp, xstate_supported, mxcsr_mask)) {
-		memcpy(v->xsave, tmp, xstate_size);
-		r = HV_SUCCESS;
-	}
-	pool_free_pages(&host_pool, tmp, xstate_pages());
-	return r;
+	memcpy(v->xsave, area, xstate_size);
+	return HV_SUCCESS;
 }
 
 static int swapped_index(uint32_t msr)

@@ -73,8 +73,8 @@ void vcpu_structs_free(struct vm *vm);
 /* Register access for hv_vcpu_read_register/write_register; the VMCS must be loaded. */
 hv_return_t vcpu_read_reg(struct vcpu *v, uint32_t reg, uint64_t *val);
 hv_return_t vcpu_write_reg(struct vcpu *v, uint32_t reg, uint64_t val);
-hv_return_t vcpu_read_fpstate(struct vcpu *v, uint64_t uva, uint64_t size);
-hv_return_t vcpu_write_fpstate(struct vcpu *v, uint64_t uva, uint64_t size);
+/* The XSAVE area (vcpu_xstate_size() bytes) is v->xsave; a new one is checked first. */
+hv_return_t vcpu_write_fpstate(struct vcpu *v, const uint8_t *area);
 hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t arg);
 hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val);
 hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val);

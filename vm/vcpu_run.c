@@ -9,10 +9,9 @@
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_arch_vmx.h>
 #include <hvmetal/abi.h>
-#include "cd/cd_apic.h"
-#include "hypercall/hypercall.h"
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
+#include "kernel/kick.h"
 #include "kernel/xstate.h"
 #include "vcpu.h"
 #include "vcpu_run.h"
@@ -173,7 +172,7 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 		if ((info & (INTR_INFO_VALID | INTR_TYPE_MASK)) != (INTR_INFO_VALID | INTR_TYPE_NMI))
 			return STEP_REPORT;
 		cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
-		if (vmx_nmi_is_kick(cpu))
+		if (kick_consume(cpu))
 			return STEP_CONTINUE;
 		cpu->nmi_pending = 1;	/* the control domain's NMI */
 		return until ? STEP_AGAIN : STEP_REPORT;
@@ -186,7 +185,7 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 	}
 }
 
-static hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
+static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 {
 	struct percpu *cpu = this_cpu();
 	struct cd_saved cd;
@@ -250,19 +249,12 @@ static hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
 	return r;
 }
 
-hv_return_t hc_vcpu_run(struct hcall *c)
+hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
 {
-	struct vcpu *v;
-	uint64_t mode = c->gpr->rcx;
-	hv_return_t r = vcpu_owned(c->gpr->rdi, c->gpr->rsi, &v);
+	hv_return_t r;
 
-	if (r != HV_SUCCESS)
-		return r;
-	if ((mode & ~(uint64_t)(HVMETAL_RUN_MODE | HVMETAL_RUN_SET_RIP)) ||
-	    (mode & HVMETAL_RUN_MODE) > HVMETAL_RUN_UNTIL)
-		return HV_BAD_ARGUMENT;
 	__atomic_store_n(&v->running, 1, __ATOMIC_RELEASE);
-	r = vcpu_run(v, c->gpr);
+	r = run_loop(v, call);
 	__atomic_store_n(&v->running, 0, __ATOMIC_RELEASE);
 	return r;
 }
@@ -270,7 +262,7 @@ hv_return_t hc_vcpu_run(struct hcall *c)
 /* An NMI that makes cpu leave its guest (or, in VMX root, is dropped there). */
 static void kick(uint32_t cpu_index)
 {
-	cd_apic_send_kick(&hv.cpus[cpu_index]);
+	kick_send(&hv.cpus[cpu_index]);
 }
 
 /* What a kick asked of v, with arg: the run ended for hv_vcpu_interrupt, the space's generation seen. */

@@ -5,16 +5,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <Hypervisor/hv_error.h>
-#include "hypercall/hypercall.h"
+#include "kernel/panic.h"
 #include "vcpu.h"
 
 /*
- * VCPU_RUN (abi.h): on the owning CPU, the guest runs until an exit the call
- * returns.  HV_SUCCESS with the exit in the caller's registers, HV_ERROR when
+ * VCPU_RUN (abi.h) on v, owned by this CPU, with the call's registers (mode
+ * checked by the caller): the guest runs until an exit the call returns.
+ * HV_SUCCESS with the exit in the caller's registers, HV_ERROR when
  * VMLAUNCH/VMRESUME failed (hv_vcpu_vmx_status), HVMETAL_RUN_AGAIN when
  * run_until stopped for the control domain's interrupt.
  */
-hv_return_t hc_vcpu_run(struct hcall *c);
+hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call);
 /* From any CPU, on a locked VM: the next or current run of v exits with VMX_REASON_IRQ. */
 void vcpu_interrupt(struct vcpu *v);
 

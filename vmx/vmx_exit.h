@@ -1,4 +1,4 @@
-/* VM-exit dispatch: one handler per basic exit reason, from a const table. */
+/* What every VM-exit handler uses: the exit, its outcome, event injection, GPRs. */
 #ifndef HVMETAL_VMX_EXIT_H
 #define HVMETAL_VMX_EXIT_H
 
@@ -22,18 +22,6 @@ enum exit_action {
 
 typedef enum exit_action (*vmx_exit_handler)(struct vmx_exit *ex);
 
-void vmx_exit_dispatch(struct gpr_frame *gpr);
-/* After any exit: is there an INIT to take or an NMI to give the control domain? */
-static inline int vmx_exit_tail_needed(struct percpu *cpu)
-{
-	return __atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE) | cpu->nmi_pending;
-}
-/* Does that, on the full frame. */
-void vmx_exit_tail(struct gpr_frame *gpr);
-void vmx_resume_failed(struct gpr_frame *gpr) __attribute__((noreturn));
-
-/* Consumes one of hvmetal's own NMI kicks, if one is outstanding. */
-bool vmx_nmi_is_kick(struct percpu *cpu);
 /* Moves the guest past an instruction of len bytes, as completing it would. */
 static inline void vmx_skip_insn(unsigned len)
 {

@@ -1,5 +1,5 @@
 ; VM exits of the control domain, and its launch. On exit the CPU loads RSP with
-; this CPU's exit stack (8 below a 16-byte boundary) and RIP with vmx_exit_entry.
+; this CPU's exit stack (8 below a 16-byte boundary) and RIP with cd_exit_entry.
 ;
 ; A VMCALL, the hot path, saves only the registers C code may clobber: the
 ; hypercall ABI lives in those, and C preserves the rest by itself. Every other
@@ -9,10 +9,10 @@ bits 64
 default rel
 section .text
 
-extern vmx_exit_dispatch
-extern vmx_exit_tail
+extern cd_exit_dispatch
+extern cd_exit_tail
 extern hypercall_fast
-extern vmx_resume_failed
+extern cd_resume_failed
 
 VMCS_EXIT_REASON	equ 0x4402
 EXIT_REASON_VMCALL	equ 18
@@ -59,8 +59,8 @@ EXIT_REASON_VMCALL	equ 18
 	mov r15, [rsp + G_R15]
 %endmacro
 
-global vmx_exit_entry
-vmx_exit_entry:
+global cd_exit_entry
+cd_exit_entry:
 	sub rsp, G_SIZE
 	SAVE_VOLATILE
 	mov rdi, rsp
@@ -80,25 +80,25 @@ vmx_exit_entry:
 	SAVE_VOLATILE
 	SAVE_NONVOLATILE
 	mov rdi, rsp
-	call vmx_resume_failed		; does not return
+	call cd_resume_failed		; does not return
 
 .full:
 	SAVE_NONVOLATILE
-	call vmx_exit_dispatch
+	call cd_exit_dispatch
 	jmp .resume_all
 .tail:
 	; The callee-saved registers still hold the guest's: the tail gets them all.
 	SAVE_NONVOLATILE
 	mov rdi, rsp
-	call vmx_exit_tail
+	call cd_exit_tail
 .resume_all:
 	RESTORE_NONVOLATILE
 	jmp .resume
 
-; int vmx_launch(void): returns 1 on VMfailInvalid, 2 on VMfailValid; on success the
+; int cd_vmlaunch(void): returns 1 on VMfailInvalid, 2 on VMfailValid; on success the
 ; CPU continues in the guest at the VMCS's guest RIP.
-global vmx_launch
-vmx_launch:
+global cd_vmlaunch
+cd_vmlaunch:
 	vmlaunch
 	mov eax, 1
 	jc .out

@@ -1,0 +1,21 @@
+/* The late launch, called from boot/: once on the boot CPU, then on every CPU. */
+#ifndef HVMETAL_CD_LAUNCH_H
+#define HVMETAL_CD_LAUNCH_H
+
+#include <stdint.h>
+#include "kernel/bootinfo.h"
+
+/*
+ * Runs once on the boot CPU in firmware context: checks VT-x, then builds host
+ * state, the control domain's EPT and every CPU's structures in the pool.
+ * Returns NULL, or one line saying why hvmetal cannot run.
+ */
+const char *cd_setup(const struct boot_info *bi);
+/*
+ * On CPU cpu_index, in firmware context: VMXON, then VMLAUNCH into the control
+ * domain, which resumes at guest_rip on guest_rsp with guest_rflags. Returns only
+ * on failure (a negative code, logged); success continues in the guest.
+ */
+int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip, uint64_t guest_rflags);
+
+#endif
