@@ -6,6 +6,7 @@
 #include "kernel/hvmetal.h"
 #include "kernel/kick.h"
 #include "kernel/log.h"
+#include "kernel/msr_safe.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_bits.h"
 
@@ -160,20 +161,33 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 	return EXIT_RESUME;
 }
 
-/* WRMSR to the x2APIC ICR, the only MSR write hvmetal intercepts. */
-enum exit_action cd_exit_wrmsr(struct vmx_exit *ex)
+/* WRMSR to the x2APIC ICR (cd_msr.c): INIT and start-up IPIs are hvmetal's to deliver. */
+int cd_apic_write_icr(uint64_t val)
 {
-	uint64_t val = (ex->gpr->rdx << 32) | (uint32_t)ex->gpr->rax;
-
-	if ((uint32_t)ex->gpr->rcx != MSR_X2APIC_ICR)
-		panic("WRMSR exit for unintercepted MSR %lx", ex->gpr->rcx);
 	/* Checked as the CPU would, so the WRMSR below cannot fault in hvmetal. */
-	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) || (val & X2APIC_ICR_RESERVED)) {
-		vmx_inject_exception(VEC_GP, 1, 0);
-		return EXIT_RESUME;
-	}
+	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) || (val & X2APIC_ICR_RESERVED))
+		return -1;
 	if (!(is_init_or_sipi((uint32_t)val) &&
 	      virtualize_ipi((uint32_t)val, (uint32_t)(val >> 32), true)))
 		wrmsr(MSR_X2APIC_ICR, val);
-	return EXIT_ADVANCE;
+	return 0;
+}
+
+/*
+ * WRMSR to IA32_APIC_BASE (cd_msr.c). The CPU checks reserved bits and mode
+ * transitions itself (its #GP becomes the caller's); hvmetal refuses an xAPIC
+ * page on its own memory, where its loads would read APIC registers, and a
+ * move of the page its EPT traps (INIT/SIPI would then go unseen). x2APIC mode
+ * needs nothing more: the ICR MSR is trapped whatever the mode.
+ */
+int cd_apic_write_base(uint64_t val)
+{
+	uint64_t page = val & ~0xfffull & ((1ull << hv.maxphyaddr) - 1);
+
+	if ((val & APIC_BASE_ENABLE) && !(val & APIC_BASE_X2APIC) &&
+	    (page - hv.boot.region_base < hv.boot.region_size || page != hv.lapic_page)) {
+		log_printf("hvmetal: cpu %u: xAPIC base %lx refused with #GP\n", this_cpu()->index, page);
+		return -1;
+	}
+	return msr_safe_write(MSR_IA32_APIC_BASE, val);
 }

@@ -1,6 +1,7 @@
 #include <hvmetal/abi.h>
 #include "cd_apic.h"
 #include "cd_exits.h"
+#include "cd_msr.h"
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
 #include "kernel/kick.h"
@@ -102,7 +103,15 @@ enum exit_action cd_exit_cpuid(struct vmx_exit *ex)
 		r.ecx |= 1u << 31;		/* hypervisor present */
 		/* OSXSAVE mirrors the caller's CR4, not hvmetal's. */
 		r.ecx = (r.ecx & ~(1u << 27)) | ((cr4 & CR4_OSXSAVE) ? 1u << 27 : 0);
+		/* No debug store (BTS/PEBS records, DTES64, DS-CPL): cd_msr.c refuses DS_AREA. */
+		r.edx &= ~(1u << 21);
+		r.ecx &= ~((1u << 2) | (1u << 4));
 	}
+	/* No Intel PT: its output goes to host-physical addresses (cd_msr.c). */
+	if (leaf == 7 && sub == 0)
+		r.ebx &= ~(1u << 25);
+	if (leaf == 0x14)
+		r = (struct cpuid_regs){ 0 };
 	ex->gpr->rax = r.eax;
 	ex->gpr->rbx = r.ebx;
 	ex->gpr->rcx = r.ecx;
@@ -290,6 +299,7 @@ static const vmx_exit_handler exit_handlers[EXIT_REASON_MAX + 1] = {
 	[EXIT_REASON_VMXOFF]		= cd_exit_inject_ud,
 	[EXIT_REASON_VMXON]		= cd_exit_inject_ud,
 	[EXIT_REASON_CR_ACCESS]		= cd_exit_cr_access,
+	[EXIT_REASON_RDMSR]		= cd_exit_rdmsr,
 	[EXIT_REASON_WRMSR]		= cd_exit_wrmsr,
 	[EXIT_REASON_EPT_VIOLATION]	= cd_exit_ept_violation,
 	[EXIT_REASON_INVEPT]		= cd_exit_inject_ud,

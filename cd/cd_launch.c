@@ -7,11 +7,11 @@
 #include "cd_apic.h"
 #include "cd_exits.h"
 #include "cd_launch.h"
+#include "cd_msr.h"
 #include "ept/ept_identity.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"
-#include "kernel/kick.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
 #include "kernel/xstate.h"
@@ -24,7 +24,7 @@
 #define CD_VPID		1
 
 static uint64_t cd_eptp;		/* the control domain's EPT; set at setup */
-static uint64_t msr_bitmap_pa;		/* all zero: the control domain's MSRs are its own */
+static uint64_t msr_bitmap_pa;		/* the MSRs hvmetal keeps (cd_msr.c); the rest are the control domain's */
 
 /* cd_entry.asm */
 extern void cd_exit_entry(void);
@@ -49,8 +49,7 @@ static const char *cd_vmx_setup(const struct boot_info *bi)
 	if (!dummy || !bitmap)
 		return "hvmetal's memory pool is too small";
 	msr_bitmap_pa = (uintptr_t)bitmap;
-	/* Write bitmap for MSRs 0..1fff starts at byte 2048: trap only the x2APIC ICR. */
-	((uint8_t *)bitmap)[2048 + MSR_X2APIC_ICR / 8] |= 1u << (MSR_X2APIC_ICR % 8);
+	cd_msr_bitmap_init(bitmap);
 	cd_eptp = ept_identity_build(&host_pool, &cfg);
 	if (!cd_eptp)
 		return "hvmetal's memory pool is too small for the control domain's EPT";

@@ -7,27 +7,35 @@
 #define ICR_NMI			(4u << 8)
 #define ICR_PENDING		(1u << 12)
 
-void kick_send_nmi(uint32_t apic_id, bool x2apic)
+#define ICR_POLLS		100000	/* an xAPIC that never takes the IPI: give up */
+
+bool kick_send_nmi(uint32_t apic_id, bool x2apic)
 {
 	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)hv.lapic_page;
-	uint32_t hi;
+	uint32_t hi, polls = 0;
 
 	if (x2apic) {
 		wrmsr(MSR_X2APIC_ICR, ((uint64_t)apic_id << 32) | ICR_NMI);
-		return;
+		return true;
 	}
 	hi = apic[APIC_ICR_HI / 4];
 	apic[APIC_ICR_HI / 4] = apic_id << 24;
 	apic[APIC_ICR_LO / 4] = ICR_NMI;
-	while (apic[APIC_ICR_LO / 4] & ICR_PENDING)
+	while ((apic[APIC_ICR_LO / 4] & ICR_PENDING) && ++polls < ICR_POLLS)
 		cpu_pause();
 	apic[APIC_ICR_HI / 4] = hi;
+	return polls < ICR_POLLS;
 }
 
-void kick_send(struct percpu *t)
+bool kick_send(struct percpu *t)
 {
+	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
+
+	/* The control domain turned this CPU's APIC off: no IPI can leave it. */
+	if (!(base & APIC_BASE_ENABLE))
+		return false;
 	__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
-	kick_send_nmi(t->apic_id, rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC);
+	return kick_send_nmi(t->apic_id, base & APIC_BASE_X2APIC);
 }
 
 bool kick_consume(struct percpu *cpu)

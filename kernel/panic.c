@@ -2,6 +2,7 @@
 #include "cpu.h"
 #include "kick.h"
 #include "log.h"
+#include "msr_safe.h"
 #include "panic.h"
 #include "percpu.h"
 
@@ -31,6 +32,11 @@ void host_exception(struct exc_frame *f)
 	if (f->vector == 2) {
 		if (!kick_consume(this_cpu()))
 			this_cpu()->nmi_pending = 1;
+		return;
+	}
+	/* An MSR access made for the control domain: the #GP becomes its error. */
+	if (f->vector == 13 && msr_safe_fixup(f->rip)) {
+		f->rip = msr_safe_fixup(f->rip);
 		return;
 	}
 	log_printf("hvmetal: host exception %lu error %lx at rip %016lx rsp %016lx cr2 %016lx\n",

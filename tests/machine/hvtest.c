@@ -7,6 +7,7 @@
 #include <efilib.h>
 #include <hvmetal/hvmetal.h>
 #include "boot/efi_mp.h"
+#include "hvtest_hostile.h"
 #include "hvtest_vcpu.h"
 #include "hvtest_vm.h"
 #include "kernel/cpu.h"
@@ -381,6 +382,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_isolation(&info);
 		test_instructions();
 		test_apic_page();
+		test_hostile_cd(&info);
 		test_vm_api(&info);
 		test_vcpu_api(mp, (unsigned)cpus_total());
 	} else {
