@@ -1,6 +1,7 @@
 /*
- * Host tests for the MMIO store decoder: MOV r/m32, r32 (89 /r) and
- * MOV r/m32, imm32 (C7 /0) in 64-, 32- and 16-bit code.  Every encoding is
+ * Host tests for the MMIO store decoder: MOV r/m32, r32 (89 /r),
+ * MOV r/m32, imm32 (C7 /0) and MOV moffs32, EAX (A3) in 64-, 32- and 16-bit
+ * code.  Every encoding is
  * also tried with each shorter length (must fail: truncated) and from a heap
  * buffer of exactly its size (ASan catches a read past it).
  */
@@ -217,6 +218,14 @@ test_too_long(void **state)
 	b[6] = 0x80;
 	assert_int_equal(decode(b, sizeof(b), M64, &s), 0);
 	assert_int_equal(s.len, 15);
+	/* A3 and an 8-byte address after 6 prefixes is 15 bytes, after 7 it is 16. */
+	memset(b, 0x3e, sizeof(b));
+	b[6] = 0xa3;
+	assert_int_equal(decode(b, sizeof(b), M64, &s), 0);
+	assert_int_equal(s.len, 15);
+	b[6] = 0x3e;
+	b[7] = 0xa3;
+	assert_int_equal(decode(b, sizeof(b), M64, &s), -1);
 }
 
 static void
@@ -287,12 +296,57 @@ test_other_opcodes(void **state)
 	REJECT(M64, 0xc6, 0x00, 0x12);				/* mov byte imm */
 	REJECT(M64, 0x01, 0x02);				/* add */
 	REJECT(M64, 0x87, 0x02);				/* xchg */
-	REJECT(M64, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov moffs, eax */
+	REJECT(M64, 0xa2, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov moffs, al */
+	REJECT(M64, 0xa1, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov eax, moffs */
 	REJECT(M64, 0x0f, 0x11, 0x02);				/* movups */
 	REJECT(M64, 0xff, 0x00);
 	REJECT(M64, 0x90, 0x89, 0x02);				/* nop first */
 	REJECT(M32, 0x8b, 0x02);
 	REJECT(M16, 0x66, 0x8b, 0x07);
+}
+
+/* A3: the absolute address is as wide as the address size; the source is EAX. */
+static void
+test_moffs_64(void **state)
+{
+	(void)state;
+	REG(M64, 9, 0, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov [moffs64], eax */
+	REG(M64, 6, 0, 0x67, 0xa3, 0x00, 0x03, 0xe0, 0xfe);		/* mov [moffs32], eax */
+	REG(M64, 10, 0, 0x65, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REG(M64, 7, 0, 0x3e, 0x67, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	/* REX without W changes nothing: no register field to extend. */
+	REG(M64, 10, 0, 0x44, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REG(M64, 10, 0, 0x41, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REG(M64, 7, 0, 0x67, 0x40, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	/* REX.W and 66 make it a 64- or 16-bit store. */
+	REJECT(M64, 0x48, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REJECT(M64, 0x4c, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REJECT(M64, 0x67, 0x48, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M64, 0x66, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	/* Without 67 a 4-byte address is cut short. */
+	REJECT(M64, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M64, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0);
+	REJECT(M64, 0xf0, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REJECT(M64, 0xf3, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+}
+
+static void
+test_moffs_32_16(void **state)
+{
+	(void)state;
+	REG(M32, 5, 0, 0xa3, 0x00, 0x03, 0xe0, 0xfe);			/* [moffs32] */
+	REG(M32, 4, 0, 0x67, 0xa3, 0x00, 0x03);				/* [moffs16] */
+	REG(M32, 6, 0, 0x26, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M32, 0x66, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M32, 0x48, 0xa3, 0x00, 0x03, 0xe0, 0xfe);		/* dec eax first */
+	REJECT(M32, 0xa3, 0x00, 0x03, 0xe0);
+	/* 16-bit code: 66 for a 32-bit store, 67 for a 4-byte address. */
+	REG(M16, 4, 0, 0x66, 0xa3, 0x00, 0x03);				/* [moffs16] */
+	REG(M16, 7, 0, 0x66, 0x67, 0xa3, 0x00, 0x03, 0xe0, 0xfe);	/* [moffs32] */
+	REG(M16, 7, 0, 0x67, 0x66, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M16, 0xa3, 0x00, 0x03);
+	REJECT(M16, 0x67, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M16, 0x66, 0x67, 0xa3, 0x00, 0x03, 0xe0);
 }
 
 static void
@@ -331,6 +385,8 @@ main(void)
 		cmocka_unit_test(test_register_destination),
 		cmocka_unit_test(test_other_opcodes),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_moffs_64),
+		cmocka_unit_test(test_moffs_32_16),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
