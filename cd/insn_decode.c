@@ -133,3 +133,32 @@ int insn_decode_store32(const uint8_t *b, size_t n, enum insn_mode mode, struct 
 	}
 	return -1;
 }
+
+int insn_decode_load32(const uint8_t *b, size_t n, enum insn_mode mode, struct insn_load *out)
+{
+	struct prefixes p;
+	unsigned op;
+	int len, mlen;
+
+	if (n > INSN_MAX_LEN)
+		n = INSN_MAX_LEN;
+	if (prefixes_32(b, n, mode, &p) < 0)
+		return -1;
+	op = p.len;
+	if (b[op] == 0xa1) {
+		len = moffs_insn_len(&p, n);
+		if (len < 0)
+			return -1;
+		out->reg = 0;		/* always EAX, as for A3 */
+		out->len = len;
+		return 0;
+	}
+	if (b[op] != 0x8b)
+		return -1;
+	mlen = modrm_len(b + op + 1, n - op - 1, p.addr16);
+	if (mlen < 0)
+		return -1;
+	out->reg = modrm_reg(b + op + 1, p.rex);
+	out->len = op + 1 + mlen;
+	return 0;
+}
