@@ -1,6 +1,7 @@
 /*
- * Host tests for the log formatter (log_vsnprintf / log_snprintf): the
- * conversions hvmetal uses, width and zero padding, and truncation.
+ * Host tests for the log: the formatter (log_vsnprintf / log_snprintf: the
+ * conversions hvmetal uses, width and zero padding, truncation), and what goes
+ * out on a fake COM1 (a transmitter that is never ready).
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -223,6 +224,92 @@ test_malformed(void **state)
 	assert_int_equal(buf[n - 1], 'y');
 }
 
+/* A fake COM1: what was sent, how often LSR was read. */
+static char sent[4096];
+static size_t n_sent;
+static bool com1_ready;
+static unsigned long lsr_reads;
+
+static uint8_t
+fake_inb(uint16_t port)
+{
+	assert_int_equal(port, 0x3f8 + 5);
+	/* A wait without end fails here rather than hanging the test. */
+	if (++lsr_reads > 10000000)
+		fail_msg("COM1 polled %lu times", lsr_reads);
+	return com1_ready ? 0x60 : 0;		/* THRE and TEMT */
+}
+
+static void
+fake_outb(uint16_t port, uint8_t v)
+{
+	assert_int_equal(port, 0x3f8);
+	assert_true(n_sent + 1 < sizeof(sent));
+	sent[n_sent++] = (char)v;
+	sent[n_sent] = 0;
+}
+
+/* A ready COM1 (which also ends a timed-out state left by another test), nothing sent. */
+static int
+com1_reset(void **state)
+{
+	(void)state;
+	log_host_hw.inb = fake_inb;
+	log_host_hw.outb = fake_outb;
+	com1_ready = true;
+	log_printf("-");
+	n_sent = 0;
+	sent[0] = 0;
+	lsr_reads = 0;
+	return 0;
+}
+
+static void
+test_com1_lines(void **state)
+{
+	char long_line[400];
+
+	(void)state;
+	log_printf("a\nb %d\n", 5);
+	assert_string_equal(sent, "a\r\nb 5\r\n");
+	/* One poll per character when the transmitter is ready. */
+	assert_int_equal(lsr_reads, 8);
+	/* A line longer than 255 characters is cut there. */
+	memset(long_line, 'x', sizeof(long_line) - 1);
+	long_line[sizeof(long_line) - 1] = 0;
+	n_sent = 0;
+	log_printf("%s", long_line);
+	assert_int_equal(n_sent, 255);
+}
+
+static void
+test_com1_never_ready(void **state)
+{
+	unsigned long first;
+
+	(void)state;
+	/* The first character waits a bounded time, then it and the rest are dropped. */
+	com1_ready = false;
+	log_printf("hello\n");
+	assert_int_equal(n_sent, 0);
+	assert_true(lsr_reads > 7);
+	first = lsr_reads - 6;
+	/* Once one timed out, each next character gets one poll. */
+	lsr_reads = 0;
+	log_printf("abc");
+	assert_int_equal(lsr_reads, 3);
+	assert_int_equal(n_sent, 0);
+	/* Ready again: sent, and a later timeout waits the full time again. */
+	com1_ready = true;
+	log_printf("ok\n");
+	assert_string_equal(sent, "ok\r\n");
+	com1_ready = false;
+	lsr_reads = 0;
+	log_printf("z");
+	assert_int_equal(lsr_reads, first);
+	assert_string_equal(sent, "ok\r\n");
+}
+
 int
 main(void)
 {
@@ -237,6 +324,8 @@ main(void)
 		cmocka_unit_test_setup(test_truncation_no_overrun, reset),
 		cmocka_unit_test_setup(test_va_list, reset),
 		cmocka_unit_test_setup(test_malformed, reset),
+		cmocka_unit_test_setup(test_com1_lines, com1_reset),
+		cmocka_unit_test_setup(test_com1_never_ready, com1_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
