@@ -24,9 +24,11 @@ static bool com1_stuck;
 
 #ifdef HVMETAL_HOST_TEST
 struct log_host_hw log_host_hw;
+#define log_rdtsc()		log_host_hw.rdtsc()
 #define com1_in(reg)		log_host_hw.inb(COM1 + (reg))
 #define com1_out(reg, v)	log_host_hw.outb(COM1 + (reg), v)
 #else
+#define log_rdtsc()		rdtsc()
 #define com1_in(reg)		inb(COM1 + (reg))
 #define com1_out(reg, v)	outb(COM1 + (reg), v)
 #endif
@@ -183,6 +185,51 @@ void log_vprintf(const char *fmt, va_list ap)
 
 	spin_lock(&log_lock);
 	serial_write(line, n);
+	spin_unlock(&log_lock);
+}
+
+/*
+ * A window opens with the first line let through once the last one is over. A
+ * TSC behind the window's start (another CPU's, or one written back) moves the
+ * start back but keeps the count: it neither reopens the burst nor silences the
+ * call site for long.
+ */
+static bool log_limit_pass(struct log_limit *l, uint64_t now)
+{
+	if (now < l->window_start) {
+		l->window_start = now;
+	} else if (!l->printed || now - l->window_start >= LOG_LIMIT_TICKS) {
+		l->window_start = now;
+		l->printed = 0;
+	}
+	if (l->printed >= LOG_LIMIT_BURST) {
+		l->suppressed++;
+		return false;
+	}
+	l->printed++;
+	return true;
+}
+
+void log_limited(struct log_limit *l, const char *fmt, ...)
+{
+	char line[LOG_LINE_MAX], note[64];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = format_line(line, fmt, ap);
+	va_end(ap);
+	spin_lock(&log_lock);
+	if (log_limit_pass(l, log_rdtsc())) {
+		if (l->suppressed) {
+			int k = log_snprintf(note, sizeof(note), "(%lu similar lines suppressed)\n",
+					     l->suppressed);
+
+			serial_write(note, k);
+			l->suppressed = 0;
+		}
+		serial_write(line, n);
+	}
 	spin_unlock(&log_lock);
 }
 
