@@ -1,6 +1,8 @@
 /*
- * Host tests for the MMIO store decoder: MOV r/m32, r32 (89 /r) and
- * MOV r/m32, imm32 (C7 /0) in 64-, 32- and 16-bit code.  Every encoding is
+ * Host tests for the MMIO decoder: the stores MOV r/m32, r32 (89 /r),
+ * MOV r/m32, imm32 (C7 /0) and MOV moffs32, EAX (A3), and the loads
+ * MOV r32, r/m32 (8B /r) and MOV EAX, moffs32 (A1), in 64-, 32- and 16-bit
+ * code.  Every encoding is
  * also tried with each shorter length (must fail: truncated) and from a heap
  * buffer of exactly its size (ASan catches a read past it).
  */
@@ -80,6 +82,50 @@ expect_reject(const uint8_t *b, size_t n, enum insn_mode mode)
 			 n > 1 ? b[1] : 0, n > 2 ? b[2] : 0, n, (int)mode, s.len);
 }
 
+static int
+decode_load(const uint8_t *b, size_t n, enum insn_mode mode, struct insn_load *out)
+{
+	uint8_t *copy = malloc(n ? n : 1);
+	int r;
+
+	assert_non_null(copy);
+	memcpy(copy, b, n);
+	memset(out, 0xa5, sizeof(*out));
+	r = insn_decode_load32(copy, n, mode, out);
+	free(copy);
+	return r;
+}
+
+/* A load: decodes with length len into reg, also with bytes after it, and not from fewer. */
+static void
+expect_load(const uint8_t *b, size_t n, enum insn_mode mode, unsigned len, unsigned reg)
+{
+	struct insn_load l;
+	uint8_t more[INSN_MAX_LEN + 4];
+
+	assert_int_equal(decode_load(b, n, mode, &l), 0);
+	assert_int_equal(l.len, len);
+	assert_int_equal(l.reg, reg);
+	assert_int_equal(n, len);
+	memcpy(more, b, n);
+	memset(more + n, 0x8b, sizeof(more) - n);
+	assert_int_equal(decode_load(more, sizeof(more), mode, &l), 0);
+	assert_int_equal(l.len, len);
+	assert_int_equal(l.reg, reg);
+	for (size_t k = 0; k < len; k++)
+		assert_int_equal(decode_load(b, k, mode, &l), -1);
+}
+
+static void
+expect_load_reject(const uint8_t *b, size_t n, enum insn_mode mode)
+{
+	struct insn_load l;
+
+	if (decode_load(b, n, mode, &l) != -1)
+		fail_msg("load accepted: %02x %02x %02x (n=%zu mode %d), len %u", b[0],
+			 n > 1 ? b[1] : 0, n > 2 ? b[2] : 0, n, (int)mode, l.len);
+}
+
 #define REG(mode, len, reg, ...) do {						\
 	static const uint8_t b_[] = { __VA_ARGS__ };				\
 	expect_reg(b_, sizeof(b_), mode, len, reg);				\
@@ -87,6 +133,14 @@ expect_reject(const uint8_t *b, size_t n, enum insn_mode mode)
 #define IMM(mode, len, imm, ...) do {						\
 	static const uint8_t b_[] = { __VA_ARGS__ };				\
 	expect_imm(b_, sizeof(b_), mode, len, imm);				\
+} while (0)
+#define LOAD(mode, len, reg, ...) do {						\
+	static const uint8_t b_[] = { __VA_ARGS__ };				\
+	expect_load(b_, sizeof(b_), mode, len, reg);				\
+} while (0)
+#define LOAD_REJECT(mode, ...) do {						\
+	static const uint8_t b_[] = { __VA_ARGS__ };				\
+	expect_load_reject(b_, sizeof(b_), mode);				\
 } while (0)
 #define REJECT(mode, ...) do {							\
 	static const uint8_t b_[] = { __VA_ARGS__ };				\
@@ -217,6 +271,14 @@ test_too_long(void **state)
 	b[6] = 0x80;
 	assert_int_equal(decode(b, sizeof(b), M64, &s), 0);
 	assert_int_equal(s.len, 15);
+	/* A3 and an 8-byte address after 6 prefixes is 15 bytes, after 7 it is 16. */
+	memset(b, 0x3e, sizeof(b));
+	b[6] = 0xa3;
+	assert_int_equal(decode(b, sizeof(b), M64, &s), 0);
+	assert_int_equal(s.len, 15);
+	b[6] = 0x3e;
+	b[7] = 0xa3;
+	assert_int_equal(decode(b, sizeof(b), M64, &s), -1);
 }
 
 static void
@@ -287,12 +349,181 @@ test_other_opcodes(void **state)
 	REJECT(M64, 0xc6, 0x00, 0x12);				/* mov byte imm */
 	REJECT(M64, 0x01, 0x02);				/* add */
 	REJECT(M64, 0x87, 0x02);				/* xchg */
-	REJECT(M64, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov moffs, eax */
+	REJECT(M64, 0xa2, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov moffs, al */
+	REJECT(M64, 0xa1, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov eax, moffs */
 	REJECT(M64, 0x0f, 0x11, 0x02);				/* movups */
 	REJECT(M64, 0xff, 0x00);
 	REJECT(M64, 0x90, 0x89, 0x02);				/* nop first */
 	REJECT(M32, 0x8b, 0x02);
 	REJECT(M16, 0x66, 0x8b, 0x07);
+}
+
+/* A3: the absolute address is as wide as the address size; the source is EAX. */
+static void
+test_moffs_64(void **state)
+{
+	(void)state;
+	REG(M64, 9, 0, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov [moffs64], eax */
+	REG(M64, 6, 0, 0x67, 0xa3, 0x00, 0x03, 0xe0, 0xfe);		/* mov [moffs32], eax */
+	REG(M64, 10, 0, 0x65, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REG(M64, 7, 0, 0x3e, 0x67, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	/* REX without W changes nothing: no register field to extend. */
+	REG(M64, 10, 0, 0x44, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REG(M64, 10, 0, 0x41, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REG(M64, 7, 0, 0x67, 0x40, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	/* REX.W and 66 make it a 64- or 16-bit store. */
+	REJECT(M64, 0x48, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REJECT(M64, 0x4c, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REJECT(M64, 0x67, 0x48, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M64, 0x66, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	/* Without 67 a 4-byte address is cut short. */
+	REJECT(M64, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M64, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0);
+	REJECT(M64, 0xf0, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	REJECT(M64, 0xf3, 0xa3, 0x00, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+}
+
+static void
+test_moffs_32_16(void **state)
+{
+	(void)state;
+	REG(M32, 5, 0, 0xa3, 0x00, 0x03, 0xe0, 0xfe);			/* [moffs32] */
+	REG(M32, 4, 0, 0x67, 0xa3, 0x00, 0x03);				/* [moffs16] */
+	REG(M32, 6, 0, 0x26, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M32, 0x66, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M32, 0x48, 0xa3, 0x00, 0x03, 0xe0, 0xfe);		/* dec eax first */
+	REJECT(M32, 0xa3, 0x00, 0x03, 0xe0);
+	/* 16-bit code: 66 for a 32-bit store, 67 for a 4-byte address. */
+	REG(M16, 4, 0, 0x66, 0xa3, 0x00, 0x03);				/* [moffs16] */
+	REG(M16, 7, 0, 0x66, 0x67, 0xa3, 0x00, 0x03, 0xe0, 0xfe);	/* [moffs32] */
+	REG(M16, 7, 0, 0x67, 0x66, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M16, 0xa3, 0x00, 0x03);
+	REJECT(M16, 0x67, 0xa3, 0x00, 0x03, 0xe0, 0xfe);
+	REJECT(M16, 0x66, 0x67, 0xa3, 0x00, 0x03, 0xe0);
+}
+
+static void
+test_load_64(void **state)
+{
+	(void)state;
+	LOAD(M64, 2, 0, 0x8b, 0x02);				/* mov eax, [rdx] */
+	LOAD(M64, 2, 3, 0x8b, 0x1a);				/* mov ebx, [rdx] */
+	LOAD(M64, 2, 7, 0x8b, 0x3f);				/* mov edi, [rdi] */
+	LOAD(M64, 3, 8, 0x44, 0x8b, 0x02);			/* mov r8d, [rdx] */
+	LOAD(M64, 3, 15, 0x44, 0x8b, 0x3a);			/* mov r15d, [rdx] */
+	/* REX.B and REX.X pick the address registers, not the destination. */
+	LOAD(M64, 3, 1, 0x41, 0x8b, 0x0a);			/* mov ecx, [r10] */
+	LOAD(M64, 4, 2, 0x42, 0x8b, 0x14, 0x08);		/* mov edx, [rax+r9] */
+	LOAD(M64, 4, 6, 0x41, 0x8b, 0x75, 0x00);		/* mov esi, [r13+0] */
+	LOAD(M64, 3, 0, 0x8b, 0x42, 0x10);			/* [rdx+10h] */
+	LOAD(M64, 6, 0, 0x8b, 0x05, 0x78, 0x56, 0x34, 0x12);	/* [rip+disp32] */
+	LOAD(M64, 4, 0, 0x8b, 0x44, 0x24, 0x08);		/* [rsp+8] */
+	LOAD(M64, 7, 1, 0x8b, 0x0c, 0x25, 0x20, 0x03, 0xe0, 0xfe);	/* [disp32] abs */
+	LOAD(M64, 7, 0, 0x8b, 0x84, 0x25, 0, 0, 0, 1);		/* [rbp+disp32] via SIB */
+	LOAD(M64, 4, 9, 0x65, 0x44, 0x8b, 0x0a);		/* segment override */
+	LOAD(M64, 7, 0, 0x67, 0x8b, 0x05, 1, 2, 3, 4);		/* 67: [eip+disp32] */
+	/* REX.W and 66: a 64- or 16-bit load. */
+	LOAD_REJECT(M64, 0x48, 0x8b, 0x02);
+	LOAD_REJECT(M64, 0x4c, 0x8b, 0x02);
+	LOAD_REJECT(M64, 0x66, 0x8b, 0x02);
+	LOAD_REJECT(M64, 0x2e, 0x66, 0x8b, 0x02);
+	/* LOCK and REP; a REX that is not last before the opcode. */
+	LOAD_REJECT(M64, 0xf0, 0x8b, 0x02);
+	LOAD_REJECT(M64, 0xf3, 0x8b, 0x02);
+	LOAD_REJECT(M64, 0xf2, 0x8b, 0x02);
+	LOAD_REJECT(M64, 0x44, 0x2e, 0x8b, 0x02);
+	/* mod=3 reads a register, never memory. */
+	LOAD_REJECT(M64, 0x8b, 0xc0);
+	LOAD_REJECT(M64, 0x44, 0x8b, 0xc7);
+}
+
+static void
+test_load_32_16(void **state)
+{
+	(void)state;
+	LOAD(M32, 2, 0, 0x8b, 0x02);
+	LOAD(M32, 2, 5, 0x8b, 0x2b);				/* mov ebp, [ebx] */
+	LOAD(M32, 6, 0, 0x8b, 0x05, 0x00, 0x03, 0xe0, 0xfe);	/* [disp32] absolute */
+	LOAD(M32, 5, 0, 0x67, 0x8b, 0x06, 0x00, 0x03);		/* 67: [disp16] */
+	LOAD(M32, 3, 2, 0x67, 0x8b, 0x17);			/* 67: mov edx, [bx] */
+	LOAD_REJECT(M32, 0x66, 0x8b, 0x02);
+	LOAD_REJECT(M32, 0x44, 0x8b, 0x02);			/* inc esp first */
+	LOAD_REJECT(M32, 0x8b, 0xff);
+	/* 16-bit code: 66 for a 32-bit load, 67 for 32-bit addressing. */
+	LOAD(M16, 3, 0, 0x66, 0x8b, 0x07);			/* mov eax, [bx] */
+	LOAD(M16, 3, 3, 0x66, 0x8b, 0x1c);			/* mov ebx, [si] */
+	LOAD(M16, 5, 0, 0x66, 0x8b, 0x06, 0x00, 0x03);		/* [disp16] */
+	LOAD(M16, 4, 0, 0x66, 0x8b, 0x46, 0x00);		/* [bp+0] */
+	LOAD(M16, 5, 0, 0x66, 0x8b, 0x87, 0x00, 0x03);		/* [bx+disp16] */
+	LOAD(M16, 6, 0, 0x66, 0x67, 0x8b, 0x44, 0x24, 0x08);	/* [esp+8] */
+	LOAD(M16, 8, 0, 0x67, 0x66, 0x8b, 0x05, 0x00, 0x03, 0xe0, 0xfe);
+	LOAD_REJECT(M16, 0x8b, 0x07);
+	LOAD_REJECT(M16, 0x66, 0x44, 0x8b, 0x07);
+	LOAD_REJECT(M16, 0x66, 0x8b, 0xc3);
+}
+
+/* A1: as A3, the address is as wide as the address size; the destination is EAX. */
+static void
+test_load_moffs(void **state)
+{
+	(void)state;
+	LOAD(M64, 9, 0, 0xa1, 0x20, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov eax, [moffs64] */
+	LOAD(M64, 6, 0, 0x67, 0xa1, 0x20, 0x03, 0xe0, 0xfe);		/* mov eax, [moffs32] */
+	LOAD(M64, 10, 0, 0x64, 0xa1, 0x20, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	LOAD(M64, 10, 0, 0x44, 0xa1, 0x20, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* REX.R: still EAX */
+	LOAD(M64, 7, 0, 0x67, 0x41, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+	LOAD_REJECT(M64, 0x48, 0xa1, 0x20, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	LOAD_REJECT(M64, 0x67, 0x48, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+	LOAD_REJECT(M64, 0x66, 0xa1, 0x20, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	LOAD_REJECT(M64, 0xf3, 0xa1, 0x20, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	LOAD_REJECT(M64, 0xa1, 0x20, 0x03, 0xe0, 0xfe);		/* 4 of 8 address bytes */
+	LOAD(M32, 5, 0, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+	LOAD(M32, 4, 0, 0x67, 0xa1, 0x20, 0x03);
+	LOAD(M32, 6, 0, 0x3e, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+	LOAD_REJECT(M32, 0x66, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+	LOAD_REJECT(M32, 0x48, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+	LOAD(M16, 4, 0, 0x66, 0xa1, 0x20, 0x03);
+	LOAD(M16, 7, 0, 0x66, 0x67, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+	LOAD(M16, 7, 0, 0x67, 0x66, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+	LOAD_REJECT(M16, 0xa1, 0x20, 0x03);
+	LOAD_REJECT(M16, 0x67, 0xa1, 0x20, 0x03, 0xe0, 0xfe);
+}
+
+static void
+test_load_other_opcodes(void **state)
+{
+	struct insn_load l;
+	uint8_t b[20];
+
+	(void)state;
+	LOAD_REJECT(M64, 0x89, 0x02);				/* a store */
+	LOAD_REJECT(M64, 0xc7, 0x00, 1, 2, 3, 4);
+	LOAD_REJECT(M64, 0xa3, 0x20, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);
+	LOAD_REJECT(M64, 0x8a, 0x02);				/* mov al, [rdx] */
+	LOAD_REJECT(M64, 0xa0, 0x20, 0x03, 0xe0, 0xfe, 0, 0, 0, 0);	/* mov al, moffs */
+	LOAD_REJECT(M64, 0x0f, 0xb6, 0x02);			/* movzx */
+	LOAD_REJECT(M64, 0x03, 0x02);				/* add */
+	LOAD_REJECT(M64, 0x87, 0x02);				/* xchg */
+	LOAD_REJECT(M64, 0x90, 0x8b, 0x02);			/* nop first */
+	LOAD_REJECT(M64, 0x2e, 0x2e, 0x2e);			/* prefixes alone */
+	/* 13 prefixes + 8b 02 is 15 bytes; 14 make it 16. */
+	memset(b, 0x3e, sizeof(b));
+	b[13] = 0x8b;
+	b[14] = 0x02;
+	assert_int_equal(decode_load(b, sizeof(b), M64, &l), 0);
+	assert_int_equal(l.len, 15);
+	memset(b, 0x3e, sizeof(b));
+	b[14] = 0x8b;
+	b[15] = 0x02;
+	assert_int_equal(decode_load(b, sizeof(b), M64, &l), -1);
+	/* A1 and an 8-byte address: 6 prefixes fit, 7 do not. */
+	memset(b, 0x3e, sizeof(b));
+	b[6] = 0xa1;
+	assert_int_equal(decode_load(b, sizeof(b), M64, &l), 0);
+	assert_int_equal(l.len, 15);
+	b[6] = 0x3e;
+	b[7] = 0xa1;
+	assert_int_equal(decode_load(b, sizeof(b), M64, &l), -1);
 }
 
 static void
@@ -331,6 +562,12 @@ main(void)
 		cmocka_unit_test(test_register_destination),
 		cmocka_unit_test(test_other_opcodes),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_moffs_64),
+		cmocka_unit_test(test_moffs_32_16),
+		cmocka_unit_test(test_load_64),
+		cmocka_unit_test(test_load_32_16),
+		cmocka_unit_test(test_load_moffs),
+		cmocka_unit_test(test_load_other_opcodes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,8 @@
 /*
- * Host tests for the log formatter (log_vsnprintf / log_snprintf): the
- * conversions hvmetal uses, width and zero padding, and truncation.
+ * Host tests for the log: the formatter (log_vsnprintf / log_snprintf: the
+ * conversions hvmetal uses, width and zero padding, truncation), and what goes
+ * out on a fake COM1 under a fake TSC (a transmitter that is never ready,
+ * log_limited's burst, window and count of dropped lines).
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -223,6 +225,208 @@ test_malformed(void **state)
 	assert_int_equal(buf[n - 1], 'y');
 }
 
+/* A fake COM1 and TSC: what was sent, how often LSR was read. */
+static char sent[4096];
+static size_t n_sent;
+static bool com1_ready;
+static unsigned long lsr_reads;
+static uint64_t tsc;
+
+static uint64_t
+fake_rdtsc(void)
+{
+	return tsc;
+}
+
+static uint8_t
+fake_inb(uint16_t port)
+{
+	assert_int_equal(port, 0x3f8 + 5);
+	/* A wait without end fails here rather than hanging the test. */
+	if (++lsr_reads > 10000000)
+		fail_msg("COM1 polled %lu times", lsr_reads);
+	return com1_ready ? 0x60 : 0;		/* THRE and TEMT */
+}
+
+static void
+fake_outb(uint16_t port, uint8_t v)
+{
+	assert_int_equal(port, 0x3f8);
+	assert_true(n_sent + 1 < sizeof(sent));
+	sent[n_sent++] = (char)v;
+	sent[n_sent] = 0;
+}
+
+/* A ready COM1 (which also ends a timed-out state left by another test), nothing sent. */
+static int
+com1_reset(void **state)
+{
+	(void)state;
+	log_host_hw.rdtsc = fake_rdtsc;
+	log_host_hw.inb = fake_inb;
+	log_host_hw.outb = fake_outb;
+	com1_ready = true;
+	log_printf("-");
+	n_sent = 0;
+	sent[0] = 0;
+	lsr_reads = 0;
+	tsc = 0;
+	return 0;
+}
+
+static void
+test_com1_lines(void **state)
+{
+	char long_line[400];
+
+	(void)state;
+	log_printf("a\nb %d\n", 5);
+	assert_string_equal(sent, "a\r\nb 5\r\n");
+	/* One poll per character when the transmitter is ready. */
+	assert_int_equal(lsr_reads, 8);
+	/* A line longer than 255 characters is cut there. */
+	memset(long_line, 'x', sizeof(long_line) - 1);
+	long_line[sizeof(long_line) - 1] = 0;
+	n_sent = 0;
+	log_printf("%s", long_line);
+	assert_int_equal(n_sent, 255);
+}
+
+static void
+test_com1_never_ready(void **state)
+{
+	unsigned long first;
+
+	(void)state;
+	/* The first character waits a bounded time, then it and the rest are dropped. */
+	com1_ready = false;
+	log_printf("hello\n");
+	assert_int_equal(n_sent, 0);
+	assert_true(lsr_reads > 7);
+	first = lsr_reads - 6;
+	/* Once one timed out, each next character gets one poll. */
+	lsr_reads = 0;
+	log_printf("abc");
+	assert_int_equal(lsr_reads, 3);
+	assert_int_equal(n_sent, 0);
+	/* Ready again: sent, and a later timeout waits the full time again. */
+	com1_ready = true;
+	log_printf("ok\n");
+	assert_string_equal(sent, "ok\r\n");
+	com1_ready = false;
+	lsr_reads = 0;
+	log_printf("z");
+	assert_int_equal(lsr_reads, first);
+	assert_string_equal(sent, "ok\r\n");
+}
+
+static void
+test_limit_burst(void **state)
+{
+	static struct log_limit l;
+	char want[256] = "";
+
+	(void)state;
+	/* A zero-initialised limit lets a burst through even at TSC 0. */
+	for (int i = 0; i < LOG_LIMIT_BURST; i++) {
+		log_limited(&l, "line %d\n", i);
+		log_snprintf(want + strlen(want), sizeof(want) - strlen(want), "line %d\r\n", i);
+		tsc += 1000;
+	}
+	assert_string_equal(sent, want);
+	/* The rest of the window is dropped, whatever the text. */
+	for (int i = 0; i < 25; i++)
+		log_limited(&l, "more %d\n", i);
+	assert_string_equal(sent, want);
+	assert_int_equal(l.suppressed, 25);
+}
+
+static void
+test_limit_window(void **state)
+{
+	static struct log_limit l;
+
+	(void)state;
+	tsc = 5000000;
+	for (int i = 0; i < LOG_LIMIT_BURST + 3; i++)
+		log_limited(&l, "x\n");
+	/* Still the same window one tick before its end. */
+	tsc += LOG_LIMIT_TICKS - 1;
+	log_limited(&l, "x\n");
+	assert_int_equal(n_sent, 3 * LOG_LIMIT_BURST);
+	/* The next window reports the count with its first line. */
+	tsc++;
+	n_sent = 0;
+	log_limited(&l, "next %u\n", 1u);
+	assert_string_equal(sent, "(4 similar lines suppressed)\r\nnext 1\r\n");
+	/* The rest of its burst has no note; past it, a new count starts. */
+	n_sent = 0;
+	for (int i = 1; i < LOG_LIMIT_BURST + 2; i++)
+		log_limited(&l, "y\n");
+	assert_int_equal(n_sent, 3 * (LOG_LIMIT_BURST - 1));
+	tsc += LOG_LIMIT_TICKS;
+	n_sent = 0;
+	log_limited(&l, "z\n");
+	assert_string_equal(sent, "(2 similar lines suppressed)\r\nz\r\n");
+	/* A window with nothing dropped gives no note. */
+	tsc += LOG_LIMIT_TICKS;
+	n_sent = 0;
+	log_limited(&l, "w\n");
+	assert_string_equal(sent, "w\r\n");
+}
+
+static void
+test_limit_per_site(void **state)
+{
+	static struct log_limit a, b;
+
+	(void)state;
+	for (int i = 0; i < LOG_LIMIT_BURST + 1; i++)
+		log_limited(&a, "a\n");
+	n_sent = 0;
+	log_limited(&b, "b\n");
+	assert_string_equal(sent, "b\r\n");
+	assert_int_equal(a.suppressed, 1);
+	assert_int_equal(b.suppressed, 0);
+}
+
+static void
+test_limit_tsc_backwards(void **state)
+{
+	static struct log_limit l;
+
+	(void)state;
+	tsc = 1ull << 40;
+	for (int i = 0; i < LOG_LIMIT_BURST; i++)
+		log_limited(&l, "x\n");
+	/* A CPU whose TSC is behind gets no new burst... */
+	tsc = 7;
+	n_sent = 0;
+	log_limited(&l, "behind\n");
+	tsc += LOG_LIMIT_TICKS - 1;
+	log_limited(&l, "behind\n");
+	assert_int_equal(n_sent, 0);
+	/* ...and the site is not silenced until the TSC catches up. */
+	tsc++;
+	log_limited(&l, "again\n");
+	assert_string_equal(sent, "(2 similar lines suppressed)\r\nagain\r\n");
+}
+
+static void
+test_limit_never_ready(void **state)
+{
+	static struct log_limit l;
+
+	(void)state;
+	/* Lines let through on a dead COM1 still return; the limit counts them as printed. */
+	com1_ready = false;
+	for (int i = 0; i < LOG_LIMIT_BURST + 1; i++)
+		log_limited(&l, "lost\n");
+	assert_int_equal(n_sent, 0);
+	assert_int_equal(l.printed, LOG_LIMIT_BURST);
+	assert_int_equal(l.suppressed, 1);
+}
+
 int
 main(void)
 {
@@ -237,6 +441,13 @@ main(void)
 		cmocka_unit_test_setup(test_truncation_no_overrun, reset),
 		cmocka_unit_test_setup(test_va_list, reset),
 		cmocka_unit_test_setup(test_malformed, reset),
+		cmocka_unit_test_setup(test_com1_lines, com1_reset),
+		cmocka_unit_test_setup(test_com1_never_ready, com1_reset),
+		cmocka_unit_test_setup(test_limit_burst, com1_reset),
+		cmocka_unit_test_setup(test_limit_window, com1_reset),
+		cmocka_unit_test_setup(test_limit_per_site, com1_reset),
+		cmocka_unit_test_setup(test_limit_tsc_backwards, com1_reset),
+		cmocka_unit_test_setup(test_limit_never_ready, com1_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
