@@ -25,7 +25,7 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 
 # The core, one folder per layer, lowest first (scripts/check-layers.sh).
 CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
-	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c kernel/kick.c kernel/msr_safe.c \
+	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c kernel/cr_rules.c kernel/kick.c kernel/msr_safe.c \
 	ept/ept_identity.c ept/ept.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
 	vm/vm.c vm/vcpu.c vm/vcpu_run.c vm/vcpu_regs.c \
@@ -58,6 +58,7 @@ test_memmap_SRCS := kernel/memmap.c
 test_config_SRCS := boot/config.c kernel/log.c
 test_vmx_caps_SRCS := vmx/vmx_caps.c
 test_vcpu_regs_SRCS := vm/vcpu_regs.c
+test_cr_rules_SRCS := kernel/cr_rules.c
 test_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c

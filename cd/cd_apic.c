@@ -122,6 +122,8 @@ static int fetch_insn(uint8_t *buf, size_t *n)
 	return uaccess_fetch(&ua, buf, rip, *n);
 }
 
+static struct log_limit refused_log, store_log, base_log;
+
 /* A store into the xAPIC page: replay it, and see start-up IPIs go by. */
 enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 {
@@ -140,15 +142,17 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 	 * physical address bits) has no memory behind it: the caller gets #GP.
 	 */
 	if ((gpa & ~0xfffull) != hv.lapic_page || !(qual & 2) || (qual & 4)) {
-		log_printf("hvmetal: cpu %u: access %lx to guest-physical %lx refused with #GP\n",
-			   this_cpu()->index, qual & 7, gpa);
+		log_limited(&refused_log,
+			    "hvmetal: cpu %u: access %lx to guest-physical %lx refused with #GP\n",
+			    this_cpu()->index, qual & 7, gpa);
 		vmx_inject_exception(VEC_GP, 1, 0);
 		return EXIT_RESUME;
 	}
 	if (fetch_insn(bytes, &n) < 0 || insn_decode_store32(bytes, n, caller_mode(), &st) < 0 ||
 	    (offset & 3)) {
-		log_printf("hvmetal: cpu %u: unsupported store to APIC offset %lx at rip %lx: #GP\n",
-			   this_cpu()->index, offset, vmcs_read(VMCS_GUEST_RIP));
+		log_limited(&store_log,
+			    "hvmetal: cpu %u: unsupported store to APIC offset %lx at rip %lx: #GP\n",
+			    this_cpu()->index, offset, vmcs_read(VMCS_GUEST_RIP));
 		vmx_inject_exception(VEC_GP, 1, 0);
 		return EXIT_RESUME;
 	}
@@ -186,7 +190,8 @@ int cd_apic_write_base(uint64_t val)
 
 	if ((val & APIC_BASE_ENABLE) && !(val & APIC_BASE_X2APIC) &&
 	    (page - hv.boot.region_base < hv.boot.region_size || page != hv.lapic_page)) {
-		log_printf("hvmetal: cpu %u: xAPIC base %lx refused with #GP\n", this_cpu()->index, page);
+		log_limited(&base_log, "hvmetal: cpu %u: xAPIC base %lx refused with #GP\n",
+			    this_cpu()->index, page);
 		return -1;
 	}
 	return msr_safe_write(MSR_IA32_APIC_BASE, val);

@@ -3,6 +3,7 @@
 #include "cd_exits.h"
 #include "cd_msr.h"
 #include "kernel/cpu.h"
+#include "kernel/cr_rules.h"
 #include "kernel/hvmetal.h"
 #include "kernel/kick.h"
 #include "kernel/log.h"
@@ -54,33 +55,104 @@ void cd_write_cr4(uint64_t val)
 	vmcs_write(VMCS_GUEST_CR4, (val | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1);
 }
 
+/* CR0/CR4 as the caller sees them: its own bits where VMX forces ours. */
+static uint64_t caller_cr(uint32_t guest_field, uint32_t shadow_field, uint64_t forced)
+{
+	return (vmcs_read(guest_field) & ~forced) | (vmcs_read(shadow_field) & forced);
+}
+
+static struct cr_state caller_cr_state(void)
+{
+	return (struct cr_state){
+		.cr0 = caller_cr(VMCS_GUEST_CR0, VMCS_CR0_SHADOW, cr0_forced()),
+		.cr3 = vmcs_read(VMCS_GUEST_CR3),
+		.cr4 = caller_cr(VMCS_GUEST_CR4, VMCS_CR4_SHADOW, cr4_forced()),
+		.efer = vmcs_read(VMCS_GUEST_EFER),
+		.cs_l = vmcs_read(VMCS_GUEST_CS_AR) & (1u << 13),
+	};
+}
+
+/* A control-register write hvmetal completed: the caller's TLB sees it, as natively. */
+static void flush_caller_tlb(void)
+{
+	if (vmx_caps.vpid)
+		vmx_invvpid_single(CD_VPID);
+}
+
+static enum exit_action refuse_gp(void)
+{
+	vmx_inject_exception(VEC_GP, 1, 0);
+	return EXIT_RESUME;
+}
+
+static enum exit_action emulate_cr0(uint64_t val)
+{
+	struct cr_state s = caller_cr_state();
+
+	if (!cr0_write_valid(&s, val))
+		return refuse_gp();
+	cd_write_cr0(val);
+	flush_caller_tlb();
+	return EXIT_ADVANCE;
+}
+
+static enum exit_action emulate_cr3(uint64_t val)
+{
+	struct cr_state s = caller_cr_state();
+	/* Bit 63 (no flush) only under PCIDE; the rest above MAXPHYADDR is reserved. */
+	uint64_t reserved = ~((1ull << hv.maxphyaddr) - 1) & ~((s.cr4 & CR4_PCIDE) ? 1ull << 63 : 0);
+
+	if ((s.efer & EFER_LMA) ? (val & reserved) : (val >> 32))
+		return refuse_gp();
+	vmcs_write(VMCS_GUEST_CR3, val & ~(1ull << 63));
+	flush_caller_tlb();
+	return EXIT_ADVANCE;
+}
+
+static enum exit_action emulate_cr4(uint64_t val)
+{
+	struct cr_state s = caller_cr_state();
+
+	/* CR4.VMXE is hvmetal's: the control domain sees VMX as absent. */
+	if ((val & CR4_VMXE) || !cr4_write_valid(&s, val, vmx_caps.cr4_fixed1))
+		return refuse_gp();
+	cd_write_cr4(val);
+	flush_caller_tlb();
+	return EXIT_ADVANCE;
+}
+
+/*
+ * MOV to CR0/CR4 exits when it touches a bit VMX forces; CR3 accesses, CLTS and
+ * LMSW only on CPUs whose controls force those exits. Each is completed as the
+ * CPU would; anything else the CPU could report is the caller's #UD.
+ */
 enum exit_action cd_exit_cr_access(struct vmx_exit *ex)
 {
 	uint64_t qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
-	unsigned cr = qual & 15, type = (qual >> 4) & 3;
-	uint64_t val = vmx_gpr_read(ex->gpr, (qual >> 8) & 15);
+	unsigned cr = qual & 15, type = (qual >> 4) & 3, gpr = (qual >> 8) & 15;
+	uint64_t cr0 = caller_cr(VMCS_GUEST_CR0, VMCS_CR0_SHADOW, cr0_forced());
 
-	if (type != 0 || (cr != 0 && cr != 4)) {
-		/* Only MOV to CR0/CR4 can touch a masked bit; anything else is a bug. */
-		panic("unexpected CR access exit, qualification %lx", qual);
-	}
-	if (cr == 0) {
-		/* Reserved bits, or PG without PE, fault as on hardware. */
-		if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)) ||
-		    ((val & CR0_NW) && !(val & CR0_CD))) {
-			vmx_inject_exception(VEC_GP, 1, 0);
-			return EXIT_RESUME;
+	switch (type) {
+	case 0:		/* MOV to CR */
+		if (cr == 0)
+			return emulate_cr0(vmx_gpr_read(ex->gpr, gpr));
+		if (cr == 3)
+			return emulate_cr3(vmx_gpr_read(ex->gpr, gpr));
+		if (cr == 4)
+			return emulate_cr4(vmx_gpr_read(ex->gpr, gpr));
+		break;
+	case 1:		/* MOV from CR */
+		if (cr == 3) {
+			vmx_gpr_write(ex->gpr, gpr, vmcs_read(VMCS_GUEST_CR3));
+			return EXIT_ADVANCE;
 		}
-		cd_write_cr0(val);
-		return EXIT_ADVANCE;
+		break;
+	case 2:		/* CLTS */
+		return emulate_cr0(cr0 & ~CR0_TS);
+	case 3:		/* LMSW: sets PE, MP, EM, TS from the source; never clears PE */
+		return emulate_cr0((cr0 & ~0xeull) | ((qual >> 16) & 0xf));
 	}
-	/* CR4.VMXE is hvmetal's: the control domain sees VMX as absent. */
-	if ((val & CR4_VMXE) || (val & ~vmx_caps.cr4_fixed1)) {
-		vmx_inject_exception(VEC_GP, 1, 0);
-		return EXIT_RESUME;
-	}
-	cd_write_cr4(val);
-	return EXIT_ADVANCE;
+	return cd_exit_inject_ud(ex);
 }
 
 enum exit_action cd_exit_cpuid(struct vmx_exit *ex)
@@ -152,12 +224,15 @@ enum exit_action cd_exit_inject_ud(struct vmx_exit *ex)
 	return EXIT_RESUME;
 }
 
+static struct log_limit task_switch_log;
+
 /* Hardware task switches (32-bit task gates) are not virtualized. */
 enum exit_action cd_exit_task_switch(struct vmx_exit *ex)
 {
 	(void)ex;
-	log_printf("hvmetal: cpu %u: task switch (qualification %lx) refused with #GP\n",
-		   this_cpu()->index, vmcs_read(VMCS_EXIT_QUALIFICATION));
+	log_limited(&task_switch_log,
+		    "hvmetal: cpu %u: task switch (qualification %lx) refused with #GP\n",
+		    this_cpu()->index, vmcs_read(VMCS_EXIT_QUALIFICATION));
 	vmx_inject_exception(VEC_GP, 1, 0);
 	return EXIT_RESUME;
 }
@@ -318,11 +393,16 @@ static const vmx_exit_handler exit_handlers[EXIT_REASON_MAX + 1] = {
 			 (1ull << EXIT_REASON_APIC_ACCESS) | (1ull << EXIT_REASON_EPT_VIOLATION) | \
 			 (1ull << EXIT_REASON_EPT_MISCONFIG))
 
-static void __attribute__((noreturn)) unexpected_exit(struct vmx_exit *ex)
+static struct log_limit unexpected_log;
+
+/*
+ * The control domain's state is hvmetal's to keep valid (every write it completes
+ * is checked as the CPU would): a failed entry is hvmetal's own broken invariant.
+ */
+static void __attribute__((noreturn)) entry_failed(struct vmx_exit *ex)
 {
-	log_printf("hvmetal: cpu %u: unexpected VM exit reason %u%s qualification %lx\n",
+	log_printf("hvmetal: cpu %u: VM entry failed, reason %u qualification %lx\n",
 		   this_cpu()->index, EXIT_REASON_BASIC(ex->reason),
-		   (ex->reason & EXIT_REASON_ENTRY_FAIL) ? " (VM-entry failure)" : "",
 		   vmcs_read(VMCS_EXIT_QUALIFICATION));
 	log_printf("  guest rip %016lx rsp %016lx rflags %lx cr0 %lx cr3 %lx cr4 %lx\n",
 		   vmcs_read(VMCS_GUEST_RIP), vmcs_read(VMCS_GUEST_RSP),
@@ -332,7 +412,7 @@ static void __attribute__((noreturn)) unexpected_exit(struct vmx_exit *ex)
 		   vmcs_read(VMCS_GUEST_PHYS_ADDR), vmcs_read(VMCS_GUEST_LINEAR_ADDR),
 		   vmcs_read(VMCS_EXIT_INTR_INFO));
 	panic_dump_gprs(ex->gpr);
-	panic("unhandled VM exit %u", EXIT_REASON_BASIC(ex->reason));
+	panic("VM entry of the control domain failed");
 }
 
 void cd_exit_dispatch(struct gpr_frame *gpr)
@@ -344,13 +424,20 @@ void cd_exit_dispatch(struct gpr_frame *gpr)
 	uint32_t basic = EXIT_REASON_BASIC(ex.reason);
 	struct percpu *cpu = this_cpu();
 
-	if ((ex.reason & EXIT_REASON_ENTRY_FAIL) || basic > EXIT_REASON_MAX ||
-	    !exit_handlers[basic])
-		unexpected_exit(&ex);
+	if (ex.reason & EXIT_REASON_ENTRY_FAIL)
+		entry_failed(&ex);
+	if (basic > EXIT_REASON_MAX || !exit_handlers[basic]) {
+		/* An exit these controls should not cause (an unknown CPU's): the caller's #UD. */
+		log_limited(&unexpected_log, "hvmetal: cpu %u: unexpected VM exit reason %u at rip %lx: #UD\n",
+			    cpu->index, basic, vmcs_read(VMCS_GUEST_RIP));
+		cd_exit_inject_ud(&ex);
+		goto out;
+	}
 	if (basic < 64 && ((1ull << basic) & VECTORING_EXITS))
 		vmx_reinject_vectoring_event();
 	if (exit_handlers[basic](&ex) == EXIT_ADVANCE)
 		vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
+out:
 	if (percpu_work_pending(cpu))
 		cd_exit_tail(gpr);
 }

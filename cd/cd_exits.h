@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include "vmx/vmx_exit.h"
 
+#define CD_VPID		1	/* the control domain's TLB tag; guests get 2 and up */
+
 /* CR0/CR4 guest/host masks: the bits VMX forces, shown to the guest as it wrote them. */
 void cd_write_cr_masks(void);
 void cd_write_cr0(uint64_t val);

@@ -21,7 +21,6 @@
 #include "vmx/vmx_bits.h"
 #include "vmx/vmx_cpu.h"
 
-#define CD_VPID		1
 
 static uint64_t cd_eptp;		/* the control domain's EPT; set at setup */
 static uint64_t msr_bitmap_pa;		/* the MSRs hvmetal keeps (cd_msr.c); the rest are the control domain's */

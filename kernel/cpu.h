@@ -6,6 +6,7 @@
 
 #define CR0_PE		(1ull << 0)
 #define CR0_MP		(1ull << 1)
+#define CR0_TS		(1ull << 3)
 #define CR0_ET		(1ull << 4)
 #define CR0_NE		(1ull << 5)
 #define CR0_WP		(1ull << 16)

@@ -8,6 +8,8 @@
 #define CR0_PE			(1ULL << 0)
 #define CR0_PG			(1ULL << 31)
 
+#define MISC_ACTIVITY_HLT	(1ULL << 6)	/* IA32_VMX_MISC: the HLT activity state */
+
 #define FIELD_HIGH		1U	/* encoding bit 0: the high 32 bits of a 64-bit field */
 
 #define ROW(enc, w, t, acc) \
@@ -178,7 +180,7 @@ static const struct vmcs_field fields[] = {
 	ROW(VMCS_GUEST_LDTR_AR, 32, GUEST, FREE),
 	ROW(VMCS_GUEST_TR_AR, 32, GUEST, FREE),
 	ROW(VMCS_GUEST_INTERRUPTIBILITY, 32, GUEST, FREE),
-	ROW(VMCS_GUEST_ACTIVITY_STATE, 32, GUEST, FREE),
+	ROW(VMCS_GUEST_ACTIVITY_STATE, 32, GUEST, ACTIVITY),
 	ROW(VMCS_GUEST_SMBASE, 32, GUEST, FREE),
 	ROW(VMCS_GUEST_IA32_SYSENTER_CS, 32, GUEST, FREE),
 	/* hvmetal arms the preemption timer itself for hv_vcpu_run_until. */
@@ -478,6 +480,14 @@ static int field_caps(const struct vmcs_policy *p, const struct vmcs_field *f, b
 	case VMCS_ACCESS_CR4:
 		*allowed_0 = p->cr4_fixed0;
 		*allowed_1 = p->cr4_fixed1;
+		return 0;
+	case VMCS_ACCESS_ACTIVITY:
+		/*
+		 * Shutdown and wait-for-SIPI block NMIs, so no kick could bring the
+		 * CPU back (and shutdown may reset the platform): never offered.
+		 */
+		*allowed_0 = 0;
+		*allowed_1 = (p->misc & MISC_ACTIVITY_HLT) ? 1 : 0;
 		return 0;
 	default:	/* NONE, READ */
 		return -1;

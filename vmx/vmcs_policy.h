@@ -54,6 +54,7 @@ enum vmcs_access {
 	VMCS_ACCESS_EXIT,
 	VMCS_ACCESS_CR0,	/* guest CR0/CR4: within the policy's fixed bits */
 	VMCS_ACCESS_CR4,
+	VMCS_ACCESS_ACTIVITY,	/* active, or HLT where the CPU has it: states a kick ends */
 };
 
 /* One row of the field table: a full-field encoding, its SDM group, its access. */

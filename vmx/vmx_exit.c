@@ -15,6 +15,19 @@ uint64_t vmx_gpr_read(const struct gpr_frame *g, unsigned n)
 	return (n & 15) == 4 ? vmcs_read(VMCS_GUEST_RSP) : by_number[n & 15];
 }
 
+void vmx_gpr_write(struct gpr_frame *g, unsigned n, uint64_t val)
+{
+	uint64_t *by_number[16] = {
+		&g->rax, &g->rcx, &g->rdx, &g->rbx, 0, &g->rbp, &g->rsi, &g->rdi,
+		&g->r8, &g->r9, &g->r10, &g->r11, &g->r12, &g->r13, &g->r14, &g->r15,
+	};
+
+	if ((n & 15) == 4)
+		vmcs_write(VMCS_GUEST_RSP, val);
+	else
+		*by_number[n & 15] = val;
+}
+
 void vmx_inject_exception(unsigned vector, int has_error, uint32_t error)
 {
 	uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector;

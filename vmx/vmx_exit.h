@@ -38,5 +38,6 @@ void vmx_reinject_vectoring_event(void);
 void vmx_inject_exception(unsigned vector, int has_error, uint32_t error);
 /* GPR n in the SDM's encoding (0 RAX, 1 RCX, ... 4 RSP ... 15 R15). */
 uint64_t vmx_gpr_read(const struct gpr_frame *g, unsigned n);
+void vmx_gpr_write(struct gpr_frame *g, unsigned n, uint64_t val);
 
 #endif

@@ -641,6 +641,8 @@ access_fits(const struct vmcs_field *f)
 	case VMCS_ACCESS_CR0:
 	case VMCS_ACCESS_CR4:
 		return f->type == VMCS_TYPE_GUEST && f->width == VMCS_WIDTH_NATURAL;
+	case VMCS_ACCESS_ACTIVITY:
+		return f->type == VMCS_TYPE_GUEST && f->width == VMCS_WIDTH_32;
 	}
 	return false;
 }
@@ -663,6 +665,7 @@ expected_access(uint32_t e)
 		{ VMCS_CTRL_VMENTRY_MSR_LOAD_COUNT, VMCS_ACCESS_ZERO },
 		{ VMCS_GUEST_CR0, VMCS_ACCESS_CR0 },
 		{ VMCS_GUEST_CR4, VMCS_ACCESS_CR4 },
+		{ VMCS_GUEST_ACTIVITY_STATE, VMCS_ACCESS_ACTIVITY },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(special); i++)
@@ -703,7 +706,7 @@ test_field_table(void **state)
 		if (f->width != ((e >> 13) & 3))
 			fail_msg("%#x listed with width %u, encoding says %u", e, f->width,
 				 (e >> 13) & 3);
-		if (f->access > VMCS_ACCESS_CR4 || !access_fits(f))
+		if (f->access > VMCS_ACCESS_ACTIVITY || !access_fits(f))
 			fail_msg("%#x: access %u does not fit type %u width %u", e, f->access,
 				 f->type, f->width);
 		if (f->access != expected_access(e))
@@ -835,6 +838,23 @@ test_apple_names_listed(void **state)
 	}
 }
 
+/* Issue 9, defect 4: no activity state a kick cannot end (shutdown, wait-for-SIPI). */
+static void
+test_activity_state(void **state)
+{
+	struct vmcs_policy p = modern_policy();
+
+	(void)state;
+	assert_int_equal(write_ok(&p, VMCS_GUEST_ACTIVITY_STATE, 0), 0);
+	assert_int_equal(write_ok(&p, VMCS_GUEST_ACTIVITY_STATE, 1), 1);	/* HLT: MISC bit 6 */
+	write_refused(&p, VMCS_GUEST_ACTIVITY_STATE, 2);			/* shutdown */
+	write_refused(&p, VMCS_GUEST_ACTIVITY_STATE, 3);			/* wait-for-SIPI */
+	expect_caps(&p, VMCS_GUEST_ACTIVITY_STATE, 0, 1);
+	p.misc &= ~(1ull << 6);							/* a CPU without HLT state */
+	write_refused(&p, VMCS_GUEST_ACTIVITY_STATE, 1);
+	assert_int_equal(write_ok(&p, VMCS_GUEST_ACTIVITY_STATE, 0), 0);
+}
+
 int
 main(void)
 {
@@ -856,6 +876,7 @@ main(void)
 		cmocka_unit_test(test_field_table),
 		cmocka_unit_test(test_every_encoding),
 		cmocka_unit_test(test_apple_names_listed),
+		cmocka_unit_test(test_activity_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,6 +124,28 @@ static void test_trace_msrs(uint64_t canary)
 	       "IA32_MISC_ENABLE: setting XD-disable raises #GP, its value is accepted");
 }
 
+static void do_set_cr0(void *arg)
+{
+	write_cr0(*(uint64_t *)arg);
+}
+
+/*
+ * Defect 9: a CR0 write hvmetal completes is checked as the CPU checks it. NE is
+ * a bit VMX forces, so toggling it makes the write exit; clearing PG with it, in
+ * 64-bit code, must be the CPU's #GP, not a VM entry that fails.
+ */
+static void test_cr0_rules(void)
+{
+	uint64_t cr0 = read_cr0(), v = cr0 ^ CR0_NE, off = (cr0 ^ CR0_NE) & ~CR0_PG;
+	int r = trap_call(do_set_cr0, &off);
+
+	tap_ok(r == 13 && read_cr0() == cr0, "MOV to CR0 clearing PG (and NE) in 64-bit code raises #GP (vector %d)", r);
+	r = trap_call(do_set_cr0, &v);
+	tap_ok(r == TRAP_NONE && read_cr0() == v, "MOV to CR0 toggling NE alone is completed (cr0 %lx)", read_cr0());
+	r = trap_call(do_set_cr0, &cr0);
+	tap_ok(r == TRAP_NONE && read_cr0() == cr0, "and toggled back (cr0 %lx)", read_cr0());
+}
+
 void test_hostile_cd(const struct hvmetal_info *info)
 {
 	struct hvmetal_selfcheck sc = { 0 };
@@ -133,4 +155,5 @@ void test_hostile_cd(const struct hvmetal_info *info)
 	test_msr_outside_bitmap();
 	test_apic_base(sc.canary_addr);
 	test_trace_msrs(sc.canary_addr);
+	test_cr0_rules();
 }

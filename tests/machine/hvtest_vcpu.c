@@ -193,6 +193,11 @@ static void test_vmcs_policy(void)
 	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_RO_EXIT_REASON, 0) == HV_BAD_ARGUMENT &&
 	       hv_vmx_vcpu_write_vmcs(vcpu, 0x1234, 0) == HV_BAD_ARGUMENT,
 	       "read-only and unknown fields are refused");
+	/* Issue 9, defect 4: shutdown and wait-for-SIPI would wedge the CPU (no kick ends them). */
+	tap_ok(hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_ACTIVITY_STATE, 3) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_ACTIVITY_STATE, 2) == HV_BAD_ARGUMENT &&
+	       hv_vmx_vcpu_read_vmcs(vcpu, VMCS_GUEST_ACTIVITY_STATE, &v) == HV_SUCCESS && v == 0,
+	       "activity states wait-for-SIPI and shutdown are refused, the vCPU stays active");
 	v = 0;
 	if (hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, 0) == HV_SUCCESS)
 		hv_vmx_vcpu_read_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, &v);
