@@ -201,7 +201,9 @@ hv_return_t hc_vcpu_invalidate_tlb(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
-	__atomic_or_fetch(&v->requests, VCPU_REQ_FLUSH_VPID, __ATOMIC_ACQ_REL);
+	/* Without VPIDs every VM entry and exit flushes the guest's translations already. */
+	if (vmx_caps.vpid)
+		__atomic_or_fetch(&v->requests, VCPU_REQ_FLUSH_VPID, __ATOMIC_ACQ_REL);
 	return HV_SUCCESS;
 }
 
@@ -370,6 +372,11 @@ hv_return_t hc_vmx_set_apic_address(struct hcall *c)
 
 	if (r != HV_SUCCESS)
 		return r;
+	/* The field exists only where the CPU can virtualize APIC accesses. */
+	if (!(vmcs_policy.proc2.may1 & CPU_BASED2_VIRTUAL_APIC)) {
+		vm_put(vm);
+		return HV_UNSUPPORTED;
+	}
 	e = vm_space(vm, HV_VM_SPACE_DEFAULT);
 	if (!vm->apic_access_page)
 		vm->apic_access_page = pool_alloc_page(&host_pool);

@@ -34,7 +34,10 @@ const uint32_t vcpu_swapped_msr[VCPU_MSR_SWAPPED] = {
 	[VCPU_MSR_SFMASK]	= 0xc0000084,
 	[VCPU_MSR_KGSBASE]	= 0xc0000102,
 	[VCPU_MSR_TSC_AUX]	= 0xc0000103,
+	[VCPU_MSR_BNDCFGS]	= 0xd90,
 };
+uint32_t vcpu_swapped_mask;
+bool vcpu_has_xfd;
 
 /* MSRs whose guest copy is a VMCS field: VM entry and exit switch them. */
 static const struct { uint32_t msr, field; } vmcs_msr[] = {
@@ -55,6 +58,12 @@ void vcpu_setup(void)
 	/* Without XSAVE (enabled in hvmetal's CR4) there are no vCPUs: create says so. */
 	if (!(cpuid(1, 0).ecx & (1u << 26)) || !(host_state.cr4 & CR4_OSXSAVE))
 		return;
+	vcpu_swapped_mask = (1u << VCPU_MSR_SWAPPED) - 1;
+	if (!(cpuid(0x80000001, 0).edx & (1u << 27)))
+		vcpu_swapped_mask &= ~(1u << VCPU_MSR_TSC_AUX);
+	if (!(cpuid(7, 0).ebx & (1u << 14)))
+		vcpu_swapped_mask &= ~(1u << VCPU_MSR_BNDCFGS);
+	vcpu_has_xfd = cpuid(0xd, 1).eax & (1u << 4);
 	xstate_supported = ((uint64_t)xs.edx << 32) | xs.eax;
 	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
 		hv.cpus[i].cd_xsave = pool_alloc_pages(&host_pool, (xs.ecx + PAGE_SIZE - 1) / PAGE_SIZE);
@@ -239,6 +248,12 @@ static hv_return_t shadow_access(struct vcpu *v, uint32_t field, uint64_t *val, 
 	if (vmx_ptrld(v->shadow_pa) != VMX_OK)
 		vcpu_vmptrld_failed(v->shadow_pa);
 	r = write ? vmx_vmwrite(field, *val) : vmx_vmread(field, val);
+	/*
+	 * Back to clear (written out, not active on this CPU) before the link
+	 * pointer hands it to the CPU for the guest's VMREAD/VMWRITE.
+	 */
+	if (vmx_clear(v->shadow_pa) != VMX_OK)
+		panic("VMCLEAR of a shadow VMCS failed");
 	vcpu_vmcs_put();
 	/* A field this CPU lacks, or a read-only one it cannot write, fails here. */
 	return r == VMX_OK ? HV_SUCCESS : HV_BAD_ARGUMENT;
@@ -447,7 +462,7 @@ hv_return_t vcpu_write_fpstate(struct vcpu *v, const uint8_t *area)
 static int swapped_index(uint32_t msr)
 {
 	for (int i = 0; i < VCPU_MSR_SWAPPED; i++)
-		if (vcpu_swapped_msr[i] == msr)
+		if (vcpu_swapped_msr[i] == msr && (vcpu_swapped_mask & (1u << i)))
 			return i;
 	return -1;
 }
@@ -504,12 +519,6 @@ hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t 
 	/* The host TSC is never the guest's to write. */
 	if (msr == MSR_TSC && (flags & HV_MSR_WRITE))
 		return HV_BAD_ARGUMENT;
-	if (sw >= 0) {
-		if (flags || (op == HVMETAL_MSR_MANAGED && arg))
-			v->managed |= 1u << sw;
-		else
-			v->managed &= ~(1u << sw);
-	}
 	bitmap_set(v->msr_bitmap, bit, !(flags & HV_MSR_READ));
 	bitmap_set(v->msr_bitmap + 2048, bit, !(flags & HV_MSR_WRITE));
 	return HV_SUCCESS;
@@ -540,6 +549,8 @@ hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val)
 			return HV_BAD_ARGUMENT;
 		if ((sw == VCPU_MSR_LSTAR || sw == VCPU_MSR_CSTAR || sw == VCPU_MSR_KGSBASE) &&
 		    !guest_pt_canonical(val, false))
+			return HV_BAD_ARGUMENT;
+		if (sw == VCPU_MSR_BNDCFGS && ((val & 0xffc) || !guest_pt_canonical(val & ~0xfffull, false)))
 			return HV_BAD_ARGUMENT;
 		v->msr[sw] = val;
 	} else if (field >= 0) {

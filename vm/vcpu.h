@@ -18,14 +18,23 @@
 
 struct vm;
 
-/* MSRs a guest may own natively that VM entry/exit does not switch: swapped by hvmetal. */
+/*
+ * MSRs VM entry/exit does not switch but the guest uses without an MSR access
+ * (SWAPGS, SYSCALL, RDTSCP, MPX): hvmetal swaps them on every run, so a guest
+ * never sees or changes the control domain's values.
+ */
 enum vcpu_msr {
 	VCPU_MSR_STAR, VCPU_MSR_LSTAR, VCPU_MSR_CSTAR, VCPU_MSR_SFMASK,
-	VCPU_MSR_KGSBASE, VCPU_MSR_TSC_AUX, VCPU_MSR_SWAPPED,
+	VCPU_MSR_KGSBASE, VCPU_MSR_TSC_AUX, VCPU_MSR_BNDCFGS, VCPU_MSR_SWAPPED,
 };
 
 /* Their numbers, by enum vcpu_msr. */
 extern const uint32_t vcpu_swapped_msr[VCPU_MSR_SWAPPED];
+/* 1 << enum vcpu_msr for those this CPU has (TSC_AUX needs RDTSCP, BNDCFGS MPX). */
+extern uint32_t vcpu_swapped_mask;
+/* The CPU has IA32_XFD (extended feature disable): runs clear it around XSAVE/XRSTOR. */
+extern bool vcpu_has_xfd;
+#define MSR_IA32_XFD	0x1c4
 
 #define VCPU_DEAD		UINT32_MAX
 
@@ -56,7 +65,6 @@ struct vcpu {
 	uint64_t ept_gen;		/* generation of the space this vCPU last invalidated at */
 	uint64_t cr2, dr[4], dr6, xcr0, tpr;
 	uint64_t msr[VCPU_MSR_SWAPPED];
-	uint32_t managed;		/* 1 << enum vcpu_msr: swapped on every run */
 	uint64_t exec_ticks;		/* TSC ticks spent in the guest */
 	struct vcpu *next_free;		/* on vm->free_vcpus after destroy */
 	uint64_t tsc_offset;		/* hv_vm_sync_tsc's, for VCPU_REQ_TSC */

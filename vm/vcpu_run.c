@@ -30,7 +30,7 @@ extern int vcpu_enter(struct gpr_frame *g, uint32_t launched);	/* vcpu_entry.asm
 
 /* What the control domain had in the registers a guest run borrows (XCR0: percpu). */
 struct cd_saved {
-	uint64_t cr2, dr[4], dr6;
+	uint64_t cr2, dr[4], dr6, xfd;
 	uint64_t msr[VCPU_MSR_SWAPPED];
 };
 
@@ -65,11 +65,18 @@ static void switch_to_guest(struct vcpu *v, struct cd_saved *cd, struct percpu *
 	for (unsigned i = 0; i < 4; i++)
 		cd->dr[i] = read_dr(i);
 	cd->dr6 = read_dr(6);
-	/* XSAVE/XRSTOR move only what XCR0 enables: switch everything, then the guest's XCR0. */
+	/*
+	 * XSAVE/XRSTOR move only what XCR0 enables: switch everything, then the guest's
+	 * XCR0. A component the control domain armed in IA32_XFD would make XRSTOR #NM
+	 * here: the guest runs with none armed (its XFD accesses exit to the VMM).
+	 */
+	cd->xfd = vcpu_has_xfd ? rdmsr(MSR_IA32_XFD) : 0;
+	if (cd->xfd)
+		wrmsr(MSR_IA32_XFD, 0);
 	xcr0_write(xstate_supported);
 	xstate_save(cpu->cd_xsave);
-	for (unsigned i = 0; v->managed && i < VCPU_MSR_SWAPPED; i++) {
-		if (!(v->managed & (1u << i)))
+	for (unsigned i = 0; i < VCPU_MSR_SWAPPED; i++) {
+		if (!(vcpu_swapped_mask & (1u << i)))
 			continue;
 		cd->msr[i] = rdmsr(vcpu_swapped_msr[i]);
 		wrmsr(vcpu_swapped_msr[i], v->msr[i]);
@@ -90,8 +97,8 @@ static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percp
 	v->dr6 = read_dr(6);
 	xcr0_write(xstate_supported);
 	xstate_save(v->xsave);
-	for (unsigned i = 0; v->managed && i < VCPU_MSR_SWAPPED; i++) {
-		if (!(v->managed & (1u << i)))
+	for (unsigned i = 0; i < VCPU_MSR_SWAPPED; i++) {
+		if (!(vcpu_swapped_mask & (1u << i)))
 			continue;
 		v->msr[i] = rdmsr(vcpu_swapped_msr[i]);
 		wrmsr(vcpu_swapped_msr[i], cd->msr[i]);
@@ -102,6 +109,8 @@ static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percp
 	write_dr(6, cd->dr6);
 	xstate_restore(cpu->cd_xsave);
 	xcr0_write(cpu->cd_xcr0);
+	if (cd->xfd)
+		wrmsr(MSR_IA32_XFD, cd->xfd);
 }
 
 /* Before each entry: the space's newest translations. */

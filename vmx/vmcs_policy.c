@@ -317,14 +317,15 @@ void vmcs_policy_init(struct vmcs_policy *p, const struct vmx_caps *caps, uint64
 		       ~(PIN_BASED_PREEMPTION_TIMER | PIN_BASED_POSTED_INTR));
 
 	/*
-	 * Guests never reach real I/O ports or the real CR8 (the control domain's task
-	 * priority), and MSR accesses go through hvmetal's own bitmap. The TPR shadow
+	 * Guests never reach real I/O ports, the real CR8 (the control domain's task
+	 * priority) or its performance counters (RDPMC), and MSR accesses go through
+	 * hvmetal's own bitmap. The TPR shadow
 	 * would need a virtual-APIC page (not yet), I/O bitmaps are host-physical
 	 * pages, and the tertiary controls field is hvmetal's.
 	 */
 	p->proc = offer(caps->proc,
 			CPU_BASED_UNCOND_IO | CPU_BASED_MSR_BITMAPS | CPU_BASED_SECONDARY_CTLS |
-			CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE,
+			CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE | CPU_BASED_RDPMC,
 			~(CPU_BASED_TPR_SHADOW | CPU_BASED_IO_BITMAPS | POLICY_PROC_TERTIARY));
 
 	/*

@@ -47,6 +47,12 @@ GUEST guest_msr
 	hlt
 guest_msr_end:
 
+; RDTSCP: which TSC_AUX does the guest see?
+GUEST guest_tsc_aux
+	rdtscp
+	hlt
+guest_tsc_aux_end:
+
 ; A read of a guest-physical page nobody mapped.
 GUEST guest_ept
 	mov al, [0x9000]

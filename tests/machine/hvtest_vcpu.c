@@ -13,6 +13,7 @@
 #define CODE		0x1000
 #define MSR_KGSBASE	0xc0000102
 #define MSR_LSTAR	0xc0000082
+#define MSR_TSC_AUX	0xc0000103
 #define XSTATE_BV	512	/* XSAVE header: which components the area holds */
 
 #define GUEST(name) extern const uint8_t name[], name##_end[]
@@ -20,6 +21,7 @@ GUEST(guest_exits);
 GUEST(guest_spin);
 GUEST(guest_sse);
 GUEST(guest_msr);
+GUEST(guest_tsc_aux);
 GUEST(guest_ept);
 GUEST(guest_apic);
 GUEST(guest_triple);
@@ -341,6 +343,34 @@ static void test_cr2_dr(void)
 	__asm__ volatile("mov %0, %%dr0" : : "r"(0ull));
 }
 
+/*
+ * Issue 9, defect 5: MSRs the guest uses without an MSR access (here RDTSCP's
+ * TSC_AUX) are its own even when the VMM never marked them: never the control
+ * domain's.
+ */
+static void test_swapped_msrs(void)
+{
+	uint64_t saved = rdmsr(MSR_TSC_AUX), v = 0, reason, p2 = 0;
+
+	if (!(cpuid(0x80000001, 0).edx & (1u << 27)))
+		return;
+	wrmsr(MSR_TSC_AUX, 0x5a5a);
+	hv_vmx_vcpu_read_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, &p2);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, p2 | CPU_BASED2_RDTSCP);
+	load(guest_tsc_aux, guest_tsc_aux_end);
+	reason = run();
+	tap_ok(reason == VMX_REASON_HLT && (uint32_t)reg(HV_X86_RCX) == 0 && rdmsr(MSR_TSC_AUX) == 0x5a5a,
+	       "a guest's RDTSCP reads its own TSC_AUX (%lx), not the control domain's", reg(HV_X86_RCX));
+	hv_vcpu_write_msr(vcpu, MSR_TSC_AUX, 7);
+	load(guest_tsc_aux, guest_tsc_aux_end);
+	reason = run();
+	tap_ok(reason == VMX_REASON_HLT && (uint32_t)reg(HV_X86_RCX) == 7 &&
+	       hv_vcpu_read_msr(vcpu, MSR_TSC_AUX, &v) == HV_SUCCESS && v == 7 && rdmsr(MSR_TSC_AUX) == 0x5a5a,
+	       "the TSC_AUX the VMM wrote is the guest's (%lx); the control domain's stays", reg(HV_X86_RCX));
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, p2);
+	wrmsr(MSR_TSC_AUX, saved);
+}
+
 static void test_msrs(void)
 {
 	uint64_t mine = 0xffff800012340000ull, saved = rdmsr(MSR_KGSBASE), v = 0, reason;
@@ -615,6 +645,7 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_avx();
 	test_cr2_dr();
 	test_msrs();
+	test_swapped_msrs();
 	test_faults();
 	test_apic_address();
 	test_vmfail();

@@ -47,6 +47,10 @@ static void test_without_vm(void)
 	r = hvmetal_vmcall6(HVMETAL_HC_VM_UNMAP, 0x12345, 0, 0, K4, 0, 0);
 	tap_ok(r == HV_BAD_ARGUMENT, "a hypercall naming no VM is HV_BAD_ARGUMENT (%x)", r);
 	tap_ok(hv_vm_create(1ull << 20) == HV_BAD_ARGUMENT, "hv_vm_create with an unknown option bit is HV_BAD_ARGUMENT");
+	/* Issue 9, defect 17: mitigations hvmetal does not implement are refused, not ignored. */
+	tap_ok(hv_vm_create(HV_VM_SPECIFY_MITIGATIONS) == HV_UNSUPPORTED &&
+	       hv_vm_create(HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE) == HV_UNSUPPORTED,
+	       "hv_vm_create with HV_VM_SPECIFY_MITIGATIONS is HV_UNSUPPORTED");
 }
 
 static void test_argument_checks(uint8_t *mem, const struct hvmetal_info *info)
