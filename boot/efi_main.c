@@ -216,7 +216,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	if (why)
 		say("hvmetal: not started: %s", why);
 	else
-		log_printf("hvmetal: running: control domain on %lu CPUs\n", (uint64_t)launched);
+		log_printf("hvmetal: running: control domain on %lu CPUs; no DMA protection yet "
+			   "(VT-d is not programmed: docs/security.md)\n", (uint64_t)launched);
 	start_next(image, li, &cfg);
 	return EFI_SUCCESS;
 }

@@ -216,10 +216,16 @@ hv_return_t hc_vcpu_interrupt(struct hcall *c)
 	if (!vm)
 		return HV_BAD_ARGUMENT;
 	v = c->gpr->rsi < VM_VCPUS_MAX ? vm->vcpus[c->gpr->rsi] : NULL;
-	if (v)
-		vcpu_interrupt(v);
+	if (!v) {
+		vm_put(vm);
+		return HV_BAD_ARGUMENT;
+	}
+	/* The kick waits for another CPU: not under the VM's lock. */
+	vm_hold(vm);
 	vm_put(vm);
-	return v ? HV_SUCCESS : HV_BAD_ARGUMENT;
+	vcpu_interrupt(v);
+	vm_release(vm);
+	return HV_SUCCESS;
 }
 
 hv_return_t hc_vcpu_time(struct hcall *c)

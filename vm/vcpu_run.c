@@ -25,6 +25,7 @@
 #define RFLAGS_CF	(1u << 0)
 #define RFLAGS_ZF	(1u << 6)
 #define KICK_RESEND	4096	/* pause loops before a kick NMI is sent again */
+#define KICK_TRIES	64	/* kicks before a target that never answers is given up */
 
 extern int vcpu_enter(struct gpr_frame *g, uint32_t launched);	/* vcpu_entry.asm */
 
@@ -268,12 +269,6 @@ hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
 	return r;
 }
 
-/* An NMI that makes cpu leave its guest (or, in VMX root, is dropped there). */
-static void kick(uint32_t cpu_index)
-{
-	kick_send(&hv.cpus[cpu_index]);
-}
-
 /* What a kick asked of v, with arg: the run ended for hv_vcpu_interrupt, the space's generation seen. */
 static bool kick_taken(const struct vcpu *v, uint64_t arg)
 {
@@ -287,35 +282,48 @@ static bool ept_synced(const struct vcpu *v, uint64_t gen)
 }
 
 /*
- * Kicks v's owner until done(v, arg) or v stops running. A kick that lands in
- * VMX root just before the entry is lost there, so it is sent again.
+ * Kicks v's owner until done(v, arg) or v stops running: true then. A kick that
+ * lands in VMX root just before the entry is lost there, so it is sent again, at
+ * most KICK_TRIES times: a target that never answers (the control domain turned
+ * an APIC off) costs a bounded wait and a false, never a hang.
  */
-static void kick_until(struct vcpu *v, bool (*done)(const struct vcpu *v, uint64_t arg), uint64_t arg)
+static bool kick_until(struct vcpu *v, bool (*done)(const struct vcpu *v, uint64_t arg), uint64_t arg)
 {
 	for (uint32_t spins = 0; __atomic_load_n(&v->running, __ATOMIC_ACQUIRE) && !done(v, arg); spins++) {
-		if (spins % KICK_RESEND == 0)
-			kick(v->owner);
+		/* Read once: a vCPU destroyed meanwhile says VCPU_DEAD and runs nowhere. */
+		uint32_t owner = __atomic_load_n(&v->owner, __ATOMIC_ACQUIRE);
+
+		if (owner >= hv.boot.cpu_count)
+			return true;
+		if (spins == KICK_TRIES * KICK_RESEND)
+			return false;
+		if (spins % KICK_RESEND == 0 && !kick_send(&hv.cpus[owner]))
+			return false;
 		cpu_pause();
 	}
+	return true;
 }
 
-void vcpu_interrupt(struct vcpu *v)
+bool vcpu_interrupt(struct vcpu *v)
 {
 	__atomic_or_fetch(&v->requests, VCPU_REQ_KICK, __ATOMIC_ACQ_REL);
-	if (v->owner != this_cpu()->index)	/* else it is not running: this CPU is here */
-		kick_until(v, kick_taken, 0);
+	/* On the owner the vCPU is not running (this CPU is here): the request suffices. */
+	return __atomic_load_n(&v->owner, __ATOMIC_ACQUIRE) == this_cpu()->index ||
+	       kick_until(v, kick_taken, 0);
 }
 
-void vcpu_sync_space(struct vm *vm, const struct ept *e)
+bool vcpu_sync_space(struct vm *vm, const struct ept *e)
 {
 	uint64_t gen = __atomic_load_n(&e->generation, __ATOMIC_ACQUIRE);
+	bool synced = true;
 
 	if (!vm->nvcpus)
-		return;
+		return true;
 	for (unsigned i = 0; i < VM_VCPUS_MAX; i++) {
 		struct vcpu *v = vm->vcpus[i];
 
 		if (v && v->space == e && v->owner != this_cpu()->index)
-			kick_until(v, ept_synced, gen);
+			synced &= kick_until(v, ept_synced, gen);
 	}
+	return synced;
 }

@@ -16,7 +16,11 @@
  * run_until stopped for the control domain's interrupt.
  */
 hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call);
-/* From any CPU, on a locked VM: the next or current run of v exits with VMX_REASON_IRQ. */
-void vcpu_interrupt(struct vcpu *v);
+/*
+ * From any CPU, with the VM kept alive (vm_hold) but not locked: the next or
+ * current run of v exits with VMX_REASON_IRQ. False when a running v could not
+ * be reached in a bounded time; the request stands for its next exit.
+ */
+bool vcpu_interrupt(struct vcpu *v);
 
 #endif

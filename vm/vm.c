@@ -99,9 +99,9 @@ hv_return_t vm_destroy(uint64_t handle)
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	if (vm->nvcpus) {
+	if (vm->nvcpus || __atomic_load_n(&vm->holds, __ATOMIC_ACQUIRE)) {
 		vm_put(vm);
-		return HV_BUSY;	/* Apple: destroy the vCPUs first */
+		return HV_BUSY;	/* Apple: destroy the vCPUs first; or a kick is in flight */
 	}
 	/* Under the lock every call still using the VM is done and no new one finds it;
 	 * the slot may be reused as soon as the lock drops, so its tables leave first. */

@@ -35,6 +35,7 @@ struct vm {
 	uint32_t nvcpus;
 	struct vcpu *free_vcpus;	/* destroyed vCPUs' own pages, kept until the VM goes */
 	void *apic_access_page;		/* hv_vmx_vcpu_set_apic_address's page, made on first use */
+	uint32_t holds;			/* calls using the VM unlocked (vm_hold); atomics */
 };
 
 void vm_init(struct pool *pool, uint64_t gpa_limit);
@@ -44,6 +45,21 @@ hv_return_t vm_destroy(uint64_t handle);
 struct vm *vm_get(uint64_t handle);
 void vm_put(struct vm *vm);
 extern struct vm vms[VM_MAX];
+
+/*
+ * On a locked VM: keeps it (and its vCPUs' pages) alive after vm_put, for a call
+ * that must wait for other CPUs without the lock; vm_destroy is HV_BUSY until
+ * vm_release. No lock is needed to release.
+ */
+static inline void vm_hold(struct vm *vm)
+{
+	__atomic_add_fetch(&vm->holds, 1, __ATOMIC_ACQ_REL);
+}
+
+static inline void vm_release(struct vm *vm)
+{
+	__atomic_sub_fetch(&vm->holds, 1, __ATOMIC_ACQ_REL);
+}
 
 /* The VM named by handle, unlocked: only for callers something else keeps it alive for. */
 static inline struct vm *vm_peek(uint64_t handle)
