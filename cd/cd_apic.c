@@ -2,6 +2,7 @@
 #include "hypercall/hypercall.h"
 #include "hypercall/uaccess.h"
 #include "insn_decode.h"
+#include "ipi_dest.h"
 #include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
 #include "kernel/kick.h"
@@ -16,10 +17,6 @@
 #define ICR_DELIVERY_INIT	5
 #define ICR_DELIVERY_SIPI	6
 #define ICR_LEVEL_ASSERT	(1u << 14)
-#define ICR_LOGICAL		(1u << 11)
-#define ICR_SHORTHAND(lo)	(((lo) >> 18) & 3)
-#define SHORTHAND_ALL		2
-#define SHORTHAND_OTHERS	3
 #define SIPI_VALID		0x100u
 /* x2APIC ICR bits that must be zero: 12, 13, 16, 17, 20..31 */
 #define X2APIC_ICR_RESERVED	0xfff33000ull
@@ -40,47 +37,38 @@ uint8_t cd_apic_wait_sipi(struct percpu *cpu)
 	return cpu->sipi_vector & 0xff;
 }
 
-/* Whether an IPI from sender with this ICR reaches t (physical or shorthand). */
-static bool ipi_hits(const struct percpu *sender, const struct percpu *t, uint32_t icr_lo,
-		     uint32_t dest, bool x2apic)
+/* INIT to t: it takes the INIT state and parks; one already parked or on its way only forgets a SIPI. */
+static void deliver_init(struct percpu *t, bool x2apic)
 {
-	uint32_t id = x2apic ? t->apic_id : (t->apic_id & 0xff);
-
-	switch (ICR_SHORTHAND(icr_lo)) {
-	case SHORTHAND_ALL:
-		return true;
-	case SHORTHAND_OTHERS:
-		return t != sender;
-	case 0:
-		return !(icr_lo & ICR_LOGICAL) && id == dest;
-	default:
-		return false;
-	}
+	__atomic_store_n(&t->sipi_vector, 0, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&t->sipi_wait, __ATOMIC_ACQUIRE) ||
+	    __atomic_exchange_n(&t->init_request, 1, __ATOMIC_ACQ_REL))
+		return;
+	__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
+	kick_send_nmi(t->apic_id, x2apic);
 }
 
 /*
- * INIT and start-up IPIs to CPUs under hvmetal never reach them: an INIT becomes a
- * request plus an NMI that makes the target exit (cd_exits.c parks it), a SIPI
- * hands its vector to the parked target. Returns how many CPUs took the IPI; the
- * caller sends it natively only when none did.
+ * INIT and start-up IPIs never reach a CPU natively: to a CPU under hvmetal an
+ * INIT becomes a request plus an NMI that makes the target exit (cd_exits.c parks
+ * it), a SIPI hands its vector to the parked target; to any other CPU (one
+ * hvmetal did not launch) they are dropped, so nothing ever runs outside it.
  */
-static int virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
+static void virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 {
 	const struct percpu *sender = this_cpu();
 	unsigned mode = ICR_DELIVERY(icr_lo);
-	int taken = 0;
 
 	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
 		struct percpu *t = &hv.cpus[i];
+		struct ipi_target target = {
+			.apic_id = t->apic_id, .ldr = t->apic_ldr, .dfr = t->apic_dfr, .self = t == sender,
+		};
 
-		if (!t->launched || !ipi_hits(sender, t, icr_lo, dest, x2apic))
+		if (!t->launched || !ipi_dest_hits(icr_lo, dest, x2apic, &target))
 			continue;
-		taken++;
 		if (mode == ICR_DELIVERY_INIT && (icr_lo & ICR_LEVEL_ASSERT)) {
-			t->sipi_vector = 0;
-			__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
-			__atomic_store_n(&t->init_request, 1, __ATOMIC_RELEASE);
-			kick_send_nmi(t->apic_id, x2apic);
+			deliver_init(t, x2apic);
 		} else if (mode == ICR_DELIVERY_SIPI &&
 			   (__atomic_load_n(&t->init_request, __ATOMIC_ACQUIRE) ||
 			    __atomic_load_n(&t->sipi_wait, __ATOMIC_ACQUIRE)) &&
@@ -89,7 +77,6 @@ static int virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 		}
 		/* INIT de-assert, and a SIPI to a running CPU: no effect, as on hardware. */
 	}
-	return taken;
 }
 
 static bool is_init_or_sipi(uint32_t icr_lo)
@@ -157,9 +144,15 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 		return EXIT_RESUME;
 	}
 	val = st.has_imm ? st.imm : (uint32_t)vmx_gpr_read(ex->gpr, st.reg);
-	if (!(offset == APIC_ICR_LO && is_init_or_sipi(val) &&
-	      virtualize_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false)))
+	if (offset == APIC_ICR_LO && is_init_or_sipi(val))
+		virtualize_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false);
+	else
 		apic[offset / 4] = val;
+	/* The logical destination this CPU answers to, for the INITs others send. */
+	if (offset == APIC_LDR)
+		this_cpu()->apic_ldr = val;
+	else if (offset == APIC_DFR)
+		this_cpu()->apic_dfr = val;
 	/* No instruction length is reported for EPT violations: use the decoded one. */
 	vmx_skip_insn(st.len);
 	return EXIT_RESUME;
@@ -171,8 +164,9 @@ int cd_apic_write_icr(uint64_t val)
 	/* Checked as the CPU would, so the WRMSR below cannot fault in hvmetal. */
 	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) || (val & X2APIC_ICR_RESERVED))
 		return -1;
-	if (!(is_init_or_sipi((uint32_t)val) &&
-	      virtualize_ipi((uint32_t)val, (uint32_t)(val >> 32), true)))
+	if (is_init_or_sipi((uint32_t)val))
+		virtualize_ipi((uint32_t)val, (uint32_t)(val >> 32), true);
+	else
 		wrmsr(MSR_X2APIC_ICR, val);
 	return 0;
 }

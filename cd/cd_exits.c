@@ -4,6 +4,7 @@
 #include "cd_msr.h"
 #include "kernel/cpu.h"
 #include "kernel/cr_rules.h"
+#include "kernel/host.h"
 #include "kernel/hvmetal.h"
 #include "kernel/kick.h"
 #include "kernel/log.h"
@@ -297,8 +298,11 @@ void cd_init_and_wait_sipi(struct gpr_frame *gpr)
 	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
 	/* GPRs after INIT: EDX holds the processor signature, the rest are zero. */
 	*gpr = (struct gpr_frame){ .rdx = cpuid(1, 0).eax };
-	/* INIT drops pending NMIs and NMI blocking along with everything else. */
+	/* INIT drops pending NMIs and NMI blocking along with everything else, and resets XCR0. */
 	this_cpu()->nmi_pending = 0;
+	if (host_state.cr4 & CR4_OSXSAVE)
+		xcr0_write(1);
+	this_cpu()->cd_xcr0 = 1;
 	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~PROC_NMI_WINDOW);
 	vector = cd_apic_wait_sipi(this_cpu());
 	write_real_mode_seg(VMCS_GUEST_CS_SEL, vector << 8, 0x9b);

@@ -8,10 +8,12 @@
 #include "cd_exits.h"
 #include "cd_launch.h"
 #include "cd_msr.h"
+#include "ipi_dest.h"
 #include "ept/ept_identity.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"
+#include "kernel/kick.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
 #include "kernel/xstate.h"
@@ -252,6 +254,10 @@ int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 	vmx_write_host_state(cpu, (uintptr_t)cd_exit_entry);
 	write_guest_state(cr0, cr4, guest_rsp, guest_rip, guest_rflags);
 	cpu->apic_id = cpuid(0, 0).eax >= 0xb ? cpuid(0xb, 0).edx : cpuid(1, 0).ebx >> 24;
+	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC)) {
+		cpu->apic_ldr = ((volatile uint32_t *)(uintptr_t)hv.lapic_page)[APIC_LDR / 4];
+		cpu->apic_dfr = ((volatile uint32_t *)(uintptr_t)hv.lapic_page)[APIC_DFR / 4];
+	}
 	cpu->cd_xcr0 = firmware_xcr0();
 	cpu->launched = 1;
 	__atomic_add_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);

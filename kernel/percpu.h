@@ -30,6 +30,7 @@ struct percpu {
 	uint64_t stack_top;		/* host RSP on VM exit */
 	volatile uint32_t nmi_pending;	/* set by the host NMI handler, cleared on injection */
 	uint32_t apic_id;		/* x2APIC ID, read at launch */
+	uint32_t apic_ldr, apic_dfr;	/* xAPIC LDR/DFR: read at launch, then as stores replay */
 	uint32_t init_request;		/* 1: an INIT was sent here; set by the sender (atomics) */
 	uint32_t sipi_wait;		/* 1 while parked after INIT (atomics) */
 	uint32_t sipi_vector;		/* SIPI_VALID | vector, written by the sender */
