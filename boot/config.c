@@ -6,6 +6,7 @@ void config_defaults(struct hv_config *cfg)
 {
 	memcpy(cfg->next, CONFIG_DEFAULT_NEXT, sizeof(CONFIG_DEFAULT_NEXT));
 	cfg->pool_mib = CONFIG_DEFAULT_POOL_MIB;
+	cfg->max_cpus = CONFIG_MAX_CPUS;
 }
 
 static int is_space(char c)
@@ -36,6 +37,28 @@ static void report(char *err, size_t errlen, unsigned line, const char *what)
 	log_snprintf(err, errlen, "hvmetal.cfg line %u: %s", line, what);
 }
 
+/*
+ * A decimal number of at most five digits in [min, max] into *out: NULL, or
+ * why not (*out kept): bad, or range when it is a number out of bounds.
+ */
+static const char *parse_number(const char *v, size_t vn, uint32_t min, uint32_t max,
+				uint32_t *out, const char *bad, const char *range)
+{
+	uint32_t n = 0;
+
+	if (vn == 0 || vn > 5)
+		return bad;
+	for (size_t i = 0; i < vn; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return bad;
+		n = n * 10 + (uint32_t)(v[i] - '0');
+	}
+	if (n < min || n > max)
+		return range;
+	*out = n;
+	return 0;
+}
+
 static const char *parse_line(struct hv_config *cfg, const char *k, const char *ke,
 			      const char *v, const char *ve)
 {
@@ -50,21 +73,12 @@ static const char *parse_line(struct hv_config *cfg, const char *k, const char *
 		cfg->next[vn] = 0;
 		return 0;
 	}
-	if (key_is(k, kn, "pool_mib")) {
-		uint32_t n = 0;
-
-		if (vn == 0 || vn > 5)
-			return "pool_mib: expected a number of MiB";
-		for (const char *p = v; p < ve; p++) {
-			if (*p < '0' || *p > '9')
-				return "pool_mib: expected a number of MiB";
-			n = n * 10 + (*p - '0');
-		}
-		if (n < CONFIG_MIN_POOL_MIB || n > CONFIG_MAX_POOL_MIB)
-			return "pool_mib: out of range (4..4096)";
-		cfg->pool_mib = n;
-		return 0;
-	}
+	if (key_is(k, kn, "pool_mib"))
+		return parse_number(v, vn, CONFIG_MIN_POOL_MIB, CONFIG_MAX_POOL_MIB, &cfg->pool_mib,
+				    "pool_mib: expected a number of MiB", "pool_mib: out of range (4..4096)");
+	if (key_is(k, kn, "max_cpus"))
+		return parse_number(v, vn, 1, CONFIG_MAX_CPUS, &cfg->max_cpus,
+				    "max_cpus: expected a number of CPUs", "max_cpus: out of range (1..64)");
 	return "unknown key";
 }
 

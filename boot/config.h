@@ -10,10 +10,12 @@
 #define CONFIG_DEFAULT_POOL_MIB	32
 #define CONFIG_MIN_POOL_MIB	4
 #define CONFIG_MAX_POOL_MIB	4096
+#define CONFIG_MAX_CPUS		64	/* HV_MAX_CPUS: per-CPU structures hvmetal has */
 
 struct hv_config {
 	char next[CONFIG_PATH_MAX];	/* image started after the launch; "" = none */
 	uint32_t pool_mib;		/* size of hvmetal's page pool */
+	uint32_t max_cpus;		/* refuse to start on a machine with more CPUs */
 };
 
 void config_defaults(struct hv_config *cfg);

@@ -9,10 +9,12 @@
 #include "cd/cd_launch.h"
 #include "config.h"
 #include "efi_mp.h"
+#include "kernel/cpu.h"
 #include "kernel/hvmetal.h"
 #include "kernel/log.h"
 #include "memmap_efi.h"
 #include "relocate.h"
+#include "vmx/vmx_caps.h"
 
 #define CONFIG_FILE	L"\\EFI\\hvmetal\\hvmetal.cfg"
 #define CONFIG_MAX	4096
@@ -85,14 +87,33 @@ static void load_config(EFI_HANDLE device, struct hv_config *cfg)
 	uefi_call_wrapper(f->Close, 1, f);
 }
 
+/* Can this CPU enter VMX operation (the boot CPU's own check is vmx_probe's)? */
+static VOID EFIAPI ap_check(VOID *arg)
+{
+	struct ap_launch *al = arg;
+	uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+
+	if (!(cpuid(1, 0).ecx & (1u << 5)) ||
+	    ((fc & FEATURE_CONTROL_LOCK) && !(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX)))
+		__atomic_add_fetch(&al->failures, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * A CPU that passed ap_check but still failed to launch (hvmetal's own fault)
+ * must not run on with full memory access: it parks here for good, and the
+ * INIT/SIPI that could restart it never reach a CPU hvmetal did not launch.
+ */
 static VOID EFIAPI ap_entry(VOID *arg)
 {
 	struct ap_launch *al = arg;
 	UINTN me;
 
-	if (EFI_ERROR(uefi_call_wrapper(al->mp->WhoAmI, 2, al->mp, &me)) || me >= HV_MAX_CPUS ||
-	    boot_launch_cpu(al->launch, me) < 0)
-		__atomic_add_fetch(&al->failures, 1, __ATOMIC_SEQ_CST);
+	if (!EFI_ERROR(uefi_call_wrapper(al->mp->WhoAmI, 2, al->mp, &me)) && me < HV_MAX_CPUS &&
+	    boot_launch_cpu(al->launch, me) == 0)
+		return;
+	__atomic_add_fetch(&al->failures, 1, __ATOMIC_SEQ_CST);
+	for (;;)
+		__asm__ volatile("cli; hlt");
 }
 
 static UINTN cpu_count(EFI_MP_SERVICES_PROTOCOL *mp, UINTN *bsp)
@@ -104,7 +125,7 @@ static UINTN cpu_count(EFI_MP_SERVICES_PROTOCOL *mp, UINTN *bsp)
 		uefi_call_wrapper(mp->GetNumberOfProcessors, 3, mp, &total, &enabled);
 		uefi_call_wrapper(mp->WhoAmI, 2, mp, bsp);
 	}
-	return total < HV_MAX_CPUS ? total : HV_MAX_CPUS;
+	return total;
 }
 
 /* Returns NULL once every CPU runs the control domain under hvmetal, else why not. */
@@ -121,6 +142,14 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 
 	uefi_call_wrapper(BS->LocateProtocol, 3, &mp_guid, NULL, (void **)&mp);
 	ncpu = cpu_count(mp, &bsp);
+	/* Every CPU runs under hvmetal or none does: one left out would reach any memory. */
+	if (ncpu > cfg->max_cpus)
+		return cfg->max_cpus == CONFIG_MAX_CPUS ? "more CPUs than hvmetal's 64" :
+		       "more CPUs than max_cpus in hvmetal.cfg";
+	al.mp = mp;
+	if (ncpu > 1 && (EFI_ERROR(uefi_call_wrapper(mp->StartupAllAPs, 7, mp, ap_check, FALSE,
+						      NULL, 0, &al, NULL)) || al.failures))
+		return "an application processor cannot enter VMX operation";
 	/* Runtime-services code: executable now, and an OS booted later keeps out of it. */
 	if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages,
 					EfiRuntimeServicesCode, (image_size + pool_size) >> 12,
@@ -148,7 +177,6 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 		why = relocate_back(copy, ImageBase, why);
 		goto free;
 	}
-	al.mp = mp;
 	al.launch = (launch_fn)relocate_symbol(copy, ImageBase, cd_launch);
 	if (boot_launch_cpu(al.launch, bsp) < 0) {
 		why = "VMX launch failed on the boot CPU (see the serial log)";
@@ -156,12 +184,11 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 	}
 	*launched = 1;
 	if (ncpu > 1) {
-		if (EFI_ERROR(uefi_call_wrapper(mp->StartupAllAPs, 7, mp, ap_entry, FALSE,
-						NULL, 0, &al, NULL)))
-			al.failures = ncpu - 1;
+		/* A parked CPU never returns: give up waiting for it after a second. */
+		uefi_call_wrapper(mp->StartupAllAPs, 7, mp, ap_entry, FALSE, NULL, 1000000, &al, NULL);
 		*launched = ncpu - al.failures;
 		if (al.failures)
-			say("hvmetal: %s", "some application processors did not launch: they run without hvmetal");
+			say("hvmetal: %s", "some application processors failed to launch: parked, out of use");
 	}
 	return NULL;
 free:

@@ -14,6 +14,7 @@
 #define APIC_ICR_LO		0x300
 #define APIC_ICR_HI		0x310
 #define ICR_DELIVERY(lo)	(((lo) >> 8) & 7)
+#define ICR_DELIVERY_NMI	4
 #define ICR_DELIVERY_INIT	5
 #define ICR_DELIVERY_SIPI	6
 #define ICR_LEVEL_ASSERT	(1u << 14)
@@ -44,20 +45,39 @@ static void deliver_init(struct percpu *t, bool x2apic)
 	if (__atomic_load_n(&t->sipi_wait, __ATOMIC_ACQUIRE) ||
 	    __atomic_exchange_n(&t->init_request, 1, __ATOMIC_ACQ_REL))
 		return;
-	__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
+	__atomic_add_fetch(&t->kick_gen, 1, __ATOMIC_ACQ_REL);
 	kick_send_nmi(t->apic_id, x2apic);
 }
 
+/* The control domain sends NMIs: each target learns one is its own before it arrives. */
+static void note_nmi_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
+{
+	const struct percpu *sender = this_cpu();
+
+	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
+		struct percpu *t = &hv.cpus[i];
+		struct ipi_target target = {
+			.apic_id = t->apic_id, .ldr = t->apic_ldr, .dfr = t->apic_dfr, .self = t == sender,
+		};
+
+		if (t->launched && ipi_dest_hits(icr_lo, dest, x2apic, &target))
+			kick_note_cd_nmi(t);
+	}
+}
+
 /*
- * INIT and start-up IPIs never reach a CPU natively: to a CPU under hvmetal an
- * INIT becomes a request plus an NMI that makes the target exit (cd_exits.c parks
- * it), a SIPI hands its vector to the parked target; to any other CPU (one
- * hvmetal did not launch) they are dropped, so nothing ever runs outside it.
+ * INIT and start-up IPIs to CPUs under hvmetal never reach them: an INIT becomes a
+ * request plus an NMI that makes the target exit (cd_exits.c parks it), a SIPI
+ * hands its vector to the parked target. Returns true when the caller must send
+ * the IPI natively: only while the launch is under way (the firmware wakes CPUs
+ * hvmetal has yet to launch) and no CPU under hvmetal took it. Once every CPU
+ * launched or failed to (and parked), nothing hvmetal does not run may start.
  */
-static void virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
+static bool virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 {
 	const struct percpu *sender = this_cpu();
 	unsigned mode = ICR_DELIVERY(icr_lo);
+	bool taken = false;
 
 	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
 		struct percpu *t = &hv.cpus[i];
@@ -67,6 +87,7 @@ static void virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 
 		if (!t->launched || !ipi_dest_hits(icr_lo, dest, x2apic, &target))
 			continue;
+		taken = true;
 		if (mode == ICR_DELIVERY_INIT && (icr_lo & ICR_LEVEL_ASSERT)) {
 			deliver_init(t, x2apic);
 		} else if (mode == ICR_DELIVERY_SIPI &&
@@ -77,6 +98,8 @@ static void virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 		}
 		/* INIT de-assert, and a SIPI to a running CPU: no effect, as on hardware. */
 	}
+	return !taken && __atomic_load_n(&hv.cpus_launched, __ATOMIC_ACQUIRE) +
+			 __atomic_load_n(&hv.cpus_failed, __ATOMIC_ACQUIRE) < hv.boot.cpu_count;
 }
 
 static bool is_init_or_sipi(uint32_t icr_lo)
@@ -144,9 +167,10 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 		return EXIT_RESUME;
 	}
 	val = st.has_imm ? st.imm : (uint32_t)vmx_gpr_read(ex->gpr, st.reg);
-	if (offset == APIC_ICR_LO && is_init_or_sipi(val))
-		virtualize_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false);
-	else
+	if (offset == APIC_ICR_LO && ICR_DELIVERY(val) == ICR_DELIVERY_NMI)
+		note_nmi_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false);
+	if (!(offset == APIC_ICR_LO && is_init_or_sipi(val)) ||
+	    virtualize_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false))
 		apic[offset / 4] = val;
 	/* The logical destination this CPU answers to, for the INITs others send. */
 	if (offset == APIC_LDR)
@@ -164,9 +188,10 @@ int cd_apic_write_icr(uint64_t val)
 	/* Checked as the CPU would, so the WRMSR below cannot fault in hvmetal. */
 	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) || (val & X2APIC_ICR_RESERVED))
 		return -1;
-	if (is_init_or_sipi((uint32_t)val))
-		virtualize_ipi((uint32_t)val, (uint32_t)(val >> 32), true);
-	else
+	if (ICR_DELIVERY(val) == ICR_DELIVERY_NMI)
+		note_nmi_ipi((uint32_t)val, (uint32_t)(val >> 32), true);
+	if (!is_init_or_sipi((uint32_t)val) ||
+	    virtualize_ipi((uint32_t)val, (uint32_t)(val >> 32), true))
 		wrmsr(MSR_X2APIC_ICR, val);
 	return 0;
 }

@@ -327,7 +327,7 @@ static enum exit_action exit_nmi(struct vmx_exit *ex)
 	struct percpu *cpu = this_cpu();
 
 	(void)ex;
-	if (!kick_consume(cpu))
+	if (kick_nmi_is_cds(cpu))
 		cpu->nmi_pending = 1;
 	cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
 	return EXIT_RESUME;

@@ -274,5 +274,6 @@ undo_cr:
 	write_cr4(cr4);
 	write_cr0(cr0);
 	log_printf("hvmetal: cpu %u: VMX launch failed (%d)\n", cpu_index, err);
+	__atomic_add_fetch(&hv.cpus_failed, 1, __ATOMIC_SEQ_CST);
 	return err;
 }

@@ -7,6 +7,9 @@
 #define ICR_NMI			(4u << 8)
 #define ICR_PENDING		(1u << 12)
 
+#define MSR_PERF_GLOBAL_STATUS	0x38e
+#define NMI_STATUS_PORT		0x61	/* system control port B: bits 7, 6 = SERR, IOCHK */
+#define NMI_STATUS_REASONS	0xc0
 #define ICR_POLLS		100000	/* an xAPIC that never takes the IPI: give up */
 
 bool kick_send_nmi(uint32_t apic_id, bool x2apic)
@@ -34,16 +37,46 @@ bool kick_send(struct percpu *t)
 	/* The control domain turned this CPU's APIC off: no IPI can leave it. */
 	if (!(base & APIC_BASE_ENABLE))
 		return false;
-	__atomic_add_fetch(&t->nmi_kicks, 1, __ATOMIC_ACQ_REL);
+	__atomic_add_fetch(&t->kick_gen, 1, __ATOMIC_ACQ_REL);
 	return kick_send_nmi(t->apic_id, base & APIC_BASE_X2APIC);
 }
 
-bool kick_consume(struct percpu *cpu)
+void kick_note_cd_nmi(struct percpu *t)
 {
-	uint32_t k = __atomic_load_n(&cpu->nmi_kicks, __ATOMIC_ACQUIRE);
+	__atomic_add_fetch(&t->cd_nmi_gen, 1, __ATOMIC_ACQ_REL);
+}
 
-	while (k && !__atomic_compare_exchange_n(&cpu->nmi_kicks, &k, k - 1, false,
-						 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-		;
-	return k != 0;
+/* A newer generation than this CPU saw: take it. Only cpu itself writes *seen. */
+static bool newer(uint32_t *gen, uint32_t *seen)
+{
+	uint32_t g = __atomic_load_n(gen, __ATOMIC_ACQUIRE);
+	bool news = g != *seen;
+
+	*seen = g;
+	return news;
+}
+
+/* An NMI source of the control domain's that no IPI shows: a counter overflow, SERR/IOCHK. */
+static bool cd_nmi_source(void)
+{
+	uint32_t pmu = cpuid(0, 0).eax >= 0xa ? cpuid(0xa, 0).eax & 0xff : 0;
+
+	if (pmu >= 2 && rdmsr(MSR_PERF_GLOBAL_STATUS))
+		return true;
+	return inb(NMI_STATUS_PORT) & NMI_STATUS_REASONS;
+}
+
+bool kick_nmi_is_cds(struct percpu *cpu)
+{
+	bool kick = newer(&cpu->kick_gen, &cpu->kick_seen);
+	bool cds = newer(&cpu->cd_nmi_gen, &cpu->cd_nmi_seen);
+
+	/*
+	 * Nothing sent: an NMI from elsewhere, the control domain's. A kick alone
+	 * is hvmetal's unless the platform shows a reason of the control domain's
+	 * too. A kick that a previous NMI already accounted for arrives as "nothing
+	 * sent" and goes on: the control domain still gets as many NMIs as were
+	 * meant for it, only one of them a little late.
+	 */
+	return !kick || cds || cd_nmi_source();
 }

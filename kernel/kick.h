@@ -1,8 +1,13 @@
 /*
  * Kicks: NMIs hvmetal sends to its own CPUs to make them leave VMX non-root
- * (an INIT to deliver, a guest to stop, an EPT to re-sync). Each is counted on
- * the target before it is sent, so the target can tell it from an NMI of the
- * control domain's and never hands it on.
+ * (an INIT to deliver, a guest to stop, an EPT to re-sync). NMIs carry no
+ * source and two pending ones merge into one, so a count would drift: a kick
+ * is a generation bumped before the NMI, and an NMI that finds a newer one
+ * than the CPU last saw is a kick, however many were sent. The control
+ * domain's own NMI IPIs are bumped the same way where hvmetal replays its ICR
+ * writes (cd_apic.c), and its other NMI sources (counter overflow, the
+ * platform's NMI reasons) are looked at directly: an NMI with any of those is
+ * the control domain's even when a kick came with it.
  */
 #ifndef HVMETAL_KICK_H
 #define HVMETAL_KICK_H
@@ -24,7 +29,9 @@
 bool kick_send(struct percpu *t);
 /* An NMI to one CPU, from VMX root, leaving the xAPIC's ICR as it was; false as above. */
 bool kick_send_nmi(uint32_t apic_id, bool x2apic);
-/* Consumes one of hvmetal's own kicks to cpu, if one is outstanding. */
-bool kick_consume(struct percpu *cpu);
+/* Marks an NMI IPI of the control domain's to t, before its ICR write is replayed. */
+void kick_note_cd_nmi(struct percpu *t);
+/* On cpu, for an NMI that just arrived: is it (also) the control domain's? */
+bool kick_nmi_is_cds(struct percpu *cpu);
 
 #endif

@@ -34,7 +34,13 @@ struct percpu {
 	uint32_t init_request;		/* 1: an INIT was sent here; set by the sender (atomics) */
 	uint32_t sipi_wait;		/* 1 while parked after INIT (atomics) */
 	uint32_t sipi_vector;		/* SIPI_VALID | vector, written by the sender */
-	uint32_t nmi_kicks;		/* NMIs hvmetal sent here, not for the guest (atomics) */
+	/*
+	 * NMIs sent here, by generation: kick_gen by hvmetal (kicks), cd_nmi_gen by
+	 * the control domain (NMI IPIs its ICR writes asked for). Senders bump them
+	 * before sending (atomics); the *_seen ones are this CPU's own (kick_nmi_is_cds).
+	 */
+	uint32_t kick_gen, kick_seen;
+	uint32_t cd_nmi_gen, cd_nmi_seen;
 	void *cd_xsave;			/* the control domain's extended state while a guest runs */
 	uint64_t cd_xcr0;		/* its XCR0: read at launch, then every XSETBV exits */
 	uint64_t gdt[HOST_GDT_ENTRIES];

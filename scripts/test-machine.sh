@@ -13,6 +13,10 @@ mkdir -p "$out"
 # A second image whose hvmetal.cfg asks for a 16 MiB pool.
 printf '# hvmetal.cfg for the test suite\npool_mib = 16\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/hvmetal.cfg"
 scripts/mkesp.sh "$out/esp-cfg.img" build/hvmetal.efi build/hvtest.efi "$out/hvmetal.cfg"
+# And one that allows fewer CPUs than the machine has: hvmetal must not start at all.
+mkdir -p "$out/max1"
+printf 'max_cpus = 1\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/max1/hvmetal.cfg"
+scripts/mkesp.sh "$out/esp-max1.img" build/hvmetal.efi build/hvtest.efi "$out/max1/hvmetal.cfg"
 
 # What the example VMM (examples/vmm) and its guests print, in this order.
 vmm_expect=(
@@ -39,6 +43,7 @@ cases=(
 	"bochs-4cpu bochs 4 build/esp.img 300 hvmetal: running: control domain on 4 CPUs"
 	"bochs-cfg-pool16 bochs 1 $out/esp-cfg.img 150 free of 16380 KiB after setup"
 	"vmm-bochs-1cpu bochs 1 build/esp-vmm.img 150 hvmetal: starting \EFI\hvmetal\vmm.efi"
+	"bochs-2cpu-max1 bochs 2 $out/esp-max1.img 150 hvmetal: not started: more CPUs than max_cpus in hvmetal.cfg"
 	"qemu-tcg-novmx qemu-tcg 1 build/esp.img 120 hvmetal: not started: no VT-x"
 )
 

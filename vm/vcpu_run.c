@@ -182,7 +182,7 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 		if ((info & (INTR_INFO_VALID | INTR_TYPE_MASK)) != (INTR_INFO_VALID | INTR_TYPE_NMI))
 			return STEP_REPORT;
 		cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
-		if (kick_consume(cpu))
+		if (!kick_nmi_is_cds(cpu))
 			return STEP_CONTINUE;
 		cpu->nmi_pending = 1;	/* the control domain's NMI */
 		return until ? STEP_AGAIN : STEP_REPORT;

@@ -198,6 +198,22 @@ test_pool_mib_not_a_number(void **state)
 	assert_null(strstr(err, "out of range"));
 }
 
+/* Issue 9, defect 8: a limit on the CPUs hvmetal will start on (it refuses more). */
+static void
+test_max_cpus(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg.max_cpus, CONFIG_MAX_CPUS);
+	expect_ok("max_cpus = 2\n");
+	assert_int_equal(cfg.max_cpus, 2);
+	expect_ok("max_cpus = 64\n");
+	assert_int_equal(cfg.max_cpus, 64);
+	expect_error("max_cpus = 0\n", 1, "out of range");
+	expect_error("max_cpus = 65\n", 1, "out of range");
+	expect_error("max_cpus = two\n", 1, "max_cpus");
+	assert_int_equal(cfg.max_cpus, 64);
+}
+
 static void
 test_comments_blanks_crlf(void **state)
 {
@@ -320,6 +336,7 @@ main(void)
 		cmocka_unit_test_setup(test_first_error_wins, reset),
 		cmocka_unit_test_setup(test_length_bounds, reset),
 		cmocka_unit_test_setup(test_small_err_buffer, reset),
+		cmocka_unit_test_setup(test_max_cpus, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include <hvmetal/hvmetal.h>
 #include "boot/efi_mp.h"
 #include "hvtest_hostile.h"
+#include "hvtest_storm.h"
 #include "hvtest_vcpu.h"
 #include "hvtest_vm.h"
 #include "kernel/cpu.h"
@@ -18,6 +19,10 @@
 #include "trap.h"
 
 #define MAX_CPUS	64
+/* Random hypercalls per CPU in the storm: make test's; make stress builds more. */
+#ifndef HVTEST_STORM_CALLS
+#define HVTEST_STORM_CALLS	25000
+#endif
 #define READBACK_FILE	L"\\EFI\\hvmetal\\readback.txt"
 #define READBACK_TEXT	"hvmetal-esp-readback\n"
 
@@ -385,6 +390,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_hostile_cd(&info);
 		test_vm_api(&info);
 		test_vcpu_api(mp, (unsigned)cpus_total());
+		test_storm(mp, (unsigned)cpus_total(), HVTEST_STORM_CALLS);
 	} else {
 		tap_diag("hvtest: hvmetal absent: running only the absent checks");
 		test_absent();

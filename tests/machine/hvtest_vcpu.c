@@ -8,6 +8,7 @@
 #include "kernel/string.h"
 #include "libhv/libhv.h"
 #include "tap.h"
+#include "trap.h"
 
 #define GUEST_MEM	0x4000ull	/* guest-physical [0, 0x4000) is mapped; 0x9000 is not */
 #define CODE		0x1000
@@ -588,7 +589,7 @@ static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 {
 	EFI_EVENT done = NULL;
 	EFI_STATUS st;
-	uint64_t reason;
+	uint64_t reason, nmis;
 	uint32_t count;
 
 	load(guest_spin, guest_spin_end);
@@ -606,6 +607,7 @@ static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 	 * interrupts are taken on the way (the MP services need them) and the guest
 	 * spins on, so only CPU 1's hv_vcpu_interrupt can end this.
 	 */
+	nmis = trap_nmi_count;
 	reason = hv_vcpu_run_until(vcpu, hv_tsc_clock() + 300000000ull) == HV_SUCCESS ?
 		 vmcs(VMCS_RO_EXIT_REASON) : 0;
 	memcpy(&count, gmem + 0x2000, 4);
@@ -617,6 +619,8 @@ static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 	tap_ok(ap_interrupt_ret == HV_SUCCESS && reason == VMX_REASON_IRQ && count >= 100000,
 	       "hv_vcpu_interrupt from CPU 1 stops the guest spinning on CPU 0 (reason %lu after %u loops)",
 	       reason, count);
+	tap_ok(trap_nmi_count == nmis, "the kick NMI never reaches the control domain as its own (%lu)",
+	       trap_nmi_count - nmis);
 	uefi_call_wrapper(BS->CloseEvent, 1, done);
 }
 

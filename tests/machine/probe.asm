@@ -9,6 +9,8 @@ global trap_call
 global trap_handler_ud
 global trap_handler_gp
 global trap_handler_pf
+global trap_handler_nmi
+global trap_nmi_count
 
 ; int trap_call(void (*fn)(void *), void *arg)
 trap_call:
@@ -34,7 +36,13 @@ HANDLER ud, 6
 HANDLER gp, 13
 HANDLER pf, 14
 
+; NMIs the control domain receives while the suite's IDT is in place: counted.
+trap_handler_nmi:
+	lock inc qword [trap_nmi_count]
+	iretq
+
 section .bss
 trap_rsp: resq 1
+trap_nmi_count: resq 1
 
 section .note.GNU-stack noalloc noexec nowrite progbits

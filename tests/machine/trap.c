@@ -2,7 +2,7 @@
 #include "kernel/string.h"
 #include "trap.h"
 
-extern char trap_handler_ud[], trap_handler_gp[], trap_handler_pf[];
+extern char trap_handler_ud[], trap_handler_gp[], trap_handler_pf[], trap_handler_nmi[];
 
 struct __attribute__((packed)) idtr {
 	uint16_t limit;
@@ -33,6 +33,7 @@ void trap_install(void)
 	set_gate(6, trap_handler_ud, cs);
 	set_gate(13, trap_handler_gp, cs);
 	set_gate(14, trap_handler_pf, cs);
+	set_gate(2, trap_handler_nmi, cs);
 	__asm__ volatile("lidt %0" : : "m"(mine));
 }
 
