@@ -69,7 +69,7 @@ test_insn_decode_SRCS := cd/insn_decode.c
 test_uaccess_SRCS := hypercall/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
-.PHONY: all deps run test test-host test-machine bench image clean
+.PHONY: all deps run test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
 	$(B)/vmm.efi $(B)/esp-vmm.img
 
@@ -78,7 +78,7 @@ deps:
 
 $(B)/efi/%.c.o: %.c | deps-ok
 	@mkdir -p $(dir $@)
-	gcc $(EFI_CFLAGS) $(if $(filter boot/% tests/% libhv/% examples/%,$<),,$(CORE_CFLAGS)) -MMD -c $< -o $@
+	gcc $(EFI_CFLAGS) $(EXTRA_CFLAGS) $(if $(filter boot/% tests/% libhv/% examples/%,$<),,$(CORE_CFLAGS)) -MMD -c $< -o $@
 
 $(B)/efi/%.asm.o: %.asm | deps-ok
 	@mkdir -p $(dir $@)
@@ -142,6 +142,12 @@ bench: all
 
 test-machine: all
 	scripts/test-machine.sh
+
+# The long hypercall storm: the suite built with STORM_CALLS per CPU, Bochs with 4 CPUs.
+STORM_CALLS ?= 1000000
+stress: deps-ok
+	$(MAKE) B=$(B)/stress EXTRA_CFLAGS=-DHVTEST_STORM_CALLS=$(STORM_CALLS) $(B)/stress/esp.img
+	scripts/stress.sh $(B)/stress
 
 test: deps-ok
 	scripts/test.sh
