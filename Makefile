@@ -144,7 +144,7 @@ test-machine: all
 	scripts/test-machine.sh
 
 # The long hypercall storm: the suite built with STORM_CALLS per CPU, Bochs with 4 CPUs.
-STORM_CALLS ?= 1000000
+STORM_CALLS ?= 2000000
 stress: deps-ok
 	$(MAKE) B=$(B)/stress EXTRA_CFLAGS=-DHVTEST_STORM_CALLS=$(STORM_CALLS) $(B)/stress/esp.img
 	scripts/stress.sh $(B)/stress

@@ -1,13 +1,17 @@
 #include "cd_apic.h"
+#include "cd_launch.h"
+#include "ept/ept_identity.h"
 #include "hypercall/hypercall.h"
 #include "hypercall/uaccess.h"
 #include "insn_decode.h"
 #include "ipi_dest.h"
 #include "kernel/cpu.h"
+#include "kernel/host.h"
 #include "kernel/hvmetal.h"
 #include "kernel/kick.h"
 #include "kernel/log.h"
 #include "kernel/msr_safe.h"
+#include "kernel/spinlock.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_bits.h"
 
@@ -22,9 +26,42 @@
 /* x2APIC ICR bits that must be zero: 12, 13, 16, 17, 20..31 */
 #define X2APIC_ICR_RESERVED	0xfff33000ull
 
+/* Trap moves are serialized; a CPU's apic_page changes only under it. */
+static struct spinlock trap_lock;
+
 uint64_t cd_apic_page(void)
 {
-	return rdmsr(MSR_IA32_APIC_BASE) & ~0xfffull & ((1ull << 52) - 1);
+	uint64_t base = rdmsr(MSR_IA32_APIC_BASE);
+
+	return (base & APIC_BASE_ENABLE) && !(base & APIC_BASE_X2APIC) ? base & APIC_BASE_PAGE : 0;
+}
+
+/* On cpu at its launch (firmware context): where its APIC is, and the trap on that page. */
+int cd_apic_launch(struct percpu *cpu)
+{
+	volatile uint32_t *apic;
+	int err = 0;
+
+	cpu->apic_page = cd_apic_page();
+	if (!cpu->apic_page)
+		return 0;
+	apic = (volatile uint32_t *)(uintptr_t)cpu->apic_page;
+	cpu->apic_ldr = apic[APIC_LDR / 4];
+	cpu->apic_dfr = apic[APIC_DFR / 4];
+	spin_lock(&trap_lock);
+	if (ept_identity_writable(cd_ept_root(), cpu->apic_page))
+		err = ept_identity_set_trap(cd_ept_root(), &host_pool, cpu->apic_page, true);
+	spin_unlock(&trap_lock);
+	return err;
+}
+
+/* Does some CPU under hvmetal have its xAPIC at page (so the page is trapped)? */
+static bool page_trapped(uint64_t page)
+{
+	for (uint32_t i = 0; i < hv.boot.cpu_count; i++)
+		if (hv.cpus[i].launched && __atomic_load_n(&hv.cpus[i].apic_page, __ATOMIC_ACQUIRE) == page)
+			return true;
+	return false;
 }
 
 uint8_t cd_apic_wait_sipi(struct percpu *cpu)
@@ -46,7 +83,7 @@ static void deliver_init(struct percpu *t, bool x2apic)
 	    __atomic_exchange_n(&t->init_request, 1, __ATOMIC_ACQ_REL))
 		return;
 	__atomic_add_fetch(&t->kick_gen, 1, __ATOMIC_ACQ_REL);
-	kick_send_nmi(t->apic_id, x2apic);
+	kick_send_nmi(t->apic_id, x2apic, this_cpu()->apic_page);
 }
 
 /* The control domain sends NMIs: each target learns one is its own before it arrives. */
@@ -147,11 +184,19 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 
 
 	/*
-	 * Only a store to the APIC page is expected here. Anything else (code fetched
+	 * A page trapped no more (a CPU moved its APIC away) that this CPU still
+	 * held read-only in its TLB: drop the stale translation and retry.
+	 */
+	if (!page_trapped(gpa & ~0xfffull) && ept_identity_writable(cd_ept_root(), gpa)) {
+		cd_ept_flush();
+		return EXIT_RESUME;
+	}
+	/*
+	 * Only a store to an APIC page is expected here. Anything else (code fetched
 	 * from it, or an address past the 256 TiB the EPT covers on CPUs with more
 	 * physical address bits) has no memory behind it: the caller gets #GP.
 	 */
-	if ((gpa & ~0xfffull) != hv.lapic_page || !(qual & 2) || (qual & 4)) {
+	if (!page_trapped(gpa & ~0xfffull) || !(qual & 2) || (qual & 4)) {
 		log_limited(&refused_log,
 			    "hvmetal: cpu %u: access %lx to guest-physical %lx refused with #GP\n",
 			    this_cpu()->index, qual & 7, gpa);
@@ -167,6 +212,12 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 		return EXIT_RESUME;
 	}
 	val = st.has_imm ? st.imm : (uint32_t)vmx_gpr_read(ex->gpr, st.reg);
+	/* Another CPU's APIC page is plain memory to this one: the store just happens. */
+	if ((gpa & ~0xfffull) != this_cpu()->apic_page) {
+		apic[offset / 4] = val;
+		vmx_skip_insn(st.len);
+		return EXIT_RESUME;
+	}
 	if (offset == APIC_ICR_LO && ICR_DELIVERY(val) == ICR_DELIVERY_NMI)
 		note_nmi_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false);
 	if (!(offset == APIC_ICR_LO && is_init_or_sipi(val)) ||
@@ -196,22 +247,73 @@ int cd_apic_write_icr(uint64_t val)
 	return 0;
 }
 
+/* Moves the trap from old to new (0: none); -1 when the pool lacks the tables. */
+static int move_trap(uint64_t old, uint64_t new)
+{
+	if (new && !page_trapped(new) &&
+	    ept_identity_set_trap(cd_ept_root(), &host_pool, new, true) < 0)
+		return -1;
+	__atomic_store_n(&this_cpu()->apic_page, new, __ATOMIC_RELEASE);
+	if (old && old != new && !page_trapped(old))
+		ept_identity_set_trap(cd_ept_root(), &host_pool, old, false);
+	return 0;
+}
+
+/*
+ * Every other CPU drops the control domain's old translations before it next
+ * runs the control domain; one that runs it now is kicked out to do so. Not
+ * waited for: until then such a CPU can at worst store to the new APIC page
+ * through a stale translation, which reaches only CPUs under hvmetal (an INIT
+ * exit) and never one it did not launch while a kick is in flight.
+ */
+static void flush_everywhere(void)
+{
+	struct percpu *me = this_cpu();
+
+	cd_ept_flush();
+	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
+		struct percpu *t = &hv.cpus[i];
+
+		if (t == me || !t->launched)
+			continue;
+		percpu_set_pending(t, PENDING_CD_EPT);
+		kick_send(t);
+	}
+}
+
 /*
  * WRMSR to IA32_APIC_BASE (cd_msr.c). The CPU checks reserved bits and mode
  * transitions itself (its #GP becomes the caller's); hvmetal refuses an xAPIC
- * page on its own memory, where its loads would read APIC registers, and a
- * move of the page its EPT traps (INIT/SIPI would then go unseen). x2APIC mode
- * needs nothing more: the ICR MSR is trapped whatever the mode.
+ * page on its own memory, where its loads would read APIC registers. The trap
+ * on the xAPIC page follows the APIC: to its new page when it moves, off when
+ * the CPU turns to x2APIC (the ICR MSR is trapped whatever the mode) or turns
+ * its APIC off, back when it returns; a page stays trapped while any CPU has its
+ * APIC there.
  */
 int cd_apic_write_base(uint64_t val)
 {
-	uint64_t page = val & ~0xfffull & ((1ull << hv.maxphyaddr) - 1);
+	struct percpu *cpu = this_cpu();
+	uint64_t page = val & APIC_BASE_PAGE & ((1ull << hv.maxphyaddr) - 1);
+	uint64_t old = cpu->apic_page;
+	uint64_t new = (val & APIC_BASE_ENABLE) && !(val & APIC_BASE_X2APIC) ? page : 0;
+	int err;
 
-	if ((val & APIC_BASE_ENABLE) && !(val & APIC_BASE_X2APIC) &&
-	    (page - hv.boot.region_base < hv.boot.region_size || page != hv.lapic_page)) {
+	if (new && new - hv.boot.region_base < hv.boot.region_size) {
 		log_limited(&base_log, "hvmetal: cpu %u: xAPIC base %lx refused with #GP\n",
-			    this_cpu()->index, page);
+			    cpu->index, page);
 		return -1;
 	}
-	return msr_safe_write(MSR_IA32_APIC_BASE, val);
+	spin_lock(&trap_lock);
+	err = new == old ? 0 : move_trap(old, new);
+	if (!err && msr_safe_write(MSR_IA32_APIC_BASE, val)) {
+		move_trap(new, old);	/* the CPU refused the value: the trap goes back */
+		err = -1;
+	}
+	spin_unlock(&trap_lock);
+	if (new != old)
+		flush_everywhere();
+	if (err && new != old)
+		log_limited(&base_log, "hvmetal: cpu %u: IA32_APIC_BASE %lx refused with #GP\n",
+			    cpu->index, val);
+	return err;
 }

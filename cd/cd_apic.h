@@ -18,8 +18,10 @@
 #include "kernel/percpu.h"
 #include "vmx/vmx_exit.h"
 
-/* Guest-physical address of the xAPIC page trapped in the control domain's EPT. */
+/* This CPU's xAPIC page, or 0 when its APIC is off or in x2APIC mode. */
 uint64_t cd_apic_page(void);
+/* At cpu's launch: its APIC page, LDR and DFR, and that page trapped; -1 when the pool is dry. */
+int cd_apic_launch(struct percpu *cpu);
 
 /* Parks cpu (after its INIT) until a start-up IPI for it arrives; returns the vector. */
 uint8_t cd_apic_wait_sipi(struct percpu *cpu);

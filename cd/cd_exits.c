@@ -1,6 +1,7 @@
 #include <hvmetal/abi.h>
 #include "cd_apic.h"
 #include "cd_exits.h"
+#include "cd_launch.h"
 #include "cd_msr.h"
 #include "kernel/cpu.h"
 #include "kernel/cr_rules.h"
@@ -299,7 +300,7 @@ void cd_init_and_wait_sipi(struct gpr_frame *gpr)
 	/* GPRs after INIT: EDX holds the processor signature, the rest are zero. */
 	*gpr = (struct gpr_frame){ .rdx = cpuid(1, 0).eax };
 	/* INIT drops pending NMIs and NMI blocking along with everything else, and resets XCR0. */
-	this_cpu()->nmi_pending = 0;
+	percpu_clear_pending(this_cpu(), PENDING_NMI);
 	if (host_state.cr4 & CR4_OSXSAVE)
 		xcr0_write(1);
 	this_cpu()->cd_xcr0 = 1;
@@ -328,7 +329,7 @@ static enum exit_action exit_nmi(struct vmx_exit *ex)
 
 	(void)ex;
 	if (kick_nmi_is_cds(cpu))
-		cpu->nmi_pending = 1;
+		percpu_set_pending(cpu, PENDING_NMI);
 	cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
 	return EXIT_RESUME;
 }
@@ -349,7 +350,7 @@ static void deliver_pending_nmi(struct percpu *cpu)
 		vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) | PROC_NMI_WINDOW);
 		return;
 	}
-	cpu->nmi_pending = 0;
+	percpu_clear_pending(cpu, PENDING_NMI);
 	vmcs_write(VMCS_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
 }
 
@@ -453,7 +454,11 @@ void cd_exit_tail(struct gpr_frame *gpr)
 	/* Another CPU sent this one an INIT (cd_apic.h): it restarts, and the kick is spent. */
 	if (__atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE))
 		cd_init_and_wait_sipi(gpr);
-	if (cpu->nmi_pending)
+	if (__atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE) & PENDING_CD_EPT) {
+		percpu_clear_pending(cpu, PENDING_CD_EPT);
+		cd_ept_flush();
+	}
+	if (__atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE) & PENDING_NMI)
 		deliver_pending_nmi(cpu);
 }
 

@@ -27,6 +27,16 @@
 static uint64_t cd_eptp;		/* the control domain's EPT; set at setup */
 static uint64_t msr_bitmap_pa;		/* the MSRs hvmetal keeps (cd_msr.c); the rest are the control domain's */
 
+void cd_ept_flush(void)
+{
+	vmx_invept(vmx_caps.ept_vpid & EPT_CAP_INVEPT_SINGLE ? INVEPT_SINGLE : INVEPT_ALL, cd_eptp);
+}
+
+uint64_t cd_ept_root(void)
+{
+	return cd_eptp & EPT_ADDR_MASK;
+}
+
 /* cd_entry.asm */
 extern void cd_exit_entry(void);
 extern int cd_vmlaunch(void);
@@ -44,7 +54,7 @@ static const char *cd_vmx_setup(const struct boot_info *bi)
 		.use_1g = vmx_caps.ept_1g,
 		.use_2m = vmx_caps.ept_2m,
 		.dummy_pa = (uintptr_t)dummy,
-		.trap_page = hv.lapic_page = cd_apic_page(),
+		.trap_page = cd_apic_page() ? cd_apic_page() : ~0ull,
 	};
 
 	if (!dummy || !bitmap)
@@ -254,9 +264,9 @@ int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 	vmx_write_host_state(cpu, (uintptr_t)cd_exit_entry);
 	write_guest_state(cr0, cr4, guest_rsp, guest_rip, guest_rflags);
 	cpu->apic_id = cpuid(0, 0).eax >= 0xb ? cpuid(0xb, 0).edx : cpuid(1, 0).ebx >> 24;
-	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC)) {
-		cpu->apic_ldr = ((volatile uint32_t *)(uintptr_t)hv.lapic_page)[APIC_LDR / 4];
-		cpu->apic_dfr = ((volatile uint32_t *)(uintptr_t)hv.lapic_page)[APIC_DFR / 4];
+	if (cd_apic_launch(cpu) < 0) {
+		err = -4;
+		goto off;
 	}
 	cpu->cd_xcr0 = firmware_xcr0();
 	cpu->launched = 1;

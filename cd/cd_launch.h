@@ -18,4 +18,8 @@ const char *cd_setup(const struct boot_info *bi);
  */
 int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip, uint64_t guest_rflags);
 
+/* The control domain's EPT: its root table, and INVEPT of it on this CPU. */
+uint64_t cd_ept_root(void);
+void cd_ept_flush(void);
+
 #endif

@@ -77,3 +77,40 @@ uint64_t ept_identity_lookup(uint64_t pml4, uint64_t gpa, uint64_t *page_size)
 	*page_size = 0;
 	return 0;
 }
+
+int ept_identity_set_trap(uint64_t pml4, struct pool *pool, uint64_t gpa, bool trap)
+{
+	uint64_t *table = (uint64_t *)(uintptr_t)pml4;
+
+	for (unsigned level = 3;; level--) {
+		uint64_t *e = &table[(gpa >> (12 + 9 * level)) & (ENTRIES - 1)];
+
+		if (!(*e & EPT_RWX))
+			return -1;
+		if (level == 0) {
+			*e = trap ? *e & ~(EPT_W | EPT_X) : *e | EPT_RWX;
+			return 0;
+		}
+		if (*e & EPT_LARGE) {
+			/*
+			 * The same translations in smaller leaves, filled before the one
+			 * store that puts them in: a CPU walking meanwhile sees either.
+			 */
+			uint64_t *sub = pool_alloc_page(pool), span = level_span(level - 1);
+
+			if (!sub)
+				return -1;
+			for (unsigned i = 0; i < ENTRIES; i++)
+				sub[i] = (*e + i * span) & ~(level == 1 ? EPT_LARGE : 0);
+			__atomic_store_n(e, (uintptr_t)sub | EPT_RWX, __ATOMIC_RELEASE);
+		}
+		table = (uint64_t *)(uintptr_t)(*e & EPT_ADDR_MASK);
+	}
+}
+
+bool ept_identity_writable(uint64_t pml4, uint64_t gpa)
+{
+	uint64_t size;
+
+	return ept_identity_lookup(pml4, gpa, &size) & EPT_W;
+}

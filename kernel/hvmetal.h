@@ -14,7 +14,6 @@ struct hvmetal {
 	uint64_t code_checksum;		/* of hvmetal's .text at setup */
 	uint32_t features;		/* HVMETAL_FEAT_* in use */
 	uint32_t maxphyaddr;		/* CPUID.80000008H:EAX[7:0] */
-	uint64_t lapic_page;		/* xAPIC page, write-trapped in the control domain's EPT */
 	volatile uint32_t cpus_launched;
 	uint32_t cpus_failed;		/* CPUs whose launch failed (they park: boot/) */
 };

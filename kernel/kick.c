@@ -12,9 +12,9 @@
 #define NMI_STATUS_REASONS	0xc0
 #define ICR_POLLS		100000	/* an xAPIC that never takes the IPI: give up */
 
-bool kick_send_nmi(uint32_t apic_id, bool x2apic)
+bool kick_send_nmi(uint32_t apic_id, bool x2apic, uint64_t apic_page)
 {
-	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)hv.lapic_page;
+	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)apic_page;
 	uint32_t hi, polls = 0;
 
 	if (x2apic) {
@@ -38,7 +38,7 @@ bool kick_send(struct percpu *t)
 	if (!(base & APIC_BASE_ENABLE))
 		return false;
 	__atomic_add_fetch(&t->kick_gen, 1, __ATOMIC_ACQ_REL);
-	return kick_send_nmi(t->apic_id, base & APIC_BASE_X2APIC);
+	return kick_send_nmi(t->apic_id, base & APIC_BASE_X2APIC, base & APIC_BASE_PAGE);
 }
 
 void kick_note_cd_nmi(struct percpu *t)

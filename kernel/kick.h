@@ -20,6 +20,7 @@
 #define MSR_X2APIC_ICR		0x830
 #define APIC_BASE_X2APIC	(1ull << 10)
 #define APIC_BASE_ENABLE	(1ull << 11)
+#define APIC_BASE_PAGE		0x000ffffffffff000ull
 
 /*
  * A kick to t, through this CPU's local APIC in the mode it is in now; false
@@ -27,8 +28,11 @@
  * never took the IPI), so callers never wait for it for ever.
  */
 bool kick_send(struct percpu *t);
-/* An NMI to one CPU, from VMX root, leaving the xAPIC's ICR as it was; false as above. */
-bool kick_send_nmi(uint32_t apic_id, bool x2apic);
+/*
+ * An NMI to one CPU, from VMX root, through this CPU's x2APIC or its xAPIC at
+ * apic_page, leaving the xAPIC's ICR as it was; false as above.
+ */
+bool kick_send_nmi(uint32_t apic_id, bool x2apic, uint64_t apic_page);
 /* Marks an NMI IPI of the control domain's to t, before its ICR write is replayed. */
 void kick_note_cd_nmi(struct percpu *t);
 /* On cpu, for an NMI that just arrived: is it (also) the control domain's? */

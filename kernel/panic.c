@@ -31,7 +31,7 @@ void host_exception(struct exc_frame *f)
 	/* An NMI meant for the control domain arrived in VMX root: hand it on at the next entry. */
 	if (f->vector == 2) {
 		if (kick_nmi_is_cds(this_cpu()))
-			this_cpu()->nmi_pending = 1;
+			percpu_set_pending(this_cpu(), PENDING_NMI);
 		return;
 	}
 	/* An MSR access made for the control domain: the #GP becomes its error. */

@@ -18,6 +18,9 @@ struct tss64 {
 #define HOST_SEL_DS		0x10
 #define HOST_SEL_TR		0x18
 
+#define PENDING_NMI		(1u << 0)	/* an NMI of the control domain's to inject */
+#define PENDING_CD_EPT		(1u << 1)	/* its EPT changed: INVEPT before resuming it */
+
 #define HOST_STACK_PAGES	4	/* exit handling stack */
 #define HOST_IST_PAGES		2	/* NMI, #DF, #MC each */
 
@@ -28,9 +31,10 @@ struct percpu {
 	uint64_t vmxon_pa;		/* VMXON region, from the pool */
 	uint64_t vmcs_pa;		/* control-domain VMCS, from the pool */
 	uint64_t stack_top;		/* host RSP on VM exit */
-	volatile uint32_t nmi_pending;	/* set by the host NMI handler, cleared on injection */
+	uint32_t pending;		/* PENDING_*: work before this CPU resumes the control domain (atomics) */
 	uint32_t apic_id;		/* x2APIC ID, read at launch */
 	uint32_t apic_ldr, apic_dfr;	/* xAPIC LDR/DFR: read at launch, then as stores replay */
+	uint64_t apic_page;		/* its xAPIC page, trapped in the CD's EPT; 0: x2APIC or off */
 	uint32_t init_request;		/* 1: an INIT was sent here; set by the sender (atomics) */
 	uint32_t sipi_wait;		/* 1 while parked after INIT (atomics) */
 	uint32_t sipi_vector;		/* SIPI_VALID | vector, written by the sender */
@@ -57,10 +61,21 @@ static inline struct percpu *this_cpu(void)
 	return p;
 }
 
-/* After any exit: is there an INIT to take or an NMI to give the control domain? */
+static inline void percpu_set_pending(struct percpu *cpu, uint32_t bits)
+{
+	__atomic_or_fetch(&cpu->pending, bits, __ATOMIC_ACQ_REL);
+}
+
+static inline void percpu_clear_pending(struct percpu *cpu, uint32_t bits)
+{
+	__atomic_and_fetch(&cpu->pending, ~bits, __ATOMIC_ACQ_REL);
+}
+
+/* After any exit: is there an INIT to take, an NMI to give the control domain, its EPT to flush? */
 static inline int percpu_work_pending(struct percpu *cpu)
 {
-	return __atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE) | cpu->nmi_pending;
+	return __atomic_load_n(&cpu->init_request, __ATOMIC_ACQUIRE) |
+	       __atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE);
 }
 
 #endif

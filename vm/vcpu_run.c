@@ -184,7 +184,7 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 		cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
 		if (!kick_nmi_is_cds(cpu))
 			return STEP_CONTINUE;
-		cpu->nmi_pending = 1;	/* the control domain's NMI */
+		percpu_set_pending(cpu, PENDING_NMI);	/* the control domain's NMI */
 		return until ? STEP_AGAIN : STEP_REPORT;
 	case VMX_REASON_IRQ:
 		return until ? STEP_AGAIN : STEP_REPORT;

@@ -424,6 +424,46 @@ test_pool_exhaustion(void **state)
 	destroy(&f);
 }
 
+/* Issue 9, defect 2: the trapped xAPIC page moves with IA32_APIC_BASE at run time. */
+static void
+test_move_trap(void **state)
+{
+	struct env e;
+	uint64_t size = 0, leaf, moved = G1 + 3 * M1 + 5 * K4;	/* inside a 1G RAM leaf */
+	size_t free_before;
+
+	(void)state;
+	build(&e, 64, TOP39, true, true);
+	free_before = pool_free_bytes(&e.pool);
+	assert_int_equal(ept_identity_set_trap(e.pml4, &e.pool, moved, true), 0);
+	/* 1G -> 2M -> 4K: two table pages, the page read-only, its neighbours untouched. */
+	assert_int_equal((free_before - pool_free_bytes(&e.pool)) / PAGE_SIZE, 2);
+	leaf = ept_identity_lookup(e.pml4, moved, &size);
+	assert_int_equal(size, K4);
+	assert_int_equal(leaf, moved | EPT_R | EPT_MT_WB);
+	for (uint64_t a = G1; a < 2 * G1; a += K4 * 97) {
+		if (a == moved)
+			continue;
+		leaf = ept_identity_lookup(e.pml4, a, &size);
+		assert_int_equal(leaf & EPT_ADDR_MASK, a & ~(size - 1));
+		assert_int_equal(leaf & (EPT_RWX | EPT_MT_MASK), EPT_RWX | EPT_MT_WB);
+	}
+	/* The old page writable again, where it was (4K already: no new table). */
+	free_before = pool_free_bytes(&e.pool);
+	assert_int_equal(ept_identity_set_trap(e.pml4, &e.pool, TRAP_PAGE, false), 0);
+	assert_int_equal(pool_free_bytes(&e.pool), free_before);
+	leaf = ept_identity_lookup(e.pml4, TRAP_PAGE, &size);
+	assert_int_equal(leaf, TRAP_PAGE | EPT_RWX | EPT_MT_UC);
+	/* A dry pool refuses a split and changes nothing. */
+	while (pool_alloc_page(&e.pool))
+		;
+	assert_int_equal(ept_identity_set_trap(e.pml4, &e.pool, 5 * G1, true), -1);
+	leaf = ept_identity_lookup(e.pml4, 5 * G1, &size);
+	assert_int_equal(size, G1);
+	assert_int_equal(leaf & EPT_RWX, EPT_RWX);
+	destroy(&e);
+}
+
 int
 main(void)
 {
@@ -435,6 +475,7 @@ main(void)
 		cmocka_unit_test(test_small_top),
 		cmocka_unit_test(test_hidden_all_dummy),
 		cmocka_unit_test(test_pool_exhaustion),
+		cmocka_unit_test(test_move_trap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,7 @@
 #define MAX_CPUS	64
 /* Random hypercalls per CPU in the storm: make test's; make stress builds more. */
 #ifndef HVTEST_STORM_CALLS
-#define HVTEST_STORM_CALLS	25000
+#define HVTEST_STORM_CALLS	100000
 #endif
 #define READBACK_FILE	L"\\EFI\\hvmetal\\readback.txt"
 #define READBACK_TEXT	"hvmetal-esp-readback\n"
