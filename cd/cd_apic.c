@@ -76,14 +76,13 @@ uint8_t cd_apic_wait_sipi(struct percpu *cpu)
 }
 
 /* INIT to t: it takes the INIT state and parks; one already parked or on its way only forgets a SIPI. */
-static void deliver_init(struct percpu *t, bool x2apic)
+static void deliver_init(struct percpu *t)
 {
 	__atomic_store_n(&t->sipi_vector, 0, __ATOMIC_RELEASE);
 	if (__atomic_load_n(&t->sipi_wait, __ATOMIC_ACQUIRE) ||
 	    __atomic_exchange_n(&t->init_request, 1, __ATOMIC_ACQ_REL))
 		return;
-	__atomic_add_fetch(&t->kick_gen, 1, __ATOMIC_ACQ_REL);
-	kick_send_nmi(t->apic_id, x2apic, this_cpu()->apic_page);
+	kick_send(t);
 }
 
 /* The control domain sends NMIs: each target learns one is its own before it arrives. */
@@ -126,7 +125,7 @@ static bool virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 			continue;
 		taken = true;
 		if (mode == ICR_DELIVERY_INIT && (icr_lo & ICR_LEVEL_ASSERT)) {
-			deliver_init(t, x2apic);
+			deliver_init(t);
 		} else if (mode == ICR_DELIVERY_SIPI &&
 			   (__atomic_load_n(&t->init_request, __ATOMIC_ACQUIRE) ||
 			    __atomic_load_n(&t->sipi_wait, __ATOMIC_ACQUIRE)) &&

@@ -12,7 +12,8 @@
 #define NMI_STATUS_REASONS	0xc0
 #define ICR_POLLS		100000	/* an xAPIC that never takes the IPI: give up */
 
-bool kick_send_nmi(uint32_t apic_id, bool x2apic, uint64_t apic_page)
+/* An NMI to one CPU, from VMX root, leaving the xAPIC's ICR as it was. */
+static bool send_nmi(uint32_t apic_id, bool x2apic, uint64_t apic_page)
 {
 	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)apic_page;
 	uint32_t hi, polls = 0;
@@ -37,8 +38,12 @@ bool kick_send(struct percpu *t)
 	/* The control domain turned this CPU's APIC off: no IPI can leave it. */
 	if (!(base & APIC_BASE_ENABLE))
 		return false;
-	__atomic_add_fetch(&t->kick_gen, 1, __ATOMIC_ACQ_REL);
-	return kick_send_nmi(t->apic_id, base & APIC_BASE_X2APIC, base & APIC_BASE_PAGE);
+	if (__atomic_exchange_n(&t->kick_inflight, 1, __ATOMIC_ACQ_REL))
+		return true;	/* one is on its way: it does for this one too */
+	if (send_nmi(t->apic_id, base & APIC_BASE_X2APIC, base & APIC_BASE_PAGE))
+		return true;
+	__atomic_store_n(&t->kick_inflight, 0, __ATOMIC_RELEASE);
+	return false;
 }
 
 void kick_note_cd_nmi(struct percpu *t)
@@ -46,14 +51,14 @@ void kick_note_cd_nmi(struct percpu *t)
 	__atomic_add_fetch(&t->cd_nmi_gen, 1, __ATOMIC_ACQ_REL);
 }
 
-/* A newer generation than this CPU saw: take it. Only cpu itself writes *seen. */
-static bool newer(uint32_t *gen, uint32_t *seen)
+/* The control domain sent this CPU NMIs it has not seen yet. Only cpu writes *seen. */
+static bool cd_nmi_sent(struct percpu *cpu)
 {
-	uint32_t g = __atomic_load_n(gen, __ATOMIC_ACQUIRE);
-	bool news = g != *seen;
+	uint32_t g = __atomic_load_n(&cpu->cd_nmi_gen, __ATOMIC_ACQUIRE);
+	bool sent = g != cpu->cd_nmi_seen;
 
-	*seen = g;
-	return news;
+	cpu->cd_nmi_seen = g;
+	return sent;
 }
 
 /* An NMI source of the control domain's that no IPI shows: a counter overflow, SERR/IOCHK. */
@@ -68,15 +73,9 @@ static bool cd_nmi_source(void)
 
 bool kick_nmi_is_cds(struct percpu *cpu)
 {
-	bool kick = newer(&cpu->kick_gen, &cpu->kick_seen);
-	bool cds = newer(&cpu->cd_nmi_gen, &cpu->cd_nmi_seen);
+	bool kick = __atomic_exchange_n(&cpu->kick_inflight, 0, __ATOMIC_ACQ_REL);
+	bool cds = cd_nmi_sent(cpu);
 
-	/*
-	 * Nothing sent: an NMI from elsewhere, the control domain's. A kick alone
-	 * is hvmetal's unless the platform shows a reason of the control domain's
-	 * too. A kick that a previous NMI already accounted for arrives as "nothing
-	 * sent" and goes on: the control domain still gets as many NMIs as were
-	 * meant for it, only one of them a little late.
-	 */
+	/* No kick in flight: an NMI from elsewhere, the control domain's. */
 	return !kick || cds || cd_nmi_source();
 }

@@ -39,11 +39,11 @@ struct percpu {
 	uint32_t sipi_wait;		/* 1 while parked after INIT (atomics) */
 	uint32_t sipi_vector;		/* SIPI_VALID | vector, written by the sender */
 	/*
-	 * NMIs sent here, by generation: kick_gen by hvmetal (kicks), cd_nmi_gen by
-	 * the control domain (NMI IPIs its ICR writes asked for). Senders bump them
-	 * before sending (atomics); the *_seen ones are this CPU's own (kick_nmi_is_cds).
+	 * NMIs sent here: kick_inflight is 1 from a kick's sending to its arrival
+	 * (one kick NMI in flight at most), cd_nmi_gen counts the control domain's
+	 * NMI IPIs, bumped before they are sent; cd_nmi_seen is this CPU's own.
 	 */
-	uint32_t kick_gen, kick_seen;
+	uint32_t kick_inflight;
 	uint32_t cd_nmi_gen, cd_nmi_seen;
 	void *cd_xsave;			/* the control domain's extended state while a guest runs */
 	uint64_t cd_xcr0;		/* its XCR0: read at launch, then every XSETBV exits */
