@@ -38,6 +38,13 @@ static uint64_t ept_span(unsigned level)
 	return 1ull << (12 + 9 * level);	/* level 0: 4 KiB ... level 3: 512 GiB */
 }
 
+/* May a leaf sit at level (0: 4 KiB, 1: 2 MiB, 2: 1 GiB)? */
+static bool ept_leaf_ok(const struct ept *e, unsigned level)
+{
+	return level == 0 || (level == 1 && (e->leaves & EPT_LEAF_2M)) ||
+	       (level == 2 && (e->leaves & EPT_LEAF_1G));
+}
+
 static unsigned ept_index(uint64_t gpa, unsigned level)
 {
 	return (gpa >> (12 + 9 * level)) & (EPT_ENTRIES - 1);
@@ -109,8 +116,8 @@ static void ept_settle(struct ept_op *op, uint64_t *t, unsigned i, unsigned leve
 	uint64_t leaf = 0;
 
 	if (!ept_empty(sub)) {
-		/* Leaves stop at 1 GiB: a PDPT never folds into a PML4 entry. */
-		leaf = level <= 2 ? ept_merged(sub, level - 1) : 0;
+		/* Only leaf sizes the CPU has; a PDPT never folds into a PML4 entry. */
+		leaf = ept_leaf_ok(op->e, level) ? ept_merged(sub, level - 1) : 0;
 		if (!leaf)
 			return;
 		op->flush = true;
@@ -179,7 +186,7 @@ static int ept_walk(struct ept_op *op, uint64_t *t, uint64_t fill, unsigned leve
 		if (!ept_present(x)) {
 			if (op->kind != EPT_OP_MAP)
 				continue;
-			if (whole && level <= 2 && !((op->hpa - op->gpa) & (span - 1))) {
+			if (whole && ept_leaf_ok(op->e, level) && !((op->hpa - op->gpa) & (span - 1))) {
 				if (!op->dry)
 					t[i] = (op->hpa + (va - op->gpa)) | op->attr |
 					       (level ? EPT_LARGE : 0);
@@ -254,7 +261,7 @@ static bool ept_perms_ok(unsigned perms)
 	       (perms & (EPT_PERM_R | EPT_PERM_W)) != EPT_PERM_W;
 }
 
-int ept_init(struct ept *e, struct pool *pool, uint64_t limit)
+int ept_init(struct ept *e, struct pool *pool, uint64_t limit, unsigned leaves)
 {
 	if ((limit & PAGE_MASK) || limit > 1ull << 48)
 		return -1;
@@ -266,6 +273,7 @@ int ept_init(struct ept *e, struct pool *pool, uint64_t limit)
 	e->table_pages = 1;
 	e->generation = 0;
 	e->reserve = NULL;
+	e->leaves = leaves & EPT_LEAF_2M ? leaves & (EPT_LEAF_2M | EPT_LEAF_1G) : 0;
 	return 0;
 }
 

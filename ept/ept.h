@@ -1,10 +1,10 @@
 /*
  * One EPT hierarchy per guest address space: 4 levels, 4 KiB base pages,
  * write-back memory.  The tables are kept canonical: a range is mapped with
- * the largest leaves that gpa/hpa alignment, contiguity and uniform
- * permissions allow, a table that could be a single leaf is one, and an
- * empty table is freed.  Every change is all or nothing.  Callers serialise
- * changes to one struct ept.
+ * the largest leaves the CPU allows (EPT_LEAF_*) that gpa/hpa alignment,
+ * contiguity and uniform permissions allow, a table that could be a single
+ * leaf is one, and an empty table is freed.  Every change is all or nothing.
+ * Callers serialise changes to one struct ept.
  */
 #ifndef HVMETAL_EPT_H
 #define HVMETAL_EPT_H
@@ -18,6 +18,10 @@
 #define EPT_PERM_W	0x2u
 #define EPT_PERM_X	0x4u
 #define EPT_PERM_UX	0x400u
+
+/* Leaf sizes above 4 KiB the CPU's EPT has (IA32_VMX_EPT_VPID_CAP), for ept_init. */
+#define EPT_LEAF_2M	0x1u
+#define EPT_LEAF_1G	0x2u	/* only with EPT_LEAF_2M: a split 1 GiB page is 2 MiB pages */
 
 /* Errors, returned negated. */
 #define EPT_EINVAL	1
@@ -37,10 +41,14 @@ struct ept {
 	 */
 	uint64_t generation;
 	uint64_t *reserve;	/* pages held for unmaps alone, linked through entry 0 */
+	unsigned leaves;	/* EPT_LEAF_*: the large leaves it may build; set at init */
 };
 
-/* 0, or -1 when the pool is empty or limit is unaligned or above 256 TiB. */
-int ept_init(struct ept *e, struct pool *pool, uint64_t limit);
+/*
+ * 0, or -1 when the pool is empty or limit is unaligned or above 256 TiB.
+ * Leaves: the EPT_LEAF_* sizes the CPU supports; no other large leaf is built.
+ */
+int ept_init(struct ept *e, struct pool *pool, uint64_t limit, unsigned leaves);
 /* Frees every table, root included. */
 void ept_destroy(struct ept *e);
 

@@ -2,6 +2,7 @@
 #include "kernel/string.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "vmx/vmx_cpu.h"
 
 #define VM_OPTIONS_KNOWN (HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE | \
 			  HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE | \
@@ -12,12 +13,14 @@ struct vm vms[VM_MAX];
 static struct spinlock vm_table_lock;	/* slot allocation */
 static struct pool *vm_pool;
 static uint64_t vm_gpa_limit;
+static unsigned vm_ept_leaves;		/* EPT_LEAF_*: the large pages the CPU's EPT has */
 static uint64_t vm_generation;		/* makes handles of destroyed VMs stale */
 
 void vm_init(struct pool *pool, uint64_t gpa_limit)
 {
 	vm_pool = pool;
 	vm_gpa_limit = gpa_limit;
+	vm_ept_leaves = (vmx_caps.ept_2m ? EPT_LEAF_2M : 0) | (vmx_caps.ept_1g ? EPT_LEAF_1G : 0);
 }
 
 /* The space table starts with one page: the default space and its neighbours. */
@@ -29,7 +32,7 @@ static struct ept **space_dir_new(void)
 		pool_free_pages(vm_pool, dir, 1);
 		return NULL;
 	}
-	if (dir && ept_init(&dir[0][0], vm_pool, vm_gpa_limit) < 0) {
+	if (dir && ept_init(&dir[0][0], vm_pool, vm_gpa_limit, vm_ept_leaves) < 0) {
 		pool_free_pages(vm_pool, dir[0], 1);
 		pool_free_pages(vm_pool, dir, 1);
 		return NULL;
@@ -155,7 +158,7 @@ hv_return_t vm_space_create(struct vm *vm, uint32_t *asid)
 
 	while ((e = space_slot(vm, i, true)) && e->pml4)
 		i++;
-	if (!e || ept_init(e, vm_pool, vm_gpa_limit) < 0)
+	if (!e || ept_init(e, vm_pool, vm_gpa_limit, vm_ept_leaves) < 0)
 		return HV_NO_RESOURCES;
 	vm->nspaces++;
 	vm->space_hint = i + 1;

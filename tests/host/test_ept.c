@@ -28,6 +28,7 @@
 #define EPT_MT_MASK	(7ull << 3)
 
 #define HOST_OFF	(32 * G1)	/* the usual gpa -> hpa offset: keeps 1G alignment */
+#define LEAVES_ALL	(EPT_LEAF_2M | EPT_LEAF_1G)
 
 struct env {
 	struct pool pool;
@@ -50,8 +51,9 @@ taken(struct env *v)
 	return v->free0 - pool_free(v);
 }
 
+/* An EPT that may build the large leaves in 'leaves' (EPT_LEAF_*). */
 static void
-env_init(struct env *v, size_t pool_pages, uint64_t limit)
+env_init_leaves(struct env *v, size_t pool_pages, uint64_t limit, unsigned leaves)
 {
 	size_t size = (pool_pages + 1) * PAGE_SIZE;	/* + the pool's bitmap */
 
@@ -60,9 +62,16 @@ env_init(struct env *v, size_t pool_pages, uint64_t limit)
 	assert_int_equal(pool_init(&v->pool, v->mem, size), 0);
 	v->free0 = pool_free(v);
 	v->held = NULL;
-	assert_int_equal(ept_init(&v->e, &v->pool, limit), 0);
+	assert_int_equal(ept_init(&v->e, &v->pool, limit, leaves), 0);
 	assert_int_equal(v->e.table_pages, 1);
 	assert_int_equal(taken(v), 1);
+}
+
+/* The usual CPU: 2 MiB and 1 GiB EPT pages. */
+static void
+env_init(struct env *v, size_t pool_pages, uint64_t limit)
+{
+	env_init_leaves(v, pool_pages, limit, LEAVES_ALL);
 }
 
 static void
@@ -136,10 +145,10 @@ test_init_destroy(void **state)
 	env_fini(&v);
 
 	env_init(&v, 16, 1ull << 48);
-	assert_int_equal(ept_init(&e, &v.pool, (1ull << 48) + PAGE_SIZE), -1);
-	assert_int_equal(ept_init(&e, &v.pool, G1 + 1), -1);
+	assert_int_equal(ept_init(&e, &v.pool, (1ull << 48) + PAGE_SIZE, LEAVES_ALL), -1);
+	assert_int_equal(ept_init(&e, &v.pool, G1 + 1, LEAVES_ALL), -1);
 	starve(&v, 0);
-	assert_int_equal(ept_init(&e, &v.pool, G1), -1);
+	assert_int_equal(ept_init(&e, &v.pool, G1, LEAVES_ALL), -1);
 	unstarve(&v);
 	env_fini(&v);
 }
@@ -297,6 +306,68 @@ test_alignment(void **state)
 	expect_none(&v, G1 - 2 * K4);
 	expect_none(&v, 2 * G1 + M2 + K4);
 	assert_int_equal(v.e.table_pages, 2 + 2 + 2);	/* + PD, PT at 0 and at 2G */
+	env_fini(&v);
+}
+
+/* A CPU whose EPT has no large pages: aligned contiguous ranges get 4 KiB leaves only. */
+static void
+test_leaves_4k_only(void **state)
+{
+	struct env v;
+
+	(void)state;
+	env_init_leaves(&v, 1024, 8 * G1, 0);
+	assert_int_equal(ept_map(&v.e, G1, HOST_OFF + G1, G1, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3 + 512);	/* PML4, PDPT, PD, 512 PTs */
+	expect(&v, G1, HOST_OFF + G1, RWX, K4);
+	expect(&v, G1 + 7 * M2 + 0x1234, HOST_OFF + G1 + 7 * M2 + 0x1234, RWX, K4);
+	expect(&v, 2 * G1 - K4, HOST_OFF + 2 * G1 - K4, RWX, K4);
+	/* Narrow and restore: no table folds into a leaf. */
+	assert_int_equal(ept_protect(&v.e, G1 + 5 * K4, K4, EPT_PERM_R), 0);
+	assert_int_equal(ept_protect(&v.e, G1 + 5 * K4, K4, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3 + 512);
+	expect(&v, G1 + 5 * K4, HOST_OFF + G1 + 5 * K4, RWX, K4);
+	/* Filling a 2 MiB hole page by page: still 4 KiB leaves. */
+	assert_int_equal(ept_map(&v.e, 4 * G1, HOST_OFF, M2 - K4, RWX), 0);
+	assert_int_equal(ept_map(&v.e, 4 * G1 + M2 - K4, HOST_OFF + M2 - K4, K4, RWX), 0);
+	expect(&v, 4 * G1, HOST_OFF, RWX, K4);
+	assert_int_equal(v.e.table_pages, 3 + 512 + 2);
+	assert_int_equal(taken(&v), v.e.table_pages);
+	assert_int_equal(ept_unmap(&v.e, 0, 8 * G1), 0);
+	assert_int_equal(v.e.table_pages, 1);
+	env_fini(&v);
+
+	/* 1 GiB alone is not used either: a split 1 GiB page would be 2 MiB pages. */
+	env_init_leaves(&v, 1024, 8 * G1, EPT_LEAF_1G);
+	assert_int_equal(ept_map(&v.e, G1, HOST_OFF + G1, G1, RWX), 0);
+	expect(&v, G1, HOST_OFF + G1, RWX, K4);
+	env_fini(&v);
+}
+
+/* 2 MiB pages but no 1 GiB ones: a 1 GiB range is 512 2 MiB leaves, and they never merge. */
+static void
+test_leaves_2m_only(void **state)
+{
+	struct env v;
+
+	(void)state;
+	env_init_leaves(&v, 1024, 8 * G1, EPT_LEAF_2M);
+	assert_int_equal(ept_map(&v.e, G1, HOST_OFF + G1, G1, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3);	/* PML4, PDPT, PD */
+	expect(&v, G1, HOST_OFF + G1, RWX, M2);
+	expect(&v, 2 * G1 - K4, HOST_OFF + 2 * G1 - K4, RWX, M2);
+	/* A split and its merge stop at 2 MiB. */
+	assert_int_equal(ept_protect(&v.e, G1 + 5 * K4, K4, EPT_PERM_R), 0);
+	assert_int_equal(v.e.table_pages, 4);
+	expect(&v, G1 + 6 * K4, HOST_OFF + G1 + 6 * K4, RWX, K4);
+	assert_int_equal(ept_protect(&v.e, G1 + 5 * K4, K4, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3);
+	expect(&v, G1 + 5 * K4, HOST_OFF + G1 + 5 * K4, RWX, M2);
+	/* Two halves mapped apart do not merge into 1 GiB. */
+	assert_int_equal(ept_map(&v.e, 4 * G1, HOST_OFF, G1 / 2, RWX), 0);
+	assert_int_equal(ept_map(&v.e, 4 * G1 + G1 / 2, HOST_OFF + G1 / 2, G1 / 2, RWX), 0);
+	expect(&v, 4 * G1, HOST_OFF, RWX, M2);
+	assert_int_equal(v.e.table_pages, 4);
 	env_fini(&v);
 }
 
@@ -659,6 +730,7 @@ struct mpage {
 /* What a random sequence favours: fine ones fragment, coarse ones build 1G leaves. */
 struct profile {
 	uint64_t seed;
+	unsigned leaves;	/* EPT_LEAF_*: the large leaves the EPT may build */
 	unsigned fine;		/* % of range ends on 4K boundaries; % a page off one */
 	unsigned scatter;	/* % of maps not at HOST_OFF */
 	unsigned rwx;		/* % of maps and protects with RWX */
@@ -786,7 +858,15 @@ model_any(const struct mpage *m, uint64_t first, uint64_t n)
 	return false;
 }
 
-/* Tables of the canonical form: largest possible leaves, no empty tables. */
+/* May a leaf sit at level, with the profile's leaf sizes? */
+static bool
+leaf_allowed(int level)
+{
+	return level == 0 || (level == 1 && (prof->leaves & EPT_LEAF_2M)) ||
+	       (level == 2 && (prof->leaves & EPT_LEAF_2M) && (prof->leaves & EPT_LEAF_1G));
+}
+
+/* Tables of the canonical form: largest allowed leaves, no empty tables. */
 static uint64_t
 model_tables(const struct mpage *m)
 {
@@ -796,11 +876,12 @@ model_tables(const struct mpage *m)
 		if (!model_any(m, g, PAGES_1G))
 			continue;
 		below_pml4 = 1;
-		if (model_uniform(m, g, PAGES_1G))
+		if (leaf_allowed(2) && model_uniform(m, g, PAGES_1G))
 			continue;
 		tables++;
 		for (uint64_t p = g; p < g + PAGES_1G; p += PAGES_2M)
-			if (model_any(m, p, PAGES_2M) && !model_uniform(m, p, PAGES_2M))
+			if (model_any(m, p, PAGES_2M) &&
+			    !(leaf_allowed(1) && model_uniform(m, p, PAGES_2M)))
 				tables++;
 	}
 	return tables + below_pml4;
@@ -823,7 +904,7 @@ foldable(const uint64_t *t, int level)
 {
 	uint64_t span = 1ull << (12 + 9 * level);
 
-	if (level > 1)
+	if (!leaf_allowed(level + 1))
 		return false;
 	for (int i = 0; i < 512; i++) {
 		if (!(t[i] & PERM_ALL) || !entry_leaf(t[i], level) ||
@@ -859,7 +940,7 @@ walk_table(struct walk *w, const uint64_t *t, int level, uint64_t base)
 			walk_table(w, (uint64_t *)(uintptr_t)(x & EPT_ADDR_MASK), level - 1, va);
 			continue;
 		}
-		assert_true(level <= 2);
+		assert_true(leaf_allowed(level));
 		assert_int_equal(x & ~(EPT_ADDR_MASK | PERM_ALL | EPT_MT_MASK | EPT_LARGE), 0);
 		assert_int_equal(x & EPT_MT_MASK, EPT_MT_WB);
 		assert_int_equal(x & EPT_ADDR_MASK & (span - 1), 0);
@@ -926,7 +1007,7 @@ run_random(const struct profile *p, unsigned nops)
 	assert_non_null(m);
 	prof = p;
 	rng = p->seed;
-	env_init(&v, R_POOL, R_LIMIT);
+	env_init_leaves(&v, R_POOL, R_LIMIT, p->leaves);
 	for (unsigned n = 0; n < nops; n++) {
 		unsigned kind = rnd_below(100) < 45 ? 0 : rnd_below(100) < 55 ? 1 : 2;
 		unsigned perms = rnd_perms();
@@ -985,10 +1066,16 @@ run_random(const struct profile *p, unsigned nops)
 			check_full(&v, m);
 	}
 	check_full(&v, m);
-	/* Each kind of op succeeded often and failed for lack of memory at least once. */
+	/*
+	 * Each kind of op succeeded often and failed for lack of memory at least once;
+	 * without large leaves nothing splits, so unmap and protect never need a table.
+	 */
 	for (int k = 0; k < 3; k++) {
 		assert_true(counts[k][0] > nops / 10);
-		assert_true(counts[k][1] > 0);
+		if (k == 0 || p->leaves)
+			assert_true(counts[k][1] > 0);
+		else
+			assert_int_equal(counts[k][1], 0);
 	}
 
 	/* Every page, by lookup. */
@@ -1016,7 +1103,7 @@ static void
 test_random_fine(void **state)
 {
 	static const struct profile p = {
-		.seed = 0x9e3779b97f4a7c15ull, .fine = 45, .scatter = 35, .rwx = 45,
+		.seed = 0x9e3779b97f4a7c15ull, .leaves = LEAVES_ALL, .fine = 45, .scatter = 35, .rwx = 45,
 	};
 
 	(void)state;
@@ -1027,11 +1114,34 @@ static void
 test_random_coarse(void **state)
 {
 	static const struct profile p = {
-		.seed = 0x2545f4914f6cdd1dull, .fine = 10, .scatter = 5, .rwx = 80,
+		.seed = 0x2545f4914f6cdd1dull, .leaves = LEAVES_ALL, .fine = 10, .scatter = 5, .rwx = 80,
 	};
 
 	(void)state;
 	run_random(&p, 2000);
+}
+
+/* Coarse ranges on a CPU without large EPT pages, then with 2 MiB ones only. */
+static void
+test_random_4k_only(void **state)
+{
+	static const struct profile p = {
+		.seed = 0x5851f42d4c957f2dull, .leaves = 0, .fine = 10, .scatter = 5, .rwx = 80,
+	};
+
+	(void)state;
+	run_random(&p, 1000);
+}
+
+static void
+test_random_2m_only(void **state)
+{
+	static const struct profile p = {
+		.seed = 0x14057b7ef767814full, .leaves = EPT_LEAF_2M, .fine = 10, .scatter = 5, .rwx = 80,
+	};
+
+	(void)state;
+	run_random(&p, 1000);
 }
 
 int
@@ -1043,6 +1153,8 @@ main(void)
 		cmocka_unit_test(test_lookup_offsets),
 		cmocka_unit_test(test_table_counts),
 		cmocka_unit_test(test_alignment),
+		cmocka_unit_test(test_leaves_4k_only),
+		cmocka_unit_test(test_leaves_2m_only),
 		cmocka_unit_test(test_map_existing),
 		cmocka_unit_test(test_holes),
 		cmocka_unit_test(test_split_merge_protect),
@@ -1054,6 +1166,8 @@ main(void)
 		cmocka_unit_test(test_reserve),
 		cmocka_unit_test(test_random_fine),
 		cmocka_unit_test(test_random_coarse),
+		cmocka_unit_test(test_random_4k_only),
+		cmocka_unit_test(test_random_2m_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
