@@ -86,6 +86,13 @@ static void ept_free_table(struct ept *e, uint64_t *t)
 	e->table_pages--;
 }
 
+/* A table out of the tree: pending until every CPU that may cache it has synced. */
+static void ept_retire(struct ept_op *op, uint64_t *t)
+{
+	ept_push(&op->e->pending, t);
+	op->flush = true;
+}
+
 static bool ept_empty(const uint64_t *t)
 {
 	for (unsigned i = 0; i < EPT_ENTRIES; i++)
@@ -120,10 +127,9 @@ static void ept_settle(struct ept_op *op, uint64_t *t, unsigned i, unsigned leve
 		leaf = ept_leaf_ok(op->e, level) ? ept_merged(sub, level - 1) : 0;
 		if (!leaf)
 			return;
-		op->flush = true;
 	}
 	t[i] = leaf;
-	ept_free_table(op->e, sub);
+	ept_retire(op, sub);
 }
 
 static int ept_walk(struct ept_op *op, uint64_t *t, uint64_t fill, unsigned level,
@@ -245,7 +251,7 @@ static int ept_run(struct ept_op *op)
 	op->flush = false;
 	ept_walk(op, e->pml4, 0, EPT_TOP_LEVEL, 0);
 	if (op->flush)
-		e->generation++;
+		__atomic_store_n(&e->generation, e->generation + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -272,6 +278,7 @@ int ept_init(struct ept *e, struct pool *pool, uint64_t limit, unsigned leaves)
 	e->limit = limit;
 	e->table_pages = 1;
 	e->generation = 0;
+	e->pending = NULL;
 	e->reserve = NULL;
 	e->leaves = leaves & EPT_LEAF_2M ? leaves & (EPT_LEAF_2M | EPT_LEAF_1G) : 0;
 	return 0;
@@ -288,8 +295,17 @@ static void ept_free_tree(struct ept *e, uint64_t *t, unsigned level)
 void ept_destroy(struct ept *e)
 {
 	ept_release(e);
+	ept_free_pending(e, e->generation);
 	ept_free_tree(e, e->pml4, EPT_TOP_LEVEL);
 	e->pml4 = NULL;
+}
+
+void ept_free_pending(struct ept *e, uint64_t gen)
+{
+	if (gen != e->generation)
+		return;
+	while (e->pending)
+		ept_free_table(e, ept_pop(&e->pending));
 }
 
 int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perms)

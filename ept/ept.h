@@ -32,14 +32,21 @@ struct ept {
 	uint64_t *pml4;		/* root, from the pool */
 	struct pool *pool;
 	uint64_t limit;		/* guest-physical size: gpa + size <= limit <= 1ull << 48 */
-	uint64_t table_pages;	/* page-table pages in use, root included */
+	uint64_t table_pages;	/* page-table pages in use, root and pending ones included */
 	/*
-	 * Bumped whenever a translation is removed, loses permissions or changes
-	 * page size, and so whenever a table page goes back to the pool: callers
-	 * INVEPT before the guest runs with a newer generation than it last saw,
-	 * and must not let a CPU still caching the old tables run meanwhile.
+	 * Bumped (atomic store) whenever a translation is removed, loses
+	 * permissions or changes page size, and whenever a table page leaves the
+	 * tree: vCPUs INVEPT before they run with a newer generation than they
+	 * last saw, and callers make every CPU still caching the old tables do so
+	 * before ept_free_pending.
 	 */
 	uint64_t generation;
+	/*
+	 * Table pages out of the tree that a CPU may still cache: they go back to
+	 * the pool only in ept_free_pending, and count in table_pages until then.
+	 * Linked through entry 0: a stale walk reads it as not present.
+	 */
+	uint64_t *pending;
 	uint64_t *reserve;	/* pages held for unmaps alone, linked through entry 0 */
 	unsigned leaves;	/* EPT_LEAF_*: the large leaves it may build; set at init */
 };
@@ -49,8 +56,14 @@ struct ept {
  * Leaves: the EPT_LEAF_* sizes the CPU supports; no other large leaf is built.
  */
 int ept_init(struct ept *e, struct pool *pool, uint64_t limit, unsigned leaves);
-/* Frees every table, root included. */
+/* Frees every table, root and pending ones included: no CPU may use e any more. */
 void ept_destroy(struct ept *e);
+/*
+ * The pending table pages go back to the pool if the generation is still gen,
+ * the one every CPU that ran on e has now seen; after a newer change its
+ * caller, who syncs that generation, frees them.
+ */
+void ept_free_pending(struct ept *e, uint64_t gen);
 
 /*
  * Maps [gpa, gpa + size) to [hpa, hpa + size), write-back.  Perms must grant

@@ -159,11 +159,14 @@ static hv_return_t ept_result(int err)
 	return err ? from_ept_error(err) : HV_SUCCESS;
 }
 
-/* Translations went away or narrowed: vCPUs running on the space elsewhere drop theirs. */
-static void sync_if_changed(struct vm *vm, const struct ept *e, uint64_t gen)
+/*
+ * Translations went away or narrowed, or tables left the tree: vCPUs running on
+ * the space elsewhere drop what they cached, then those tables go back to the pool.
+ */
+static void sync_if_changed(struct vm *vm, struct ept *e, uint64_t gen)
 {
 	if (e->generation != gen)
-		vcpu_sync_space(vm, e);
+		ept_free_pending(e, vcpu_sync_space(vm, e));
 }
 
 hv_return_t hc_vm_map(struct hcall *c)
