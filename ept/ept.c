@@ -30,6 +30,7 @@ struct ept_op {
 	bool dry;
 	uint64_t need;		/* tables the change creates */
 	uint64_t *spare;	/* second pass: those tables, linked through entry 0 */
+	uint64_t **reserve;	/* unmap: the caller's reserve, or NULL */
 	bool flush;		/* a translation was removed, restricted or resized */
 };
 
@@ -236,12 +237,17 @@ static int ept_run(struct ept_op *op)
 	rc = ept_walk(op, e->pml4, 0, EPT_TOP_LEVEL, 0);
 	if (rc)
 		return rc;
-	for (uint64_t n = 0; n < op->need; n++) {
+	for (uint64_t n = 0, reserved = 0; n < op->need; n++) {
 		uint64_t *page = pool_alloc_page(e->pool);
 
-		if (!page && op->kind == EPT_OP_UNMAP && e->reserve)
-			page = ept_pop(&e->reserve);
+		if (!page && op->reserve && *op->reserve) {
+			page = ept_pop(op->reserve);
+			reserved++;
+		}
 		if (!page) {
+			/* As many pages as it lent go back to the reserve, the rest to the pool. */
+			for (; reserved; reserved--)
+				ept_push(op->reserve, ept_pop(&op->spare));
 			ept_drop_list(e->pool, &op->spare);
 			return -EPT_ENOMEM;
 		}
@@ -279,7 +285,6 @@ int ept_init(struct ept *e, struct pool *pool, uint64_t limit, unsigned leaves)
 	e->table_pages = 1;
 	e->generation = 0;
 	e->pending = NULL;
-	e->reserve = NULL;
 	e->leaves = leaves & EPT_LEAF_2M ? leaves & (EPT_LEAF_2M | EPT_LEAF_1G) : 0;
 	return 0;
 }
@@ -294,7 +299,6 @@ static void ept_free_tree(struct ept *e, uint64_t *t, unsigned level)
 
 void ept_destroy(struct ept *e)
 {
-	ept_release(e);
 	ept_free_pending(e, e->generation);
 	ept_free_tree(e, e->pml4, EPT_TOP_LEVEL);
 	e->pml4 = NULL;
@@ -333,32 +337,39 @@ bool ept_range_unmapped(struct ept *e, uint64_t gpa, uint64_t size)
 	       ept_walk(&op, e->pml4, 0, EPT_TOP_LEVEL, 0) != -EPT_EEXIST;
 }
 
-int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size)
+int ept_unmap_reserved(struct ept *e, uint64_t gpa, uint64_t size, uint64_t **reserve)
 {
-	struct ept_op op = { .e = e, .kind = EPT_OP_UNMAP, .gpa = gpa, .end = gpa + size };
+	struct ept_op op = {
+		.e = e, .kind = EPT_OP_UNMAP, .gpa = gpa, .end = gpa + size, .reserve = reserve,
+	};
 
 	if (!ept_range_ok(e, gpa, size))
 		return -EPT_EINVAL;
 	return ept_run(&op);
 }
 
-int ept_reserve(struct ept *e, unsigned n)
+int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size)
+{
+	return ept_unmap_reserved(e, gpa, size, NULL);
+}
+
+int ept_reserve(struct ept *e, uint64_t **reserve, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t *page = pool_alloc_page(e->pool);
 
 		if (!page) {
-			ept_release(e);
+			ept_release(e, reserve);
 			return -EPT_ENOMEM;
 		}
-		ept_push(&e->reserve, page);
+		ept_push(reserve, page);
 	}
 	return 0;
 }
 
-void ept_release(struct ept *e)
+void ept_release(struct ept *e, uint64_t **reserve)
 {
-	ept_drop_list(e->pool, &e->reserve);
+	ept_drop_list(e->pool, reserve);
 }
 
 int ept_protect(struct ept *e, uint64_t gpa, uint64_t size, unsigned perms)

@@ -32,7 +32,6 @@ struct ept {
 	uint64_t *pml4;		/* root, from the pool */
 	struct pool *pool;
 	uint64_t limit;		/* guest-physical size: gpa + size <= limit <= 1ull << 48 */
-	uint64_t table_pages;	/* page-table pages in use, root and pending ones included */
 	/*
 	 * Bumped (atomic store) whenever a translation is removed, loses
 	 * permissions or changes page size, and whenever a table page leaves the
@@ -47,8 +46,8 @@ struct ept {
 	 * Linked through entry 0: a stale walk reads it as not present.
 	 */
 	uint64_t *pending;
-	uint64_t *reserve;	/* pages held for unmaps alone, linked through entry 0 */
-	unsigned leaves;	/* EPT_LEAF_*: the large leaves it may build; set at init */
+	uint32_t table_pages;	/* page-table pages in use, root and pending ones included */
+	uint32_t leaves;	/* EPT_LEAF_*: the large leaves it may build; set at init */
 };
 
 /*
@@ -78,12 +77,15 @@ bool ept_range_unmapped(struct ept *e, uint64_t gpa, uint64_t size);
 /* Unmaps what is mapped in the range; -EPT_EINVAL, or -EPT_ENOMEM to split, changes nothing. */
 int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size);
 /*
- * Holds n pool pages that only unmaps of e may use, so that undoing part of a
- * map can always split a large page: -EPT_ENOMEM, holding none, if the pool
- * lacks them. * ept_release gives back what is left.
+ * A caller's reserve: pool pages only its own unmaps use, so that undoing part
+ * of its map can always split a large page (a list it keeps, NULL when empty,
+ * linked through entry 0).  ept_reserve adds n, or gives back the whole list
+ * and fails with -EPT_ENOMEM if the pool lacks them; ept_release gives it back.
  */
-int ept_reserve(struct ept *e, unsigned n);
-void ept_release(struct ept *e);
+int ept_reserve(struct ept *e, uint64_t **reserve, unsigned n);
+void ept_release(struct ept *e, uint64_t **reserve);
+/* ept_unmap taking the tables it needs from *reserve when the pool has none. */
+int ept_unmap_reserved(struct ept *e, uint64_t gpa, uint64_t size, uint64_t **reserve);
 /* Sets perms (as for ept_map) on every mapped page in the range; holes stay holes. */
 int ept_protect(struct ept *e, uint64_t gpa, uint64_t size, unsigned perms);
 /* 0 with the page's translation, perms and size (4K, 2M or 1G) when gpa is mapped, else -1. */

@@ -1,4 +1,5 @@
 #include <Hypervisor/hv_types.h>
+#include "kernel/percpu.h"
 #include "kernel/string.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -75,6 +76,7 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 		vm->space_hint = 1;
 		vm->nvcpus = 0;
 		vm->apic_access_page = NULL;
+		vm->nbusy = 0;
 		vm->handle = (++vm_generation << 8) | (vm->slot + 1);
 		*handle = vm->handle;
 		spin_unlock(&vm->lock);
@@ -95,9 +97,9 @@ hv_return_t vm_destroy(uint64_t handle)
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	if (vm->nvcpus) {
+	if (vm->nvcpus || vm->nbusy) {
 		vm_put(vm);
-		return HV_BUSY;	/* Apple: destroy the vCPUs first */
+		return HV_BUSY;	/* Apple: destroy the vCPUs first; or a call is still at work */
 	}
 	/* Under the lock every call still using the VM is done and no new one finds it;
 	 * the slot may be reused as soon as the lock drops, so its tables leave first. */
@@ -139,6 +141,31 @@ void vm_put(struct vm *vm)
 	spin_unlock(&vm->lock);
 }
 
+void vm_lock(struct vm *vm)
+{
+	spin_lock(&vm->lock);
+}
+
+void vm_space_hold(struct vm *vm, struct ept *e)
+{
+	vm->busy[this_cpu()->index] = e;
+	vm->nbusy++;
+}
+
+void vm_space_release(struct vm *vm)
+{
+	vm->busy[this_cpu()->index] = NULL;
+	vm->nbusy--;
+}
+
+static bool vm_space_busy(const struct vm *vm, const struct ept *e)
+{
+	for (unsigned i = 0; vm->nbusy && i < HV_MAX_CPUS; i++)
+		if (vm->busy[i] == e)
+			return true;
+	return false;
+}
+
 /* The slot of asid, its page made on demand; NULL past the directory or out of pool. */
 static struct ept *space_slot(struct vm *vm, uint32_t asid, bool make)
 {
@@ -176,6 +203,8 @@ hv_return_t vm_space_destroy(struct vm *vm, uint32_t asid)
 	for (unsigned i = 0; i < VM_VCPUS_MAX; i++)
 		if (vm->vcpus[i] && vm->vcpus[i]->asid == asid)
 			return HV_BUSY;
+	if (vm_space_busy(vm, e))
+		return HV_BUSY;	/* a map, unmap or protect on another CPU is still at work */
 	ept_destroy(e);
 	memset(e, 0, sizeof(*e));
 	vm->nspaces--;

@@ -671,41 +671,51 @@ test_enomem_protect(void **state)
 	env_fini(&v);
 }
 
-/* Pages held by ept_reserve serve an unmap with the pool dry, never a map or protect. */
+/* Pages a caller holds with ept_reserve serve its own unmaps with the pool dry, nothing else. */
 static void
 test_reserve(void **state)
 {
 	struct env v;
+	uint64_t *res = NULL, *other = NULL;
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
 	assert_int_equal(t_map(&v.e, 0, HOST_OFF, G1, RWX), 0);
 	starve(&v, 1);
-	assert_int_equal(ept_reserve(&v.e, 2), -EPT_ENOMEM);
+	assert_int_equal(ept_reserve(&v.e, &res, 2), -EPT_ENOMEM);
+	assert_null(res);
 	assert_int_equal(pool_free(&v), 1);	/* the page it took came back */
 	unstarve(&v);
-	assert_int_equal(ept_reserve(&v.e, 2), 0);
-	assert_int_equal(taken(&v), 2 + 2);	/* root, PDPT, two held */
+	assert_int_equal(ept_reserve(&v.e, &res, 2), 0);
+	assert_int_equal(ept_reserve(&v.e, &other, 1), 0);
+	assert_int_equal(taken(&v), 2 + 3);	/* root, PDPT, three held */
 	starve(&v, 0);
 	assert_int_equal(t_map(&v.e, G1 + K4, HOST_OFF + G1 + K4, K4, RWX), -EPT_ENOMEM);
 	assert_int_equal(t_protect(&v.e, K4, K4, EPT_PERM_R), -EPT_ENOMEM);
+	assert_int_equal(t_unmap(&v.e, G1 - K4, K4), -EPT_ENOMEM);	/* no reserve named */
+	/* Another caller's single page is not enough, and stays with it. */
+	assert_int_equal(ept_unmap_reserved(&v.e, G1 - K4, K4, &other), -EPT_ENOMEM);
+	assert_non_null(other);
 	expect(&v, K4, HOST_OFF + K4, RWX, G1);
 	/* 1 GiB leaf to 4 KiB: a PD and a PT, both from the reserve. */
-	assert_int_equal(t_unmap(&v.e, G1 - K4, K4), 0);
+	assert_int_equal(ept_unmap_reserved(&v.e, G1 - K4, K4, &res), 0);
+	assert_null(res);
 	assert_int_equal(pool_free(&v), 0);
 	expect_none(&v, G1 - K4);
 	expect(&v, G1 - 2 * K4, HOST_OFF + G1 - 2 * K4, RWX, K4);
 	expect(&v, 0, HOST_OFF, RWX, M2);
 	assert_int_equal(v.e.table_pages, 4);
 	unstarve(&v);
-	/* A release with nothing held is harmless; the tables go back at destroy. */
-	ept_release(&v.e);
-	assert_int_equal(ept_reserve(&v.e, 3), 0);
-	assert_int_equal(taken(&v), 4 + 3);
-	ept_release(&v.e);
+	/* A release with nothing held is harmless. */
+	ept_release(&v.e, &res);
+	ept_release(&v.e, &other);
+	assert_null(other);
 	assert_int_equal(taken(&v), 4);
-	assert_int_equal(ept_reserve(&v.e, 1), 0);
-	env_fini(&v);	/* destroy gives back a reserve still held */
+	assert_int_equal(ept_reserve(&v.e, &res, 3), 0);
+	assert_int_equal(taken(&v), 4 + 3);
+	ept_release(&v.e, &res);
+	assert_int_equal(taken(&v), 4);
+	env_fini(&v);
 }
 
 static void

@@ -381,7 +381,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_isolation(&info);
 		test_instructions();
 		test_apic_page();
-		test_vm_api(&info);
+		test_vm_api(&info, mp, (unsigned)cpus_total());
 		test_vcpu_api(mp, (unsigned)cpus_total());
 	} else {
 		tap_diag("hvtest: hvmetal absent: running only the absent checks");
