@@ -43,7 +43,9 @@ struct ept {
 	/*
 	 * Table pages out of the tree that a CPU may still cache: they go back to
 	 * the pool only in ept_free_pending, and count in table_pages until then.
-	 * Linked through entry 0: a stale walk reads it as not present.
+	 * Linked through entry 0, which a stale walk reads as not present: a vCPU
+	 * still walking a merged table may take one EPT violation for that entry's
+	 * range before it syncs, never a translation the space did not have.
 	 */
 	uint64_t *pending;
 	uint32_t table_pages;	/* page-table pages in use, root and pending ones included */

@@ -310,6 +310,9 @@ uint64_t vcpu_sync_space(struct vm *vm, const struct ept *e)
 	/* The caller's generation bump is visible before any running flag is read (sync_ept). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	gen = __atomic_load_n(&e->generation, __ATOMIC_ACQUIRE);
+	/* A vCPU made after this load invalidates at its first entry. */
+	if (!__atomic_load_n(&vm->nvcpus, __ATOMIC_RELAXED))
+		return gen;
 	for (unsigned i = 0; i < VM_VCPUS_MAX; i++) {
 		struct vcpu *v = __atomic_load_n(&vm->vcpus[i], __ATOMIC_ACQUIRE);
 
