@@ -30,12 +30,20 @@ struct ept_op {
 	bool dry;
 	uint64_t need;		/* tables the change creates */
 	uint64_t *spare;	/* second pass: those tables, linked through entry 0 */
+	uint64_t **reserve;	/* unmap: the caller's reserve, or NULL */
 	bool flush;		/* a translation was removed, restricted or resized */
 };
 
 static uint64_t ept_span(unsigned level)
 {
 	return 1ull << (12 + 9 * level);	/* level 0: 4 KiB ... level 3: 512 GiB */
+}
+
+/* May a leaf sit at level (0: 4 KiB, 1: 2 MiB, 2: 1 GiB)? */
+static bool ept_leaf_ok(const struct ept *e, unsigned level)
+{
+	return level == 0 || (level == 1 && (e->leaves & EPT_LEAF_2M)) ||
+	       (level == 2 && (e->leaves & EPT_LEAF_1G));
 }
 
 static unsigned ept_index(uint64_t gpa, unsigned level)
@@ -79,6 +87,13 @@ static void ept_free_table(struct ept *e, uint64_t *t)
 	e->table_pages--;
 }
 
+/* A table out of the tree: pending until every CPU that may cache it has synced. */
+static void ept_retire(struct ept_op *op, uint64_t *t)
+{
+	ept_push(&op->e->pending, t);
+	op->flush = true;
+}
+
 static bool ept_empty(const uint64_t *t)
 {
 	for (unsigned i = 0; i < EPT_ENTRIES; i++)
@@ -109,14 +124,13 @@ static void ept_settle(struct ept_op *op, uint64_t *t, unsigned i, unsigned leve
 	uint64_t leaf = 0;
 
 	if (!ept_empty(sub)) {
-		/* Leaves stop at 1 GiB: a PDPT never folds into a PML4 entry. */
-		leaf = level <= 2 ? ept_merged(sub, level - 1) : 0;
+		/* Only leaf sizes the CPU has; a PDPT never folds into a PML4 entry. */
+		leaf = ept_leaf_ok(op->e, level) ? ept_merged(sub, level - 1) : 0;
 		if (!leaf)
 			return;
-		op->flush = true;
 	}
 	t[i] = leaf;
-	ept_free_table(op->e, sub);
+	ept_retire(op, sub);
 }
 
 static int ept_walk(struct ept_op *op, uint64_t *t, uint64_t fill, unsigned level,
@@ -179,7 +193,7 @@ static int ept_walk(struct ept_op *op, uint64_t *t, uint64_t fill, unsigned leve
 		if (!ept_present(x)) {
 			if (op->kind != EPT_OP_MAP)
 				continue;
-			if (whole && level <= 2 && !((op->hpa - op->gpa) & (span - 1))) {
+			if (whole && ept_leaf_ok(op->e, level) && !((op->hpa - op->gpa) & (span - 1))) {
 				if (!op->dry)
 					t[i] = (op->hpa + (va - op->gpa)) | op->attr |
 					       (level ? EPT_LARGE : 0);
@@ -223,12 +237,17 @@ static int ept_run(struct ept_op *op)
 	rc = ept_walk(op, e->pml4, 0, EPT_TOP_LEVEL, 0);
 	if (rc)
 		return rc;
-	for (uint64_t n = 0; n < op->need; n++) {
+	for (uint64_t n = 0, reserved = 0; n < op->need; n++) {
 		uint64_t *page = pool_alloc_page(e->pool);
 
-		if (!page && op->kind == EPT_OP_UNMAP && e->reserve)
-			page = ept_pop(&e->reserve);
+		if (!page && op->reserve && *op->reserve) {
+			page = ept_pop(op->reserve);
+			reserved++;
+		}
 		if (!page) {
+			/* As many pages as it lent go back to the reserve, the rest to the pool. */
+			for (; reserved; reserved--)
+				ept_push(op->reserve, ept_pop(&op->spare));
 			ept_drop_list(e->pool, &op->spare);
 			return -EPT_ENOMEM;
 		}
@@ -238,7 +257,7 @@ static int ept_run(struct ept_op *op)
 	op->flush = false;
 	ept_walk(op, e->pml4, 0, EPT_TOP_LEVEL, 0);
 	if (op->flush)
-		e->generation++;
+		__atomic_store_n(&e->generation, e->generation + 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -254,7 +273,7 @@ static bool ept_perms_ok(unsigned perms)
 	       (perms & (EPT_PERM_R | EPT_PERM_W)) != EPT_PERM_W;
 }
 
-int ept_init(struct ept *e, struct pool *pool, uint64_t limit)
+int ept_init(struct ept *e, struct pool *pool, uint64_t limit, unsigned leaves)
 {
 	if ((limit & PAGE_MASK) || limit > 1ull << 48)
 		return -1;
@@ -265,7 +284,8 @@ int ept_init(struct ept *e, struct pool *pool, uint64_t limit)
 	e->limit = limit;
 	e->table_pages = 1;
 	e->generation = 0;
-	e->reserve = NULL;
+	e->pending = NULL;
+	e->leaves = leaves & EPT_LEAF_2M ? leaves & (EPT_LEAF_2M | EPT_LEAF_1G) : 0;
 	return 0;
 }
 
@@ -279,9 +299,17 @@ static void ept_free_tree(struct ept *e, uint64_t *t, unsigned level)
 
 void ept_destroy(struct ept *e)
 {
-	ept_release(e);
+	ept_free_pending(e, e->generation);
 	ept_free_tree(e, e->pml4, EPT_TOP_LEVEL);
 	e->pml4 = NULL;
+}
+
+void ept_free_pending(struct ept *e, uint64_t gen)
+{
+	if (gen != e->generation)
+		return;
+	while (e->pending)
+		ept_free_table(e, ept_pop(&e->pending));
 }
 
 int ept_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perms)
@@ -309,32 +337,39 @@ bool ept_range_unmapped(struct ept *e, uint64_t gpa, uint64_t size)
 	       ept_walk(&op, e->pml4, 0, EPT_TOP_LEVEL, 0) != -EPT_EEXIST;
 }
 
-int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size)
+int ept_unmap_reserved(struct ept *e, uint64_t gpa, uint64_t size, uint64_t **reserve)
 {
-	struct ept_op op = { .e = e, .kind = EPT_OP_UNMAP, .gpa = gpa, .end = gpa + size };
+	struct ept_op op = {
+		.e = e, .kind = EPT_OP_UNMAP, .gpa = gpa, .end = gpa + size, .reserve = reserve,
+	};
 
 	if (!ept_range_ok(e, gpa, size))
 		return -EPT_EINVAL;
 	return ept_run(&op);
 }
 
-int ept_reserve(struct ept *e, unsigned n)
+int ept_unmap(struct ept *e, uint64_t gpa, uint64_t size)
+{
+	return ept_unmap_reserved(e, gpa, size, NULL);
+}
+
+int ept_reserve(struct ept *e, uint64_t **reserve, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t *page = pool_alloc_page(e->pool);
 
 		if (!page) {
-			ept_release(e);
+			ept_release(e, reserve);
 			return -EPT_ENOMEM;
 		}
-		ept_push(&e->reserve, page);
+		ept_push(reserve, page);
 	}
 	return 0;
 }
 
-void ept_release(struct ept *e)
+void ept_release(struct ept *e, uint64_t **reserve)
 {
-	ept_drop_list(e->pool, &e->reserve);
+	ept_drop_list(e->pool, reserve);
 }
 
 int ept_protect(struct ept *e, uint64_t gpa, uint64_t size, unsigned perms)

@@ -76,7 +76,7 @@ hv_return_t hc_vcpu_set_space(struct hcall *c)
 	e = c->gpr->rdx >> 32 ? NULL : vm_space(vm, (uint32_t)c->gpr->rdx);
 	if (e) {
 		v->asid = (uint32_t)c->gpr->rdx;
-		v->space = e;
+		__atomic_store_n(&v->space, e, __ATOMIC_RELEASE);	/* vcpu_sync_space reads it unlocked */
 		v->eptp = (uintptr_t)e->pml4 | EPTP_WB_WALK4;
 		v->ept_gen = UINT64_MAX;
 		vcpu_vmcs_get(v);
@@ -394,6 +394,7 @@ hv_return_t hc_vmx_set_apic_address(struct hcall *c)
 		/* Already the APIC page (another vCPU set it), or the VMM's memory: refused. */
 		r = hpa == (uintptr_t)vm->apic_access_page ? HV_SUCCESS : HV_BAD_ARGUMENT;
 	} else {
+		/* Never merges (its neighbours would be hvmetal's pages): no table is retired. */
 		r = ept_map(e, gpa, (uintptr_t)vm->apic_access_page, PAGE_SIZE,
 			    EPT_PERM_R | EPT_PERM_W) == 0 ? HV_SUCCESS : HV_BAD_ARGUMENT;
 	}

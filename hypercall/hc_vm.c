@@ -90,22 +90,32 @@ hv_return_t hc_vm_space_destroy(struct hcall *c)
 	return r;
 }
 
+/* One step of a map, under the VM's lock: the EPT change itself is short. */
+static int map_run(struct vm *vm, struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t len,
+		   unsigned perms)
+{
+	int err;
+
+	vm_lock(vm);
+	err = ept_map(e, gpa, hpa, len, perms);
+	vm_put(vm);
+	return err;
+}
+
 /*
  * Maps the caller's pages [uva, uva + size) at gpa: each page is found through the
  * caller's page tables and must be its RAM; host-contiguous runs go to the EPT in
  * one piece so that large pages can form.  On any failure what was mapped is undone.
+ * Runs with space e held and the VM unlocked: the page-by-page work takes no lock,
+ * each run's EPT change takes the VM's lock alone.
  */
-static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t size,
-			     unsigned perms)
+static hv_return_t map_pages(struct vm *vm, struct ept *e, uint64_t uva, uint64_t gpa,
+			     uint64_t size, unsigned perms)
 {
 	struct uaccess ua = hypercall_uaccess();
-	uint64_t run_gpa = gpa, run_hpa = 0, run_len = 0, off;
+	uint64_t run_gpa = gpa, run_hpa = 0, run_len = 0, off, *reserve = NULL;
 	int err = 0;
 
-	/* Refuse an overlap before anything changes: a failure below then only undoes
-	 * runs of this call. */
-	if (!ept_range_unmapped(e, gpa, size))
-		return HV_BAD_ARGUMENT;
 	for (off = 0; off < size && !err; ) {
 		uint64_t hpa, extent;
 
@@ -118,13 +128,14 @@ static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t
 			run_len += extent;
 		} else {
 			/*
-			 * More than one run: undoing the first may split a large page it
-			 * formed with a mapping below gpa (1 GiB to 4 KiB: two tables).
+			 * More than one run: undoing them may split a large page they
+			 * formed with a mapping below gpa (1 GiB to 4 KiB: two tables),
+			 * and one above, which another CPU's map may have made meanwhile.
 			 */
 			if (run_len && run_gpa == gpa)
-				err = ept_reserve(e, 2);
+				err = ept_reserve(e, &reserve, 4);
 			if (run_len && !err)
-				err = ept_map(e, run_gpa, run_hpa, run_len, perms);
+				err = map_run(vm, e, run_gpa, run_hpa, run_len, perms);
 			run_gpa = gpa + off;
 			run_hpa = hpa;
 			run_len = extent;
@@ -132,11 +143,14 @@ static hv_return_t map_pages(struct ept *e, uint64_t uva, uint64_t gpa, uint64_t
 		off += extent;
 	}
 	if (!err)
-		err = ept_map(e, run_gpa, run_hpa, run_len, perms);
+		err = map_run(vm, e, run_gpa, run_hpa, run_len, perms);
 	/* Everything below the failed run is ours: take it back. */
-	if (err && run_gpa > gpa)
-		ept_unmap(e, gpa, run_gpa - gpa);
-	ept_release(e);
+	if (err && run_gpa > gpa) {
+		vm_lock(vm);
+		ept_unmap_reserved(e, gpa, run_gpa - gpa, &reserve);
+		vm_put(vm);
+	}
+	ept_release(e, &reserve);
 	return err ? from_ept_error(err) : HV_SUCCESS;
 }
 
@@ -159,11 +173,36 @@ static hv_return_t ept_result(int err)
 	return err ? from_ept_error(err) : HV_SUCCESS;
 }
 
-/* Translations went away or narrowed: vCPUs running on the space elsewhere drop theirs. */
-static void sync_if_changed(struct vm *vm, const struct ept *e, uint64_t gen)
+/*
+ * Ends a call that held space e with the VM unlocked.  If the space changed
+ * since generation gen (translations went away or narrowed, or tables left the
+ * tree), every vCPU running on it elsewhere drops what it cached, with no lock
+ * held; then, locked, the retired tables go back to the pool and the hold ends.
+ */
+static void space_done(struct vm *vm, struct ept *e, uint64_t gen)
 {
-	if (e->generation != gen)
-		vcpu_sync_space(vm, e);
+	uint64_t synced = gen;
+
+	if (__atomic_load_n(&e->generation, __ATOMIC_ACQUIRE) != gen)
+		synced = vcpu_sync_space(vm, e);
+	vm_lock(vm);
+	if (synced != gen)
+		ept_free_pending(e, synced);
+	vm_space_release(vm);
+	vm_put(vm);
+}
+
+/* After a change to e made under the locked VM's lock, from generation gen: unlocks. */
+static hv_return_t change_done(struct vm *vm, struct ept *e, uint64_t gen, hv_return_t r)
+{
+	if (e->generation == gen) {
+		vm_put(vm);	/* nothing any other CPU may cache went away */
+		return r;
+	}
+	vm_space_hold(vm, e);
+	vm_put(vm);
+	space_done(vm, e, gen);
+	return r;
 }
 
 hv_return_t hc_vm_map(struct hcall *c)
@@ -179,10 +218,17 @@ hv_return_t hc_vm_map(struct hcall *c)
 	if (!range_ok(gpa, size) || (uva & PAGE_MASK) || uva + size < uva ||
 	    !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
+	/* Refuse an overlap before anything changes: a failure later then only undoes
+	 * runs of this call. */
+	if (!ept_range_unmapped(e, gpa, size)) {
+		vm_put(vm);
+		return HV_BAD_ARGUMENT;
+	}
 	gen = e->generation;
-	r = map_pages(e, uva, gpa, size, perms);
-	sync_if_changed(vm, e, gen);	/* a failed map's undo, or a split */
+	vm_space_hold(vm, e);
 	vm_put(vm);
+	r = map_pages(vm, e, uva, gpa, size, perms);
+	space_done(vm, e, gen);	/* a failed map's undo, a merge or a split */
 	return r;
 }
 
@@ -191,15 +237,11 @@ hv_return_t hc_vm_unmap(struct hcall *c)
 	struct vm *vm;
 	struct ept *e;
 	uint64_t gen;
-	hv_return_t r;
 
 	if (!range_ok(c->gpr->rdx, c->gpr->rcx) || !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
 	gen = e->generation;
-	r = ept_result(ept_unmap(e, c->gpr->rdx, c->gpr->rcx));
-	sync_if_changed(vm, e, gen);
-	vm_put(vm);
-	return r;
+	return change_done(vm, e, gen, ept_result(ept_unmap(e, c->gpr->rdx, c->gpr->rcx)));
 }
 
 hv_return_t hc_vm_protect(struct hcall *c)
@@ -215,10 +257,7 @@ hv_return_t hc_vm_protect(struct hcall *c)
 	if (!range_ok(c->gpr->rdx, c->gpr->rcx) || !(e = get_space(c, &vm)))
 		return HV_BAD_ARGUMENT;
 	gen = e->generation;
-	r = ept_result(ept_protect(e, c->gpr->rdx, c->gpr->rcx, perms));
-	sync_if_changed(vm, e, gen);
-	vm_put(vm);
-	return r;
+	return change_done(vm, e, gen, ept_result(ept_protect(e, c->gpr->rdx, c->gpr->rcx, perms)));
 }
 
 hv_return_t hc_vm_translate(struct hcall *c)

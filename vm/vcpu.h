@@ -87,10 +87,15 @@ hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t 
 hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val);
 hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val);
 
-/* After a change to space e that removed or narrowed translations: every vCPU
- * running on it elsewhere drops its cached ones before this returns true; false
- * when one could not be reached in a bounded time (it syncs before its next entry). */
-bool vcpu_sync_space(struct vm *vm, const struct ept *e);
+/*
+ * After a change to space e that removed or narrowed translations or took
+ * tables out: every vCPU running on it elsewhere has dropped what it cached
+ * before this returns the generation they all saw (for ept_free_pending); when
+ * one could not be reached in a bounded time, the generation before (nothing
+ * pending may go yet: a later sync frees it). Needs no lock: the VM must stay
+ * alive (its vCPU pages do).
+ */
+uint64_t vcpu_sync_space(struct vm *vm, const struct ept *e);
 
 /* The link pointer follows the VMCS-shadowing control (a client write to it). */
 void vcpu_link_shadow(struct vcpu *v, uint64_t proc2);

@@ -114,7 +114,12 @@ static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percp
 		wrmsr(MSR_IA32_XFD, cd->xfd);
 }
 
-/* Before each entry: the space's newest translations. */
+/*
+ * Before each entry: the space's newest translations.  vcpu_run set running
+ * and fenced before the first of these loads, and a change bumps the generation
+ * and fences before vcpu_sync_space reads running: either that reader sees this
+ * vCPU running and waits for it, or this load sees the new generation.
+ */
 static void sync_ept(struct vcpu *v)
 {
 	uint64_t gen = __atomic_load_n(&v->space->generation, __ATOMIC_ACQUIRE);
@@ -263,7 +268,8 @@ hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call)
 {
 	hv_return_t r;
 
-	__atomic_store_n(&v->running, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&v->running, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);	/* running is seen before the generation is read */
 	r = run_loop(v, call);
 	__atomic_store_n(&v->running, 0, __ATOMIC_RELEASE);
 	return r;
@@ -312,18 +318,23 @@ bool vcpu_interrupt(struct vcpu *v)
 	       kick_until(v, kick_taken, 0);
 }
 
-bool vcpu_sync_space(struct vm *vm, const struct ept *e)
+uint64_t vcpu_sync_space(struct vm *vm, const struct ept *e)
 {
-	uint64_t gen = __atomic_load_n(&e->generation, __ATOMIC_ACQUIRE);
+	uint64_t gen;
 	bool synced = true;
 
-	if (!vm->nvcpus)
-		return true;
+	/* The caller's generation bump is visible before any running flag is read (sync_ept). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	gen = __atomic_load_n(&e->generation, __ATOMIC_ACQUIRE);
+	/* A vCPU made after this load invalidates at its first entry. */
+	if (!__atomic_load_n(&vm->nvcpus, __ATOMIC_RELAXED))
+		return gen;
 	for (unsigned i = 0; i < VM_VCPUS_MAX; i++) {
-		struct vcpu *v = vm->vcpus[i];
+		struct vcpu *v = __atomic_load_n(&vm->vcpus[i], __ATOMIC_ACQUIRE);
 
-		if (v && v->space == e && v->owner != this_cpu()->index)
+		if (v && __atomic_load_n(&v->space, __ATOMIC_ACQUIRE) == e &&
+		    __atomic_load_n(&v->owner, __ATOMIC_ACQUIRE) != this_cpu()->index)
 			synced &= kick_until(v, ept_synced, gen);
 	}
-	return synced;
+	return synced ? gen : gen - 1;
 }

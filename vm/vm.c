@@ -1,7 +1,9 @@
 #include <Hypervisor/hv_types.h>
+#include "kernel/percpu.h"
 #include "kernel/string.h"
 #include "vcpu.h"
 #include "vm.h"
+#include "vmx/vmx_cpu.h"
 
 #define VM_MITIGATIONS	(HV_VM_SPECIFY_MITIGATIONS | HV_VM_MITIGATION_A_ENABLE | \
 			 HV_VM_MITIGATION_B_ENABLE | HV_VM_MITIGATION_C_ENABLE | \
@@ -13,12 +15,14 @@ struct vm vms[VM_MAX];
 static struct spinlock vm_table_lock;	/* slot allocation */
 static struct pool *vm_pool;
 static uint64_t vm_gpa_limit;
+static unsigned vm_ept_leaves;		/* EPT_LEAF_*: the large pages the CPU's EPT has */
 static uint64_t vm_generation;		/* makes handles of destroyed VMs stale */
 
 void vm_init(struct pool *pool, uint64_t gpa_limit)
 {
 	vm_pool = pool;
 	vm_gpa_limit = gpa_limit;
+	vm_ept_leaves = (vmx_caps.ept_2m ? EPT_LEAF_2M : 0) | (vmx_caps.ept_1g ? EPT_LEAF_1G : 0);
 }
 
 /* The space table starts with one page: the default space and its neighbours. */
@@ -30,7 +34,7 @@ static struct ept **space_dir_new(void)
 		pool_free_pages(vm_pool, dir, 1);
 		return NULL;
 	}
-	if (dir && ept_init(&dir[0][0], vm_pool, vm_gpa_limit) < 0) {
+	if (dir && ept_init(&dir[0][0], vm_pool, vm_gpa_limit, vm_ept_leaves) < 0) {
 		pool_free_pages(vm_pool, dir[0], 1);
 		pool_free_pages(vm_pool, dir, 1);
 		return NULL;
@@ -79,6 +83,7 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 		vm->space_hint = 1;
 		vm->nvcpus = 0;
 		vm->apic_access_page = NULL;
+		vm->nbusy = 0;
 		vm->handle = (++vm_generation << 8) | (vm->slot + 1);
 		*handle = vm->handle;
 		spin_unlock(&vm->lock);
@@ -99,9 +104,9 @@ hv_return_t vm_destroy(uint64_t handle)
 
 	if (!vm)
 		return HV_BAD_ARGUMENT;
-	if (vm->nvcpus || __atomic_load_n(&vm->holds, __ATOMIC_ACQUIRE)) {
+	if (vm->nvcpus || vm->nbusy || __atomic_load_n(&vm->holds, __ATOMIC_ACQUIRE)) {
 		vm_put(vm);
-		return HV_BUSY;	/* Apple: destroy the vCPUs first; or a kick is in flight */
+		return HV_BUSY;	/* Apple: destroy the vCPUs first; or a call is still at work */
 	}
 	/* Under the lock every call still using the VM is done and no new one finds it;
 	 * the slot may be reused as soon as the lock drops, so its tables leave first. */
@@ -143,6 +148,31 @@ void vm_put(struct vm *vm)
 	spin_unlock(&vm->lock);
 }
 
+void vm_lock(struct vm *vm)
+{
+	spin_lock(&vm->lock);
+}
+
+void vm_space_hold(struct vm *vm, struct ept *e)
+{
+	vm->busy[this_cpu()->index] = e;
+	vm->nbusy++;
+}
+
+void vm_space_release(struct vm *vm)
+{
+	vm->busy[this_cpu()->index] = NULL;
+	vm->nbusy--;
+}
+
+static bool vm_space_busy(const struct vm *vm, const struct ept *e)
+{
+	for (unsigned i = 0; vm->nbusy && i < HV_MAX_CPUS; i++)
+		if (vm->busy[i] == e)
+			return true;
+	return false;
+}
+
 /* The slot of asid, its page made on demand; NULL past the directory or out of pool. */
 static struct ept *space_slot(struct vm *vm, uint32_t asid, bool make)
 {
@@ -162,7 +192,7 @@ hv_return_t vm_space_create(struct vm *vm, uint32_t *asid)
 
 	while ((e = space_slot(vm, i, true)) && e->pml4)
 		i++;
-	if (!e || ept_init(e, vm_pool, vm_gpa_limit) < 0)
+	if (!e || ept_init(e, vm_pool, vm_gpa_limit, vm_ept_leaves) < 0)
 		return HV_NO_RESOURCES;
 	vm->nspaces++;
 	vm->space_hint = i + 1;
@@ -180,6 +210,8 @@ hv_return_t vm_space_destroy(struct vm *vm, uint32_t asid)
 	for (unsigned i = 0; i < VM_VCPUS_MAX; i++)
 		if (vm->vcpus[i] && vm->vcpus[i]->asid == asid)
 			return HV_BUSY;
+	if (vm_space_busy(vm, e))
+		return HV_BUSY;	/* a map, unmap or protect on another CPU is still at work */
 	ept_destroy(e);
 	memset(e, 0, sizeof(*e));
 	vm->nspaces--;

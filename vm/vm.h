@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <Hypervisor/hv_error.h>
 #include "ept/ept.h"
+#include "kernel/bootinfo.h"
 #include "kernel/pool.h"
 #include "kernel/spinlock.h"
 
@@ -36,6 +37,14 @@ struct vm {
 	struct vcpu *free_vcpus;	/* destroyed vCPUs' own pages, kept until the VM goes */
 	void *apic_access_page;		/* hv_vmx_vcpu_set_apic_address's page, made on first use */
 	uint32_t holds;			/* calls using the VM unlocked (vm_hold); atomics */
+	/*
+	 * Per control-domain CPU, the space its call keeps using while the lock is
+	 * dropped (a map translating pages, a sync waiting for other CPUs), else
+	 * NULL; nbusy counts them.  Neither that space nor the VM can be destroyed
+	 * meanwhile (HV_BUSY).
+	 */
+	struct ept *busy[HV_MAX_CPUS];
+	uint32_t nbusy;
 };
 
 void vm_init(struct pool *pool, uint64_t gpa_limit);
@@ -44,6 +53,8 @@ hv_return_t vm_destroy(uint64_t handle);
 /* The VM named by handle, locked; NULL when there is none. vm_put unlocks. */
 struct vm *vm_get(uint64_t handle);
 void vm_put(struct vm *vm);
+/* Locks a VM again while this CPU holds one of its spaces (vm_space_hold): it cannot go. */
+void vm_lock(struct vm *vm);
 extern struct vm vms[VM_MAX];
 
 /*
@@ -73,6 +84,9 @@ static inline struct vm *vm_peek(uint64_t handle)
 hv_return_t vm_space_create(struct vm *vm, uint32_t *asid);
 hv_return_t vm_space_destroy(struct vm *vm, uint32_t asid);
 struct ept *vm_space(struct vm *vm, uint32_t asid);
+/* This CPU's call keeps using e after vm_put; vm_space_release (locked) ends that. */
+void vm_space_hold(struct vm *vm, struct ept *e);
+void vm_space_release(struct vm *vm);
 uint64_t vm_table_pages(const struct vm *vm);
 /* HV_CAP_ADDRSPACEMAX: how many spaces the pool could hold if it held nothing else
  * (and the directory's limit). */

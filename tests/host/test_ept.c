@@ -28,6 +28,38 @@
 #define EPT_MT_MASK	(7ull << 3)
 
 #define HOST_OFF	(32 * G1)	/* the usual gpa -> hpa offset: keeps 1G alignment */
+#define LEAVES_ALL	(EPT_LEAF_2M | EPT_LEAF_1G)
+
+/*
+ * What a caller does: the change, then, once every CPU that may cache the old
+ * tables has synced (here: at once), the pages it took out go back to the pool.
+ */
+static int
+t_map(struct ept *e, uint64_t gpa, uint64_t hpa, uint64_t size, unsigned perms)
+{
+	int rc = ept_map(e, gpa, hpa, size, perms);
+
+	ept_free_pending(e, e->generation);
+	return rc;
+}
+
+static int
+t_unmap(struct ept *e, uint64_t gpa, uint64_t size)
+{
+	int rc = ept_unmap(e, gpa, size);
+
+	ept_free_pending(e, e->generation);
+	return rc;
+}
+
+static int
+t_protect(struct ept *e, uint64_t gpa, uint64_t size, unsigned perms)
+{
+	int rc = ept_protect(e, gpa, size, perms);
+
+	ept_free_pending(e, e->generation);
+	return rc;
+}
 
 struct env {
 	struct pool pool;
@@ -50,8 +82,9 @@ taken(struct env *v)
 	return v->free0 - pool_free(v);
 }
 
+/* An EPT that may build the large leaves in 'leaves' (EPT_LEAF_*). */
 static void
-env_init(struct env *v, size_t pool_pages, uint64_t limit)
+env_init_leaves(struct env *v, size_t pool_pages, uint64_t limit, unsigned leaves)
 {
 	size_t size = (pool_pages + 1) * PAGE_SIZE;	/* + the pool's bitmap */
 
@@ -60,9 +93,16 @@ env_init(struct env *v, size_t pool_pages, uint64_t limit)
 	assert_int_equal(pool_init(&v->pool, v->mem, size), 0);
 	v->free0 = pool_free(v);
 	v->held = NULL;
-	assert_int_equal(ept_init(&v->e, &v->pool, limit), 0);
+	assert_int_equal(ept_init(&v->e, &v->pool, limit, leaves), 0);
 	assert_int_equal(v->e.table_pages, 1);
 	assert_int_equal(taken(v), 1);
+}
+
+/* The usual CPU: 2 MiB and 1 GiB EPT pages. */
+static void
+env_init(struct env *v, size_t pool_pages, uint64_t limit)
+{
+	env_init_leaves(v, pool_pages, limit, LEAVES_ALL);
 }
 
 static void
@@ -136,10 +176,10 @@ test_init_destroy(void **state)
 	env_fini(&v);
 
 	env_init(&v, 16, 1ull << 48);
-	assert_int_equal(ept_init(&e, &v.pool, (1ull << 48) + PAGE_SIZE), -1);
-	assert_int_equal(ept_init(&e, &v.pool, G1 + 1), -1);
+	assert_int_equal(ept_init(&e, &v.pool, (1ull << 48) + PAGE_SIZE, LEAVES_ALL), -1);
+	assert_int_equal(ept_init(&e, &v.pool, G1 + 1, LEAVES_ALL), -1);
 	starve(&v, 0);
-	assert_int_equal(ept_init(&e, &v.pool, G1), -1);
+	assert_int_equal(ept_init(&e, &v.pool, G1, LEAVES_ALL), -1);
 	unstarve(&v);
 	env_fini(&v);
 }
@@ -157,34 +197,34 @@ test_invalid_args(void **state)
 
 	(void)state;
 	env_init(&v, 64, lim);
-	assert_int_equal(ept_map(&v.e, 0, HOST_OFF, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, 0, HOST_OFF, G1, RWX), 0);
 	taken0 = taken(&v);
 
 	/* Alignment, size 0, wrap-around, beyond the limit. */
-	assert_int_equal(ept_map(&v.e, G1 + 8, HOST_OFF, K4, RWX), -EPT_EINVAL);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF + 8, K4, RWX), -EPT_EINVAL);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF, K4 + 8, RWX), -EPT_EINVAL);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF, 0, RWX), -EPT_EINVAL);
-	assert_int_equal(ept_map(&v.e, top, HOST_OFF, 2 * K4, RWX), -EPT_EINVAL);
-	assert_int_equal(ept_map(&v.e, lim - K4, HOST_OFF, 2 * K4, RWX), -EPT_EINVAL);
-	assert_int_equal(ept_map(&v.e, lim, HOST_OFF, K4, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, G1 + 8, HOST_OFF, K4, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF + 8, K4, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF, K4 + 8, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF, 0, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, top, HOST_OFF, 2 * K4, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, lim - K4, HOST_OFF, 2 * K4, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, lim, HOST_OFF, K4, RWX), -EPT_EINVAL);
 	/* Host addresses past 52 bits, or wrapping. */
-	assert_int_equal(ept_map(&v.e, G1, (1ull << 52) - K4, 2 * K4, RWX), -EPT_EINVAL);
-	assert_int_equal(ept_map(&v.e, G1, top, 2 * K4, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, G1, (1ull << 52) - K4, 2 * K4, RWX), -EPT_EINVAL);
+	assert_int_equal(t_map(&v.e, G1, top, 2 * K4, RWX), -EPT_EINVAL);
 	for (size_t i = 0; i < sizeof(bad_perms) / sizeof(bad_perms[0]); i++) {
-		assert_int_equal(ept_map(&v.e, G1, HOST_OFF, K4, bad_perms[i]), -EPT_EINVAL);
-		assert_int_equal(ept_protect(&v.e, 0, K4, bad_perms[i]), -EPT_EINVAL);
+		assert_int_equal(t_map(&v.e, G1, HOST_OFF, K4, bad_perms[i]), -EPT_EINVAL);
+		assert_int_equal(t_protect(&v.e, 0, K4, bad_perms[i]), -EPT_EINVAL);
 	}
 
-	assert_int_equal(ept_unmap(&v.e, 8, K4), -EPT_EINVAL);
-	assert_int_equal(ept_unmap(&v.e, 0, K4 - 1), -EPT_EINVAL);
-	assert_int_equal(ept_unmap(&v.e, 0, 0), -EPT_EINVAL);
-	assert_int_equal(ept_unmap(&v.e, top, 2 * K4), -EPT_EINVAL);
-	assert_int_equal(ept_unmap(&v.e, 0, lim + K4), -EPT_EINVAL);
-	assert_int_equal(ept_protect(&v.e, K4, 8, EPT_PERM_R), -EPT_EINVAL);
-	assert_int_equal(ept_protect(&v.e, 0, 0, EPT_PERM_R), -EPT_EINVAL);
-	assert_int_equal(ept_protect(&v.e, top, 2 * K4, EPT_PERM_R), -EPT_EINVAL);
-	assert_int_equal(ept_protect(&v.e, lim - K4, 2 * K4, EPT_PERM_R), -EPT_EINVAL);
+	assert_int_equal(t_unmap(&v.e, 8, K4), -EPT_EINVAL);
+	assert_int_equal(t_unmap(&v.e, 0, K4 - 1), -EPT_EINVAL);
+	assert_int_equal(t_unmap(&v.e, 0, 0), -EPT_EINVAL);
+	assert_int_equal(t_unmap(&v.e, top, 2 * K4), -EPT_EINVAL);
+	assert_int_equal(t_unmap(&v.e, 0, lim + K4), -EPT_EINVAL);
+	assert_int_equal(t_protect(&v.e, K4, 8, EPT_PERM_R), -EPT_EINVAL);
+	assert_int_equal(t_protect(&v.e, 0, 0, EPT_PERM_R), -EPT_EINVAL);
+	assert_int_equal(t_protect(&v.e, top, 2 * K4, EPT_PERM_R), -EPT_EINVAL);
+	assert_int_equal(t_protect(&v.e, lim - K4, 2 * K4, EPT_PERM_R), -EPT_EINVAL);
 
 	/* Nothing changed. */
 	expect(&v, 0, HOST_OFF, RWX, G1);
@@ -194,13 +234,13 @@ test_invalid_args(void **state)
 	assert_int_equal(v.e.generation, 0);
 
 	/* The last page below the limit, and every allowed perm set, are fine. */
-	assert_int_equal(ept_map(&v.e, lim - K4, 0, K4, EPT_PERM_X), 0);
+	assert_int_equal(t_map(&v.e, lim - K4, 0, K4, EPT_PERM_X), 0);
 	expect(&v, lim - K4, 0, EPT_PERM_X, K4);
-	assert_int_equal(ept_protect(&v.e, lim - K4, K4, EPT_PERM_UX), 0);
+	assert_int_equal(t_protect(&v.e, lim - K4, K4, EPT_PERM_UX), 0);
 	expect(&v, lim - K4, 0, EPT_PERM_UX, K4);
-	assert_int_equal(ept_protect(&v.e, lim - K4, K4, EPT_PERM_R | EPT_PERM_UX), 0);
+	assert_int_equal(t_protect(&v.e, lim - K4, K4, EPT_PERM_R | EPT_PERM_UX), 0);
 	expect(&v, lim - K4, 0, EPT_PERM_R | EPT_PERM_UX, K4);
-	assert_int_equal(ept_protect(&v.e, lim - K4, K4, PERM_ALL), 0);
+	assert_int_equal(t_protect(&v.e, lim - K4, K4, PERM_ALL), 0);
 	expect(&v, lim - K4, 0, PERM_ALL, K4);
 	env_fini(&v);
 }
@@ -212,9 +252,9 @@ test_lookup_offsets(void **state)
 
 	(void)state;
 	env_init(&v, 64, 1ull << 48);
-	assert_int_equal(ept_map(&v.e, 3 * G1, HOST_OFF, G1, RWX), 0);
-	assert_int_equal(ept_map(&v.e, 5 * M2, HOST_OFF + 7 * M2, M2, EPT_PERM_R), 0);
-	assert_int_equal(ept_map(&v.e, 0x5000, 0xabc000, K4, EPT_PERM_R | EPT_PERM_W), 0);
+	assert_int_equal(t_map(&v.e, 3 * G1, HOST_OFF, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, 5 * M2, HOST_OFF + 7 * M2, M2, EPT_PERM_R), 0);
+	assert_int_equal(t_map(&v.e, 0x5000, 0xabc000, K4, EPT_PERM_R | EPT_PERM_W), 0);
 	expect(&v, 3 * G1 + 0x12345678, HOST_OFF + 0x12345678, RWX, G1);
 	expect(&v, 5 * M2 + 0x1ff123, HOST_OFF + 7 * M2 + 0x1ff123, EPT_PERM_R, M2);
 	expect(&v, 0x5fff, 0xabcfff, EPT_PERM_R | EPT_PERM_W, K4);
@@ -223,7 +263,7 @@ test_lookup_offsets(void **state)
 	expect_none(&v, 4 * G1);
 
 	/* The top of a 256 TiB space needs its own PDPT, PD and PT. */
-	assert_int_equal(ept_map(&v.e, (1ull << 48) - K4, 0x1000, K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, (1ull << 48) - K4, 0x1000, K4, RWX), 0);
 	expect(&v, (1ull << 48) - 1, 0x1fff, RWX, K4);
 	assert_int_equal(v.e.table_pages, 2 + 2 + 3);
 	assert_int_equal(taken(&v), 7);
@@ -239,30 +279,30 @@ test_table_counts(void **state)
 
 	(void)state;
 	env_init(&v, 1024, 8 * G1);
-	assert_int_equal(ept_map(&v.e, 5 * G1, HOST_OFF, K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, 5 * G1, HOST_OFF, K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 4);	/* PML4, PDPT, PD, PT */
-	assert_int_equal(ept_unmap(&v.e, 0, 8 * G1), 0);
+	assert_int_equal(t_unmap(&v.e, 0, 8 * G1), 0);
 	assert_int_equal(v.e.table_pages, 1);
 
-	assert_int_equal(ept_map(&v.e, 5 * G1 + 3 * M2, HOST_OFF + M2, M2, RWX), 0);
+	assert_int_equal(t_map(&v.e, 5 * G1 + 3 * M2, HOST_OFF + M2, M2, RWX), 0);
 	assert_int_equal(v.e.table_pages, 3);	/* PML4, PDPT, PD */
 	expect(&v, 5 * G1 + 3 * M2, HOST_OFF + M2, RWX, M2);
-	assert_int_equal(ept_unmap(&v.e, 0, 8 * G1), 0);
+	assert_int_equal(t_unmap(&v.e, 0, 8 * G1), 0);
 
-	assert_int_equal(ept_map(&v.e, 5 * G1, HOST_OFF, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, 5 * G1, HOST_OFF, G1, RWX), 0);
 	assert_int_equal(v.e.table_pages, 2);	/* PML4, PDPT */
 	expect(&v, 5 * G1, HOST_OFF, RWX, G1);
-	assert_int_equal(ept_unmap(&v.e, 0, 8 * G1), 0);
+	assert_int_equal(t_unmap(&v.e, 0, 8 * G1), 0);
 
 	/* Every page somewhere else: PML4, PDPT, PD and 512 PTs. */
 	for (uint64_t i = 0; i < PAGES_1G; i++)
-		assert_int_equal(ept_map(&v.e, 5 * G1 + i * K4, HOST_OFF + (i ^ 1) * K4, K4, RWX),
+		assert_int_equal(t_map(&v.e, 5 * G1 + i * K4, HOST_OFF + (i ^ 1) * K4, K4, RWX),
 				 0);
 	assert_int_equal(v.e.table_pages, 3 + 512);
 	assert_int_equal(taken(&v), 515);
 	expect(&v, 5 * G1, HOST_OFF + K4, RWX, K4);
 	expect(&v, 6 * G1 - K4, HOST_OFF + G1 - 2 * K4, RWX, K4);
-	assert_int_equal(ept_unmap(&v.e, 5 * G1, G1), 0);
+	assert_int_equal(t_unmap(&v.e, 5 * G1, G1), 0);
 	assert_int_equal(v.e.table_pages, 1);
 	assert_int_equal(taken(&v), 1);
 	env_fini(&v);
@@ -276,20 +316,20 @@ test_alignment(void **state)
 
 	(void)state;
 	env_init(&v, 1024, 8 * G1);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF + M2, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF + M2, G1, RWX), 0);
 	assert_int_equal(v.e.table_pages, 3);
 	expect(&v, G1, HOST_OFF + M2, RWX, M2);
 	expect(&v, 2 * G1 - K4, HOST_OFF + M2 + G1 - K4, RWX, M2);
-	assert_int_equal(ept_unmap(&v.e, G1, G1), 0);
+	assert_int_equal(t_unmap(&v.e, G1, G1), 0);
 
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF + K4, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF + K4, G1, RWX), 0);
 	assert_int_equal(v.e.table_pages, 3 + 512);
 	expect(&v, G1 + M2, HOST_OFF + K4 + M2, RWX, K4);
-	assert_int_equal(ept_unmap(&v.e, G1, G1), 0);
+	assert_int_equal(t_unmap(&v.e, G1, G1), 0);
 	assert_int_equal(v.e.table_pages, 1);
 
 	/* [1G - 4K, 2G + 2M + 4K): a 4K, a 1G, a 2M and a 4K leaf. */
-	assert_int_equal(ept_map(&v.e, G1 - K4, HOST_OFF - K4, G1 + M2 + 2 * K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, G1 - K4, HOST_OFF - K4, G1 + M2 + 2 * K4, RWX), 0);
 	expect(&v, G1 - K4, HOST_OFF - K4, RWX, K4);
 	expect(&v, G1, HOST_OFF, RWX, G1);
 	expect(&v, 2 * G1, HOST_OFF + G1, RWX, M2);
@@ -297,6 +337,68 @@ test_alignment(void **state)
 	expect_none(&v, G1 - 2 * K4);
 	expect_none(&v, 2 * G1 + M2 + K4);
 	assert_int_equal(v.e.table_pages, 2 + 2 + 2);	/* + PD, PT at 0 and at 2G */
+	env_fini(&v);
+}
+
+/* A CPU whose EPT has no large pages: aligned contiguous ranges get 4 KiB leaves only. */
+static void
+test_leaves_4k_only(void **state)
+{
+	struct env v;
+
+	(void)state;
+	env_init_leaves(&v, 1024, 8 * G1, 0);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF + G1, G1, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3 + 512);	/* PML4, PDPT, PD, 512 PTs */
+	expect(&v, G1, HOST_OFF + G1, RWX, K4);
+	expect(&v, G1 + 7 * M2 + 0x1234, HOST_OFF + G1 + 7 * M2 + 0x1234, RWX, K4);
+	expect(&v, 2 * G1 - K4, HOST_OFF + 2 * G1 - K4, RWX, K4);
+	/* Narrow and restore: no table folds into a leaf. */
+	assert_int_equal(t_protect(&v.e, G1 + 5 * K4, K4, EPT_PERM_R), 0);
+	assert_int_equal(t_protect(&v.e, G1 + 5 * K4, K4, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3 + 512);
+	expect(&v, G1 + 5 * K4, HOST_OFF + G1 + 5 * K4, RWX, K4);
+	/* Filling a 2 MiB hole page by page: still 4 KiB leaves. */
+	assert_int_equal(t_map(&v.e, 4 * G1, HOST_OFF, M2 - K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, 4 * G1 + M2 - K4, HOST_OFF + M2 - K4, K4, RWX), 0);
+	expect(&v, 4 * G1, HOST_OFF, RWX, K4);
+	assert_int_equal(v.e.table_pages, 3 + 512 + 2);
+	assert_int_equal(taken(&v), v.e.table_pages);
+	assert_int_equal(t_unmap(&v.e, 0, 8 * G1), 0);
+	assert_int_equal(v.e.table_pages, 1);
+	env_fini(&v);
+
+	/* 1 GiB alone is not used either: a split 1 GiB page would be 2 MiB pages. */
+	env_init_leaves(&v, 1024, 8 * G1, EPT_LEAF_1G);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF + G1, G1, RWX), 0);
+	expect(&v, G1, HOST_OFF + G1, RWX, K4);
+	env_fini(&v);
+}
+
+/* 2 MiB pages but no 1 GiB ones: a 1 GiB range is 512 2 MiB leaves, and they never merge. */
+static void
+test_leaves_2m_only(void **state)
+{
+	struct env v;
+
+	(void)state;
+	env_init_leaves(&v, 1024, 8 * G1, EPT_LEAF_2M);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF + G1, G1, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3);	/* PML4, PDPT, PD */
+	expect(&v, G1, HOST_OFF + G1, RWX, M2);
+	expect(&v, 2 * G1 - K4, HOST_OFF + 2 * G1 - K4, RWX, M2);
+	/* A split and its merge stop at 2 MiB. */
+	assert_int_equal(t_protect(&v.e, G1 + 5 * K4, K4, EPT_PERM_R), 0);
+	assert_int_equal(v.e.table_pages, 4);
+	expect(&v, G1 + 6 * K4, HOST_OFF + G1 + 6 * K4, RWX, K4);
+	assert_int_equal(t_protect(&v.e, G1 + 5 * K4, K4, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3);
+	expect(&v, G1 + 5 * K4, HOST_OFF + G1 + 5 * K4, RWX, M2);
+	/* Two halves mapped apart do not merge into 1 GiB. */
+	assert_int_equal(t_map(&v.e, 4 * G1, HOST_OFF, G1 / 2, RWX), 0);
+	assert_int_equal(t_map(&v.e, 4 * G1 + G1 / 2, HOST_OFF + G1 / 2, G1 / 2, RWX), 0);
+	expect(&v, 4 * G1, HOST_OFF, RWX, M2);
+	assert_int_equal(v.e.table_pages, 4);
 	env_fini(&v);
 }
 
@@ -308,22 +410,22 @@ test_map_existing(void **state)
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF, G1, RWX), 0);
-	assert_int_equal(ept_map(&v.e, 3 * G1, HOST_OFF + 8 * G1, K4, EPT_PERM_R), 0);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, 3 * G1, HOST_OFF + 8 * G1, K4, EPT_PERM_R), 0);
 	taken0 = taken(&v);
 
 	/* Inside a 1G leaf, overlapping its last page, overlapping a 4K leaf. */
-	assert_int_equal(ept_map(&v.e, G1 + 5 * M2 + K4, 0, K4, RWX), -EPT_EEXIST);
-	assert_int_equal(ept_map(&v.e, 0, 0, G1 + K4, RWX), -EPT_EEXIST);
-	assert_int_equal(ept_map(&v.e, 2 * G1 + M2, HOST_OFF, G1, RWX), -EPT_EEXIST);
+	assert_int_equal(t_map(&v.e, G1 + 5 * M2 + K4, 0, K4, RWX), -EPT_EEXIST);
+	assert_int_equal(t_map(&v.e, 0, 0, G1 + K4, RWX), -EPT_EEXIST);
+	assert_int_equal(t_map(&v.e, 2 * G1 + M2, HOST_OFF, G1, RWX), -EPT_EEXIST);
 	assert_false(ept_range_unmapped(&v.e, G1 + 5 * M2 + K4, K4));
 	assert_false(ept_range_unmapped(&v.e, 0, G1 + K4));
 	assert_false(ept_range_unmapped(&v.e, 0, 0));
 	assert_false(ept_range_unmapped(&v.e, 3 * G1, K4));
 	assert_true(ept_range_unmapped(&v.e, 0, G1));
 	assert_true(ept_range_unmapped(&v.e, 3 * G1 + K4, G1 - K4));
-	assert_int_equal(ept_map(&v.e, 3 * G1, HOST_OFF + 8 * G1, K4, EPT_PERM_R), -EPT_EEXIST);
-	assert_int_equal(ept_map(&v.e, 2 * G1, HOST_OFF, 2 * G1, RWX), -EPT_EEXIST);
+	assert_int_equal(t_map(&v.e, 3 * G1, HOST_OFF + 8 * G1, K4, EPT_PERM_R), -EPT_EEXIST);
+	assert_int_equal(t_map(&v.e, 2 * G1, HOST_OFF, 2 * G1, RWX), -EPT_EEXIST);
 
 	assert_int_equal(taken(&v), taken0);
 	assert_int_equal(v.e.table_pages, taken0);
@@ -343,22 +445,22 @@ test_holes(void **state)
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
-	assert_int_equal(ept_unmap(&v.e, 0, 8 * G1), 0);
-	assert_int_equal(ept_protect(&v.e, 0, 8 * G1, EPT_PERM_R), 0);
-	assert_int_equal(ept_unmap(&v.e, 3 * K4, K4), 0);
+	assert_int_equal(t_unmap(&v.e, 0, 8 * G1), 0);
+	assert_int_equal(t_protect(&v.e, 0, 8 * G1, EPT_PERM_R), 0);
+	assert_int_equal(t_unmap(&v.e, 3 * K4, K4), 0);
 	assert_int_equal(v.e.table_pages, 1);
 	assert_int_equal(v.e.generation, 0);
 
 	/* Holes on both sides and between two mappings. */
-	assert_int_equal(ept_map(&v.e, M2, HOST_OFF, K4, RWX), 0);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF + G1, G1, RWX), 0);
-	assert_int_equal(ept_protect(&v.e, 0, 4 * G1, EPT_PERM_R), 0);
+	assert_int_equal(t_map(&v.e, M2, HOST_OFF, K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF + G1, G1, RWX), 0);
+	assert_int_equal(t_protect(&v.e, 0, 4 * G1, EPT_PERM_R), 0);
 	expect(&v, M2, HOST_OFF, EPT_PERM_R, K4);
 	expect(&v, G1 + K4, HOST_OFF + G1 + K4, EPT_PERM_R, G1);
 	expect_none(&v, 0);
 	expect_none(&v, 2 * G1);
 	assert_int_equal(v.e.generation, 1);
-	assert_int_equal(ept_unmap(&v.e, 0, 4 * G1), 0);
+	assert_int_equal(t_unmap(&v.e, 0, 4 * G1), 0);
 	assert_int_equal(v.e.generation, 2);
 	assert_int_equal(v.e.table_pages, 1);
 	assert_int_equal(taken(&v), 1);
@@ -376,10 +478,10 @@ test_split_merge_protect(void **state)
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF, G1, RWX), 0);
 	assert_int_equal(v.e.table_pages, 2);
 
-	assert_int_equal(ept_protect(&v.e, page, K4, EPT_PERM_R), 0);
+	assert_int_equal(t_protect(&v.e, page, K4, EPT_PERM_R), 0);
 	assert_int_equal(v.e.table_pages, 4);	/* + PD of 2M leaves, PT of 4K leaves */
 	assert_int_equal(taken(&v), 4);
 	assert_int_equal(v.e.generation, 1);
@@ -392,31 +494,31 @@ test_split_merge_protect(void **state)
 	expect(&v, 2 * G1 - K4, HOST_OFF + G1 - K4, RWX, M2);
 
 	/* Gaining perms needs no INVEPT, but the page size changes back. */
-	assert_int_equal(ept_protect(&v.e, page, K4, RWX), 0);
+	assert_int_equal(t_protect(&v.e, page, K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 2);
 	assert_int_equal(taken(&v), 2);
 	assert_int_equal(v.e.generation, 2);
 	expect(&v, page, HOST_OFF + 3 * M2 + 5 * K4, RWX, G1);
 
 	/* The same perms over part of a leaf: nothing to split, nothing to flush. */
-	assert_int_equal(ept_protect(&v.e, page, K4, RWX), 0);
+	assert_int_equal(t_protect(&v.e, page, K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 2);
 	assert_int_equal(v.e.generation, 2);
 	/* Gaining perms on part of a leaf still changes its page size. */
-	assert_int_equal(ept_protect(&v.e, page, K4, PERM_ALL), 0);
+	assert_int_equal(t_protect(&v.e, page, K4, PERM_ALL), 0);
 	assert_int_equal(v.e.table_pages, 4);
 	assert_int_equal(v.e.generation, 3);
 	expect(&v, page, HOST_OFF + 3 * M2 + 5 * K4, PERM_ALL, K4);
-	assert_int_equal(ept_protect(&v.e, page, K4, RWX), 0);
+	assert_int_equal(t_protect(&v.e, page, K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 2);
 	assert_int_equal(v.e.generation, 4);
 
 	/* A whole 2M leaf inside: only the PD. */
-	assert_int_equal(ept_protect(&v.e, G1 + 4 * M2, M2, EPT_PERM_R | EPT_PERM_X), 0);
+	assert_int_equal(t_protect(&v.e, G1 + 4 * M2, M2, EPT_PERM_R | EPT_PERM_X), 0);
 	assert_int_equal(v.e.table_pages, 3);
 	expect(&v, G1 + 4 * M2, HOST_OFF + 4 * M2, EPT_PERM_R | EPT_PERM_X, M2);
 	/* Uniform perms over the whole 1G fold it back. */
-	assert_int_equal(ept_protect(&v.e, G1, G1, PERM_ALL), 0);
+	assert_int_equal(t_protect(&v.e, G1, G1, PERM_ALL), 0);
 	assert_int_equal(v.e.table_pages, 2);
 	expect(&v, G1 + 4 * M2, HOST_OFF + 4 * M2, PERM_ALL, G1);
 	env_fini(&v);
@@ -430,8 +532,8 @@ test_split_unmap(void **state)
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF, G1, RWX), 0);
-	assert_int_equal(ept_unmap(&v.e, G1 + M2 - K4, 2 * K4), 0);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF, G1, RWX), 0);
+	assert_int_equal(t_unmap(&v.e, G1 + M2 - K4, 2 * K4), 0);
 	assert_int_equal(v.e.table_pages, 2 + 1 + 2);	/* PD, two PTs */
 	assert_int_equal(v.e.generation, 1);
 	expect_none(&v, G1 + M2 - K4);
@@ -441,16 +543,16 @@ test_split_unmap(void **state)
 	expect(&v, G1 + 2 * M2, HOST_OFF + 2 * M2, RWX, M2);
 
 	/* Remapping the hole as it was folds everything back. */
-	assert_int_equal(ept_map(&v.e, G1 + M2 - K4, HOST_OFF + M2 - K4, 2 * K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, G1 + M2 - K4, HOST_OFF + M2 - K4, 2 * K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 2);
 	assert_int_equal(v.e.generation, 2);
 	expect(&v, G1 + M2, HOST_OFF + M2, RWX, G1);
 
-	assert_int_equal(ept_unmap(&v.e, G1 + 7 * M2, M2), 0);
+	assert_int_equal(t_unmap(&v.e, G1 + 7 * M2, M2), 0);
 	assert_int_equal(v.e.table_pages, 3);
-	assert_int_equal(ept_unmap(&v.e, G1, 7 * M2), 0);
+	assert_int_equal(t_unmap(&v.e, G1, 7 * M2), 0);
 	assert_int_equal(v.e.table_pages, 3);
-	assert_int_equal(ept_unmap(&v.e, G1 + 8 * M2, G1 - 8 * M2), 0);
+	assert_int_equal(t_unmap(&v.e, G1 + 8 * M2, G1 - 8 * M2), 0);
 	assert_int_equal(v.e.table_pages, 1);	/* the PD and PDPT emptied */
 	assert_int_equal(taken(&v), 1);
 	expect_none(&v, G1);
@@ -466,34 +568,34 @@ test_merge_incremental(void **state)
 	(void)state;
 	env_init(&v, 64, 8 * G1);
 	for (uint64_t i = PAGES_2M; i-- > 1;)
-		assert_int_equal(ept_map(&v.e, 2 * G1 + i * K4, HOST_OFF + i * K4, K4, RWX), 0);
+		assert_int_equal(t_map(&v.e, 2 * G1 + i * K4, HOST_OFF + i * K4, K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 4);
 	assert_int_equal(v.e.generation, 0);
-	assert_int_equal(ept_map(&v.e, 2 * G1, HOST_OFF, K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, 2 * G1, HOST_OFF, K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 3);
 	assert_int_equal(v.e.generation, 1);	/* 4K -> 2M */
 	expect(&v, 2 * G1 + K4, HOST_OFF + K4, RWX, M2);
 
 	/* 2M pages 1 to 510 of the 1G. */
 	for (uint64_t i = 1; i < G1 / M2 - 1; i++)
-		assert_int_equal(ept_map(&v.e, 2 * G1 + i * M2, HOST_OFF + i * M2, M2, RWX), 0);
+		assert_int_equal(t_map(&v.e, 2 * G1 + i * M2, HOST_OFF + i * M2, M2, RWX), 0);
 	assert_int_equal(v.e.table_pages, 3);
 	/* The last 2M as 4K pages: PT, then 2M, then 1G. */
-	assert_int_equal(ept_map(&v.e, 3 * G1 - M2, HOST_OFF + G1 - M2, M2 - K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, 3 * G1 - M2, HOST_OFF + G1 - M2, M2 - K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 4);
-	assert_int_equal(ept_map(&v.e, 3 * G1 - K4, HOST_OFF + G1 - K4, K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, 3 * G1 - K4, HOST_OFF + G1 - K4, K4, RWX), 0);
 	assert_int_equal(v.e.table_pages, 2);
 	assert_int_equal(taken(&v), 2);
 	expect(&v, 3 * G1 - K4, HOST_OFF + G1 - K4, RWX, G1);
 
 	/* Contiguous but not 1G aligned in host memory: stays 2M leaves. */
-	assert_int_equal(ept_map(&v.e, 3 * G1, HOST_OFF + G1 + M2, G1 - M2, RWX), 0);
-	assert_int_equal(ept_map(&v.e, 4 * G1 - M2, HOST_OFF + 2 * G1, M2, RWX), 0);
+	assert_int_equal(t_map(&v.e, 3 * G1, HOST_OFF + G1 + M2, G1 - M2, RWX), 0);
+	assert_int_equal(t_map(&v.e, 4 * G1 - M2, HOST_OFF + 2 * G1, M2, RWX), 0);
 	assert_int_equal(v.e.table_pages, 3);
 	expect(&v, 3 * G1, HOST_OFF + G1 + M2, RWX, M2);
 	/* Different perms in one 2M leaf out of 512: no 1G leaf. */
-	assert_int_equal(ept_map(&v.e, 5 * G1, HOST_OFF, G1 - M2, RWX), 0);
-	assert_int_equal(ept_map(&v.e, 6 * G1 - M2, HOST_OFF + G1 - M2, M2, EPT_PERM_R), 0);
+	assert_int_equal(t_map(&v.e, 5 * G1, HOST_OFF, G1 - M2, RWX), 0);
+	assert_int_equal(t_map(&v.e, 6 * G1 - M2, HOST_OFF + G1 - M2, M2, EPT_PERM_R), 0);
 	assert_int_equal(v.e.table_pages, 4);
 	env_fini(&v);
 }
@@ -506,11 +608,11 @@ test_enomem_map(void **state)
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
-	assert_int_equal(ept_map(&v.e, 0, HOST_OFF, K4, RWX), 0);
+	assert_int_equal(t_map(&v.e, 0, HOST_OFF, K4, RWX), 0);
 	/* [2M + 4K, 4G + 2M + 4K): a PT at 2M; 2M leaves; 1G leaves; a PD and a PT at 4G. */
 	for (size_t left = 0; left < 3; left++) {
 		starve(&v, left);
-		assert_int_equal(ept_map(&v.e, M2 + K4, HOST_OFF + M2 + K4, 4 * G1, RWX),
+		assert_int_equal(t_map(&v.e, M2 + K4, HOST_OFF + M2 + K4, 4 * G1, RWX),
 				 -EPT_ENOMEM);
 		assert_int_equal(pool_free(&v), left);
 		unstarve(&v);
@@ -523,7 +625,7 @@ test_enomem_map(void **state)
 		expect_none(&v, 4 * G1);
 	}
 	starve(&v, 3);
-	assert_int_equal(ept_map(&v.e, M2 + K4, HOST_OFF + M2 + K4, 4 * G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, M2 + K4, HOST_OFF + M2 + K4, 4 * G1, RWX), 0);
 	assert_int_equal(pool_free(&v), 0);
 	unstarve(&v);
 	assert_int_equal(v.e.table_pages, 7);
@@ -545,10 +647,10 @@ test_enomem_protect(void **state)
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
-	assert_int_equal(ept_map(&v.e, G1, HOST_OFF, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, G1, HOST_OFF, G1, RWX), 0);
 	for (size_t left = 0; left < 2; left++) {
 		starve(&v, left);
-		assert_int_equal(ept_protect(&v.e, page, K4, EPT_PERM_R), -EPT_ENOMEM);
+		assert_int_equal(t_protect(&v.e, page, K4, EPT_PERM_R), -EPT_ENOMEM);
 		assert_int_equal(pool_free(&v), left);
 		unstarve(&v);
 		assert_int_equal(v.e.table_pages, 2);
@@ -558,10 +660,10 @@ test_enomem_protect(void **state)
 	}
 	/* Perms it already has need no split, so no memory. */
 	starve(&v, 0);
-	assert_int_equal(ept_protect(&v.e, page, K4, RWX), 0);
+	assert_int_equal(t_protect(&v.e, page, K4, RWX), 0);
 	unstarve(&v);
 	starve(&v, 2);
-	assert_int_equal(ept_protect(&v.e, page, K4, EPT_PERM_R), 0);
+	assert_int_equal(t_protect(&v.e, page, K4, EPT_PERM_R), 0);
 	assert_int_equal(pool_free(&v), 0);
 	unstarve(&v);
 	assert_int_equal(v.e.table_pages, 4);
@@ -569,41 +671,51 @@ test_enomem_protect(void **state)
 	env_fini(&v);
 }
 
-/* Pages held by ept_reserve serve an unmap with the pool dry, never a map or protect. */
+/* Pages a caller holds with ept_reserve serve its own unmaps with the pool dry, nothing else. */
 static void
 test_reserve(void **state)
 {
 	struct env v;
+	uint64_t *res = NULL, *other = NULL;
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
-	assert_int_equal(ept_map(&v.e, 0, HOST_OFF, G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, 0, HOST_OFF, G1, RWX), 0);
 	starve(&v, 1);
-	assert_int_equal(ept_reserve(&v.e, 2), -EPT_ENOMEM);
+	assert_int_equal(ept_reserve(&v.e, &res, 2), -EPT_ENOMEM);
+	assert_null(res);
 	assert_int_equal(pool_free(&v), 1);	/* the page it took came back */
 	unstarve(&v);
-	assert_int_equal(ept_reserve(&v.e, 2), 0);
-	assert_int_equal(taken(&v), 2 + 2);	/* root, PDPT, two held */
+	assert_int_equal(ept_reserve(&v.e, &res, 2), 0);
+	assert_int_equal(ept_reserve(&v.e, &other, 1), 0);
+	assert_int_equal(taken(&v), 2 + 3);	/* root, PDPT, three held */
 	starve(&v, 0);
-	assert_int_equal(ept_map(&v.e, G1 + K4, HOST_OFF + G1 + K4, K4, RWX), -EPT_ENOMEM);
-	assert_int_equal(ept_protect(&v.e, K4, K4, EPT_PERM_R), -EPT_ENOMEM);
+	assert_int_equal(t_map(&v.e, G1 + K4, HOST_OFF + G1 + K4, K4, RWX), -EPT_ENOMEM);
+	assert_int_equal(t_protect(&v.e, K4, K4, EPT_PERM_R), -EPT_ENOMEM);
+	assert_int_equal(t_unmap(&v.e, G1 - K4, K4), -EPT_ENOMEM);	/* no reserve named */
+	/* Another caller's single page is not enough, and stays with it. */
+	assert_int_equal(ept_unmap_reserved(&v.e, G1 - K4, K4, &other), -EPT_ENOMEM);
+	assert_non_null(other);
 	expect(&v, K4, HOST_OFF + K4, RWX, G1);
 	/* 1 GiB leaf to 4 KiB: a PD and a PT, both from the reserve. */
-	assert_int_equal(ept_unmap(&v.e, G1 - K4, K4), 0);
+	assert_int_equal(ept_unmap_reserved(&v.e, G1 - K4, K4, &res), 0);
+	assert_null(res);
 	assert_int_equal(pool_free(&v), 0);
 	expect_none(&v, G1 - K4);
 	expect(&v, G1 - 2 * K4, HOST_OFF + G1 - 2 * K4, RWX, K4);
 	expect(&v, 0, HOST_OFF, RWX, M2);
 	assert_int_equal(v.e.table_pages, 4);
 	unstarve(&v);
-	/* A release with nothing held is harmless; the tables go back at destroy. */
-	ept_release(&v.e);
-	assert_int_equal(ept_reserve(&v.e, 3), 0);
-	assert_int_equal(taken(&v), 4 + 3);
-	ept_release(&v.e);
+	/* A release with nothing held is harmless. */
+	ept_release(&v.e, &res);
+	ept_release(&v.e, &other);
+	assert_null(other);
 	assert_int_equal(taken(&v), 4);
-	assert_int_equal(ept_reserve(&v.e, 1), 0);
-	env_fini(&v);	/* destroy gives back a reserve still held */
+	assert_int_equal(ept_reserve(&v.e, &res, 3), 0);
+	assert_int_equal(taken(&v), 4 + 3);
+	ept_release(&v.e, &res);
+	assert_int_equal(taken(&v), 4);
+	env_fini(&v);
 }
 
 static void
@@ -613,11 +725,11 @@ test_enomem_unmap(void **state)
 
 	(void)state;
 	env_init(&v, 64, 8 * G1);
-	assert_int_equal(ept_map(&v.e, 0, HOST_OFF, 2 * G1, RWX), 0);
+	assert_int_equal(t_map(&v.e, 0, HOST_OFF, 2 * G1, RWX), 0);
 	/* Both ends inside 1G leaves: two PDs and two PTs. */
 	for (size_t left = 0; left < 4; left++) {
 		starve(&v, left);
-		assert_int_equal(ept_unmap(&v.e, G1 - K4, 2 * K4), -EPT_ENOMEM);
+		assert_int_equal(t_unmap(&v.e, G1 - K4, 2 * K4), -EPT_ENOMEM);
 		assert_int_equal(pool_free(&v), left);
 		unstarve(&v);
 		assert_int_equal(v.e.table_pages, 2);
@@ -626,7 +738,7 @@ test_enomem_unmap(void **state)
 		expect(&v, G1, HOST_OFF + G1, RWX, G1);
 	}
 	starve(&v, 4);
-	assert_int_equal(ept_unmap(&v.e, G1 - K4, 2 * K4), 0);
+	assert_int_equal(t_unmap(&v.e, G1 - K4, 2 * K4), 0);
 	unstarve(&v);
 	assert_int_equal(v.e.table_pages, 6);
 	assert_int_equal(v.e.generation, 1);
@@ -636,11 +748,74 @@ test_enomem_unmap(void **state)
 	expect(&v, G1 + K4, HOST_OFF + G1 + K4, RWX, K4);
 	/* Whole leaves need nothing. */
 	starve(&v, 0);
-	assert_int_equal(ept_unmap(&v.e, 0, G1 - M2), 0);
-	assert_int_equal(ept_unmap(&v.e, 2 * G1 - M2, M2), 0);
+	assert_int_equal(t_unmap(&v.e, 0, G1 - M2), 0);
+	assert_int_equal(t_unmap(&v.e, 2 * G1 - M2, M2), 0);
 	unstarve(&v);
 	expect_none(&v, 0);
 	expect(&v, G1 - M2, HOST_OFF + G1 - M2, RWX, K4);
+	env_fini(&v);
+}
+
+/*
+ * Tables a change takes out of the tree stay out of the pool until the caller
+ * has synced every CPU and calls ept_free_pending with that generation; until
+ * then a stale walk still finds their old entries (entry 0: not present).
+ */
+static void
+test_pending_until_synced(void **state)
+{
+	struct env v;
+	uint64_t *pd, *pt, *p, gen;
+
+	(void)state;
+	env_init(&v, 64, 8 * G1);
+	assert_int_equal(t_map(&v.e, M2, HOST_OFF + M2, M2, RWX), 0);
+	assert_int_equal(t_protect(&v.e, M2 + 5 * K4, K4, EPT_PERM_R), 0);
+	assert_int_equal(v.e.table_pages, 4);
+	pd = (uint64_t *)(uintptr_t)(((uint64_t *)(uintptr_t)(v.e.pml4[0] & EPT_ADDR_MASK))[0] &
+				     EPT_ADDR_MASK);
+	pt = (uint64_t *)(uintptr_t)(pd[1] & EPT_ADDR_MASK);
+
+	/* The merge takes the page table out: pending, still counted, not in the pool. */
+	gen = v.e.generation;
+	assert_int_equal(ept_protect(&v.e, M2 + 5 * K4, K4, RWX), 0);
+	assert_true(v.e.generation > gen);
+	expect(&v, M2 + 5 * K4, HOST_OFF + M2 + 5 * K4, RWX, M2);
+	assert_int_equal(v.e.table_pages, 4);
+	assert_int_equal(taken(&v), 4);
+	assert_int_equal(pt[0] & PERM_ALL, 0);
+	for (unsigned i = 1; i < 512; i++)
+		assert_int_equal(pt[i], (HOST_OFF + M2 + i * K4) | RWX | EPT_MT_WB);
+	p = pool_alloc_page(&v.pool);
+	assert_true(p != pt);
+	pool_free_pages(&v.pool, p, 1);
+	/* An older generation frees nothing; the current one frees it. */
+	ept_free_pending(&v.e, gen);
+	assert_int_equal(taken(&v), 4);
+	ept_free_pending(&v.e, v.e.generation);
+	assert_int_equal(v.e.table_pages, 3);
+	assert_int_equal(taken(&v), 3);
+	assert_null(v.e.pending);
+
+	/* Unmaps that empty a PT and a PD, then the other PD and the PDPT; one free. */
+	assert_int_equal(t_map(&v.e, 5 * G1, HOST_OFF, K4, RWX), 0);
+	assert_int_equal(v.e.table_pages, 3 + 2);
+	gen = v.e.generation;
+	assert_int_equal(ept_unmap(&v.e, 5 * G1, K4), 0);
+	expect_none(&v, 5 * G1);
+	assert_int_equal(taken(&v), 5);
+	assert_int_equal(ept_unmap(&v.e, M2, M2), 0);
+	assert_int_equal(taken(&v), 5);
+	ept_free_pending(&v.e, gen + 1);	/* the first unmap's caller, synced to its own */
+	assert_int_equal(taken(&v), 5);
+	ept_free_pending(&v.e, v.e.generation);
+	assert_int_equal(v.e.table_pages, 1);
+	assert_int_equal(taken(&v), 1);
+
+	/* Destroy gives back what is still pending. */
+	assert_int_equal(t_map(&v.e, 5 * G1, HOST_OFF, K4, RWX), 0);
+	assert_int_equal(ept_unmap(&v.e, 5 * G1, K4), 0);
+	assert_int_equal(taken(&v), 4);
 	env_fini(&v);
 }
 
@@ -659,6 +834,7 @@ struct mpage {
 /* What a random sequence favours: fine ones fragment, coarse ones build 1G leaves. */
 struct profile {
 	uint64_t seed;
+	unsigned leaves;	/* EPT_LEAF_*: the large leaves the EPT may build */
 	unsigned fine;		/* % of range ends on 4K boundaries; % a page off one */
 	unsigned scatter;	/* % of maps not at HOST_OFF */
 	unsigned rwx;		/* % of maps and protects with RWX */
@@ -786,7 +962,15 @@ model_any(const struct mpage *m, uint64_t first, uint64_t n)
 	return false;
 }
 
-/* Tables of the canonical form: largest possible leaves, no empty tables. */
+/* May a leaf sit at level, with the profile's leaf sizes? */
+static bool
+leaf_allowed(int level)
+{
+	return level == 0 || (level == 1 && (prof->leaves & EPT_LEAF_2M)) ||
+	       (level == 2 && (prof->leaves & EPT_LEAF_2M) && (prof->leaves & EPT_LEAF_1G));
+}
+
+/* Tables of the canonical form: largest allowed leaves, no empty tables. */
 static uint64_t
 model_tables(const struct mpage *m)
 {
@@ -796,11 +980,12 @@ model_tables(const struct mpage *m)
 		if (!model_any(m, g, PAGES_1G))
 			continue;
 		below_pml4 = 1;
-		if (model_uniform(m, g, PAGES_1G))
+		if (leaf_allowed(2) && model_uniform(m, g, PAGES_1G))
 			continue;
 		tables++;
 		for (uint64_t p = g; p < g + PAGES_1G; p += PAGES_2M)
-			if (model_any(m, p, PAGES_2M) && !model_uniform(m, p, PAGES_2M))
+			if (model_any(m, p, PAGES_2M) &&
+			    !(leaf_allowed(1) && model_uniform(m, p, PAGES_2M)))
 				tables++;
 	}
 	return tables + below_pml4;
@@ -823,7 +1008,7 @@ foldable(const uint64_t *t, int level)
 {
 	uint64_t span = 1ull << (12 + 9 * level);
 
-	if (level > 1)
+	if (!leaf_allowed(level + 1))
 		return false;
 	for (int i = 0; i < 512; i++) {
 		if (!(t[i] & PERM_ALL) || !entry_leaf(t[i], level) ||
@@ -859,7 +1044,7 @@ walk_table(struct walk *w, const uint64_t *t, int level, uint64_t base)
 			walk_table(w, (uint64_t *)(uintptr_t)(x & EPT_ADDR_MASK), level - 1, va);
 			continue;
 		}
-		assert_true(level <= 2);
+		assert_true(leaf_allowed(level));
 		assert_int_equal(x & ~(EPT_ADDR_MASK | PERM_ALL | EPT_MT_MASK | EPT_LARGE), 0);
 		assert_int_equal(x & EPT_MT_MASK, EPT_MT_WB);
 		assert_int_equal(x & EPT_ADDR_MASK & (span - 1), 0);
@@ -926,7 +1111,7 @@ run_random(const struct profile *p, unsigned nops)
 	assert_non_null(m);
 	prof = p;
 	rng = p->seed;
-	env_init(&v, R_POOL, R_LIMIT);
+	env_init_leaves(&v, R_POOL, R_LIMIT, p->leaves);
 	for (unsigned n = 0; n < nops; n++) {
 		unsigned kind = rnd_below(100) < 45 ? 0 : rnd_below(100) < 55 ? 1 : 2;
 		unsigned perms = rnd_perms();
@@ -944,11 +1129,11 @@ run_random(const struct profile *p, unsigned nops)
 		if (kind == 0) {
 			if (model_any(m, gpa / K4, size / K4))
 				want = -EPT_EEXIST;
-			rc = ept_map(&v.e, gpa, hpa, size, perms);
+			rc = t_map(&v.e, gpa, hpa, size, perms);
 		} else if (kind == 1) {
-			rc = ept_unmap(&v.e, gpa, size);
+			rc = t_unmap(&v.e, gpa, size);
 		} else {
-			rc = ept_protect(&v.e, gpa, size, perms);
+			rc = t_protect(&v.e, gpa, size, perms);
 		}
 
 		if (left != SIZE_MAX) {
@@ -985,10 +1170,16 @@ run_random(const struct profile *p, unsigned nops)
 			check_full(&v, m);
 	}
 	check_full(&v, m);
-	/* Each kind of op succeeded often and failed for lack of memory at least once. */
+	/*
+	 * Each kind of op succeeded often and failed for lack of memory at least once;
+	 * without large leaves nothing splits, so unmap and protect never need a table.
+	 */
 	for (int k = 0; k < 3; k++) {
 		assert_true(counts[k][0] > nops / 10);
-		assert_true(counts[k][1] > 0);
+		if (k == 0 || p->leaves)
+			assert_true(counts[k][1] > 0);
+		else
+			assert_int_equal(counts[k][1], 0);
 	}
 
 	/* Every page, by lookup. */
@@ -1005,7 +1196,7 @@ run_random(const struct profile *p, unsigned nops)
 		assert_int_equal(perms, m[pg].perms);
 	}
 
-	assert_int_equal(ept_unmap(&v.e, 0, R_LIMIT), 0);
+	assert_int_equal(t_unmap(&v.e, 0, R_LIMIT), 0);
 	assert_int_equal(v.e.table_pages, 1);
 	assert_int_equal(taken(&v), 1);
 	env_fini(&v);
@@ -1016,7 +1207,7 @@ static void
 test_random_fine(void **state)
 {
 	static const struct profile p = {
-		.seed = 0x9e3779b97f4a7c15ull, .fine = 45, .scatter = 35, .rwx = 45,
+		.seed = 0x9e3779b97f4a7c15ull, .leaves = LEAVES_ALL, .fine = 45, .scatter = 35, .rwx = 45,
 	};
 
 	(void)state;
@@ -1027,11 +1218,34 @@ static void
 test_random_coarse(void **state)
 {
 	static const struct profile p = {
-		.seed = 0x2545f4914f6cdd1dull, .fine = 10, .scatter = 5, .rwx = 80,
+		.seed = 0x2545f4914f6cdd1dull, .leaves = LEAVES_ALL, .fine = 10, .scatter = 5, .rwx = 80,
 	};
 
 	(void)state;
 	run_random(&p, 2000);
+}
+
+/* Coarse ranges on a CPU without large EPT pages, then with 2 MiB ones only. */
+static void
+test_random_4k_only(void **state)
+{
+	static const struct profile p = {
+		.seed = 0x5851f42d4c957f2dull, .leaves = 0, .fine = 10, .scatter = 5, .rwx = 80,
+	};
+
+	(void)state;
+	run_random(&p, 1000);
+}
+
+static void
+test_random_2m_only(void **state)
+{
+	static const struct profile p = {
+		.seed = 0x14057b7ef767814full, .leaves = EPT_LEAF_2M, .fine = 10, .scatter = 5, .rwx = 80,
+	};
+
+	(void)state;
+	run_random(&p, 1000);
 }
 
 int
@@ -1043,6 +1257,8 @@ main(void)
 		cmocka_unit_test(test_lookup_offsets),
 		cmocka_unit_test(test_table_counts),
 		cmocka_unit_test(test_alignment),
+		cmocka_unit_test(test_leaves_4k_only),
+		cmocka_unit_test(test_leaves_2m_only),
 		cmocka_unit_test(test_map_existing),
 		cmocka_unit_test(test_holes),
 		cmocka_unit_test(test_split_merge_protect),
@@ -1052,8 +1268,11 @@ main(void)
 		cmocka_unit_test(test_enomem_protect),
 		cmocka_unit_test(test_enomem_unmap),
 		cmocka_unit_test(test_reserve),
+		cmocka_unit_test(test_pending_until_synced),
 		cmocka_unit_test(test_random_fine),
 		cmocka_unit_test(test_random_coarse),
+		cmocka_unit_test(test_random_4k_only),
+		cmocka_unit_test(test_random_2m_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

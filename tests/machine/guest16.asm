@@ -78,4 +78,18 @@ GUEST guest_space
 	jmp guest_space
 guest_space_end:
 
+; Writes a byte in each of the 16 pages at 0x10000-0x1ffff, round after round,
+; counting rounds in 0x2000: the pages another CPU keeps changing.
+GUEST guest_touch
+	mov ax, 0x1000
+.page:
+	mov es, ax
+	inc byte [es:0x123]
+	add ax, 0x100
+	cmp ax, 0x2000
+	jb .page
+	inc dword [0x2000]
+	jmp guest_touch
+guest_touch_end:
+
 section .note.GNU-stack noalloc noexec nowrite progbits

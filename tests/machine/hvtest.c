@@ -388,7 +388,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_instructions();
 		test_apic_page();
 		test_hostile_cd(&info);
-		test_vm_api(&info);
+		test_vm_api(&info, mp, (unsigned)cpus_total());
 		test_vcpu_api(mp, (unsigned)cpus_total());
 		test_storm(mp, (unsigned)cpus_total(), HVTEST_STORM_CALLS);
 	} else {

@@ -27,6 +27,7 @@ GUEST(guest_ept);
 GUEST(guest_apic);
 GUEST(guest_triple);
 GUEST(guest_space);
+GUEST(guest_touch);
 
 static uint8_t *gmem;		/* the control domain's view of guest-physical 0 */
 static hv_vcpuid_t vcpu;
@@ -624,6 +625,123 @@ static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 	uefi_call_wrapper(BS->CloseEvent, 1, done);
 }
 
+/* ---- EPT changes from another CPU while the guest runs ---- */
+
+#define MB2		0x200000ull
+#define TOUCH_GPA	0x10000ull	/* guest_touch's 16 pages */
+#define TOUCH_SIZE	0x10000ull
+#define STRESS_ROUNDS	100		/* of four changes each */
+
+static hv_vm_space_t stress_asid;
+static uint8_t *stress_mem;		/* 2 MiB aligned: guest-physical [0, 2 MiB) of the space */
+static volatile int stress_done;
+static volatile unsigned stress_good, stress_bad;
+
+static uint64_t pool_free_now(void)
+{
+	struct hvmetal_info info;
+
+	return hvmetal_info(&info) == HV_SUCCESS ? info.pool_free : 0;
+}
+
+/*
+ * CPU 1: each round splits the 2 MiB page the guest runs in and narrows a page
+ * (protect), merges it back (a page table retired while the guest may walk it),
+ * unmaps the 16 touched pages (split) and maps them again (merge).
+ */
+static VOID EFIAPI ap_stress(VOID *arg)
+{
+	uint64_t rwx = HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC;
+
+	(void)arg;
+	for (unsigned i = 0; i < STRESS_ROUNDS; i++) {
+		uint64_t gpa = TOUCH_GPA + (i % 16) * 0x1000;
+		hv_return_t r[4];
+
+		r[0] = hv_vm_protect_space(stress_asid, gpa, 0x1000, HV_MEMORY_READ);
+		r[1] = hv_vm_protect_space(stress_asid, gpa, 0x1000, rwx);
+		r[2] = hv_vm_unmap_space(stress_asid, TOUCH_GPA, TOUCH_SIZE);
+		r[3] = hv_vm_map_space(stress_asid, stress_mem + TOUCH_GPA, TOUCH_GPA, TOUCH_SIZE, rwx);
+		for (unsigned k = 0; k < 4; k++) {
+			if (r[k] == HV_SUCCESS)
+				stress_good++;
+			else
+				stress_bad++;
+		}
+	}
+	stress_done = 1;
+}
+
+/*
+ * CPU 0 runs guest_touch in a space whose tables CPU 1 keeps splitting, merging,
+ * unmapping and mapping: every change must wait for CPU 0 to drop what it cached
+ * before a table page goes back to the pool.  Afterwards the pool is back where
+ * it was and hvmetal's canary page and code are intact.
+ */
+static void test_ept_stress(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	uint64_t rwx = HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC;
+	uint64_t baseline, after, violations = 0, other = 0, last_other = 0;
+	struct hvmetal_translation t = { 0 };
+	struct hvmetal_selfcheck sc = { 0 };
+	void *mem = NULL;
+	EFI_EVENT done = NULL;
+	EFI_STATUS st = EFI_NOT_READY;
+	uint32_t rounds = 0;
+
+	if (hv_vm_allocate(&mem, 2 * MB2, HV_ALLOCATE_DEFAULT) != HV_SUCCESS) {
+		tap_ok(0, "memory for the EPT stress");
+		return;
+	}
+	stress_mem = (uint8_t *)(((uintptr_t)mem + MB2 - 1) & ~(MB2 - 1));
+	memset(stress_mem, 0, 0x3000);
+	load(guest_touch, guest_touch_end);
+	memcpy(stress_mem + CODE, guest_touch, (size_t)(guest_touch_end - guest_touch));
+	baseline = pool_free_now();
+	if (hv_vm_space_create(&stress_asid) != HV_SUCCESS ||
+	    hv_vm_map_space(stress_asid, stress_mem, 0, MB2, rwx) != HV_SUCCESS ||
+	    hvmetal_vm_translate(stress_asid, CODE, &t) != HV_SUCCESS || t.page_size != MB2 ||
+	    hv_vcpu_set_space(vcpu, stress_asid) != HV_SUCCESS) {
+		tap_ok(0, "a space with a 2 MiB page for the EPT stress (page %lu)", t.page_size);
+		return;
+	}
+	stress_done = 0;
+	stress_good = stress_bad = 0;
+	st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done);
+	if (!EFI_ERROR(st))
+		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_stress, 1, done, 0, NULL, NULL);
+	/* Bounded: CPU 1's rounds take well under a second of guest time. */
+	for (uint64_t t0 = rdtsc(); !EFI_ERROR(st) && !stress_done && rdtsc() - t0 < 3000000000ull; ) {
+		uint64_t reason = hv_vcpu_run_until(vcpu, hv_tsc_clock() + 20000000ull) == HV_SUCCESS ?
+				  vmcs(VMCS_RO_EXIT_REASON) : 0;
+
+		if (reason == VMX_REASON_EPT_VIOLATION) {
+			violations++;	/* a page CPU 1 took away for a moment: run again */
+		} else if (reason != VMX_REASON_VMX_TIMER_EXPIRED) {
+			other++;
+			last_other = reason;
+		}
+	}
+	memcpy(&rounds, stress_mem + 0x2000, 4);
+	hv_vcpu_set_space(vcpu, HV_VM_SPACE_DEFAULT);
+	hv_vm_space_destroy(stress_asid);
+	after = pool_free_now();
+	tap_diag("EPT stress: %u rounds of the guest, %lu EPT violations, %u/%u changes good",
+		 rounds, violations, stress_good, stress_good + stress_bad);
+	tap_ok(!EFI_ERROR(st) && stress_done && stress_good == 4 * STRESS_ROUNDS && stress_bad == 0,
+	       "CPU 1 splits, merges, unmaps and maps the guest's pages %u times while CPU 0 runs it (%lx)",
+	       4 * STRESS_ROUNDS, (uint64_t)st);
+	tap_ok(rounds > 0 && violations > 0 && other == 0,
+	       "the guest ran on through it, faulting only on pages taken away (%u rounds, %lu faults, "
+	       "%lu other exits, last %lu)", rounds, violations, other, last_other);
+	tap_ok(after == baseline && hvmetal_selfcheck(&sc) == HV_SUCCESS && sc.canary_intact &&
+	       sc.code_intact, "afterwards the pool is back to its baseline (%lu -> %lu KiB free), "
+	       "hvmetal's canary and code intact", baseline >> 10, after >> 10);
+	if (done)
+		uefi_call_wrapper(BS->CloseEvent, 1, done);
+	hv_vm_deallocate(mem, 2 * MB2);
+}
+
 void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 {
 	hv_vcpuid_t second = 0;
@@ -657,8 +775,10 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_deadline();
 	test_spaces();
 	test_shadow_vmcs();
-	if (mp && cpus > 1)
+	if (mp && cpus > 1) {
 		test_other_cpu(mp);
+		test_ept_stress(mp);
+	}
 	r = hv_vcpu_get_exec_time(vcpu, &t);
 	load(guest_exits, guest_exits_end);
 	tap_ok(r == HV_SUCCESS && t > 0 && hv_vcpu_get_idle_time(vcpu, &idle) == HV_SUCCESS && idle == 0 &&

@@ -2,6 +2,7 @@
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
 #include "hvtest_vm.h"
+#include "kernel/cpu.h"
 #include "tap.h"
 #include "window.h"
 
@@ -282,7 +283,88 @@ static void test_pool_exhaustion(uint8_t *mem)
 	       "destroying the space gives the tables back");
 }
 
-void test_vm_api(const struct hvmetal_info *info)
+/* ---- a long map on CPU 0, other calls on the same VM from CPU 1 ---- */
+
+#define FLIGHT_PAGES	8192	/* 32 MiB of guest-physical, every page a run of its own */
+#define FLIGHT_WAIT	2000000000ull
+
+static hv_vm_space_t flight_asid;
+static uint64_t flight_tables;		/* the VM's table pages before the map */
+static volatile int flight;		/* 1 while CPU 0 is inside hv_vm_map, 2 after */
+static volatile int flight_ap_done, flight_busy_during;
+static volatile unsigned flight_calls;	/* CPU 1's calls that completed during the map */
+static volatile hv_return_t flight_busy;
+
+/*
+ * CPU 1: once the map has put in its first run (more table pages), destroying
+ * its space must be HV_BUSY, and calls on the VM must go on completing.
+ */
+static VOID EFIAPI ap_during_map(VOID *arg)
+{
+	struct hvmetal_vm_stats st = { 0 };
+	uint64_t t0 = rdtsc();
+
+	(void)arg;
+	while (flight != 2 && rdtsc() - t0 < FLIGHT_WAIT &&
+	       !(hvmetal_vm_stats(&st) == HV_SUCCESS && st.table_pages > flight_tables))
+		cpu_pause();
+	if (flight == 1) {
+		flight_busy = hv_vm_space_destroy(flight_asid);
+		flight_busy_during = flight == 1;
+	}
+	while (flight == 1 && rdtsc() - t0 < FLIGHT_WAIT)
+		if (hvmetal_vm_stats(&st) == HV_SUCCESS && flight == 1)
+			flight_calls++;
+	flight_ap_done = 1;
+}
+
+static void test_map_concurrent(EFI_MP_SERVICES_PROTOCOL *mp, uint8_t *mem)
+{
+	struct hvmetal_vm_stats st;
+	EFI_EVENT done = NULL;
+	EFI_STATUS status;
+	struct window w;
+	hv_return_t r = HV_ERROR;
+
+	if (window_open(&w, FLIGHT_PAGES) < 0 || hv_vm_space_create(&flight_asid) != HV_SUCCESS ||
+	    hvmetal_vm_stats(&st) != HV_SUCCESS) {
+		tap_ok(0, "a scattered window and a space for the concurrent map");
+		return;
+	}
+	/* Two pages 8 KiB apart, alternately: no two neighbours are host-contiguous. */
+	for (uint64_t i = 0; i < FLIGHT_PAGES; i++)
+		w.pte[i] = ((uintptr_t)mem + (i & 1) * 2 * K4) | WINDOW_RW;
+	flight_tables = st.table_pages;
+	flight = 0;
+	flight_ap_done = flight_busy_during = 0;
+	flight_calls = 0;
+	flight_busy = HV_ERROR;
+	status = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done);
+	if (!EFI_ERROR(status))
+		status = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_during_map, 1, done, 0, NULL, NULL);
+	if (!EFI_ERROR(status)) {
+		window_enter(&w);
+		flight = 1;
+		r = hv_vm_map_space(flight_asid, w.va, 0, FLIGHT_PAGES * K4, HV_MEMORY_READ);
+		flight = 2;
+		window_leave(&w);
+	}
+	for (uint64_t t0 = rdtsc(); !EFI_ERROR(status) && !flight_ap_done && rdtsc() - t0 < FLIGHT_WAIT; )
+		cpu_pause();
+	tap_ok(r == HV_SUCCESS && translates(flight_asid, K4, (uintptr_t)mem + 2 * K4, K4, HV_MEMORY_READ) &&
+	       translates(flight_asid, (FLIGHT_PAGES - 2) * K4, (uintptr_t)mem, K4, HV_MEMORY_READ),
+	       "CPU 0 maps %u scattered pages, one run each (%x)", FLIGHT_PAGES, r);
+	tap_ok(flight_busy_during && flight_busy == HV_BUSY,
+	       "destroying that space from CPU 1 while the map runs is HV_BUSY (%x)", flight_busy);
+	tap_ok(flight_calls >= 3,
+	       "calls on the same VM from CPU 1 complete while CPU 0's map runs (%u of them)", flight_calls);
+	tap_ok(hv_vm_space_destroy(flight_asid) == HV_SUCCESS, "once the map is done the space goes");
+	if (done)
+		uefi_call_wrapper(BS->CloseEvent, 1, done);
+	window_close(&w);
+}
+
+void test_vm_api(const struct hvmetal_info *info, EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 {
 	uint64_t baseline = pool_free_now();
 	void *mem = 0;
@@ -300,6 +382,8 @@ void test_vm_api(const struct hvmetal_info *info)
 		test_spaces(mem);
 		test_pool_exhaustion(mem);
 		test_spaces_bounded_by_memory();
+		if (mp && cpus > 1)
+			test_map_concurrent(mp, mem);
 	}
 	tap_ok(hv_vm_destroy() == HV_SUCCESS && pool_free_now() == baseline,
 	       "hv_vm_destroy returns hvmetal's pool to its baseline (%lu KiB free)", baseline >> 10);
