@@ -3,6 +3,7 @@
 #include "kernel/cpu.h"
 #include "kernel/kick.h"
 #include "kernel/msr_safe.h"
+#include "vm/vcpu.h"
 
 #define MSR_MISC_ENABLE		0x1a0
 #define MISC_LIMIT_CPUID	(1ull << 22)	/* would hide the leaves hvmetal reads */
@@ -18,16 +19,41 @@ enum msr_do {
 struct msr_rule {
 	uint32_t first, last;
 	uint8_t read, write;
-	int (*emulate)(uint64_t val);	/* a write: 0 done, -1 #GP */
+	int (*emulate)(uint32_t msr, uint64_t val);	/* a write: 0 done, -1 #GP */
 };
 
-static int write_misc_enable(uint64_t val)
+static int write_misc_enable(uint32_t msr, uint64_t val)
 {
+	(void)msr;
 	uint64_t old = rdmsr(MSR_MISC_ENABLE);
 
 	if ((val & ~old) & (MISC_LIMIT_CPUID | MISC_XD_DISABLE))
 		return -1;
 	return msr_safe_write(MSR_MISC_ENABLE, val);
+}
+
+static int write_apic_base(uint32_t msr, uint64_t val)
+{
+	(void)msr;
+	return cd_apic_write_base(val);
+}
+
+static int write_icr(uint32_t msr, uint64_t val)
+{
+	(void)msr;
+	return cd_apic_write_icr(val);
+}
+
+/* An MSR guests swap (vm/vcpu.h): written, and this CPU's copy of the value kept. */
+static int write_swapped(uint32_t msr, uint64_t val)
+{
+	int i = vcpu_swapped_index(msr);
+
+	if (msr_safe_write(msr, val))
+		return -1;
+	if (i >= 0)
+		this_cpu()->cd_msr[i] = val;
+	return 0;
 }
 
 /*
@@ -37,7 +63,7 @@ static int write_misc_enable(uint64_t val)
  * memory; the hypervisor ranges would reach the hypervisor below hvmetal, if any.
  */
 static const struct msr_rule rules[] = {
-	{ MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, MSR_NATIVE, MSR_EMULATE, cd_apic_write_base },
+	{ MSR_IA32_APIC_BASE, MSR_IA32_APIC_BASE, MSR_NATIVE, MSR_EMULATE, write_apic_base },
 	{ MSR_MISC_ENABLE, MSR_MISC_ENABLE, MSR_NATIVE, MSR_EMULATE, write_misc_enable },
 	{ 0x3f1, 0x3f1, MSR_NATIVE, MSR_REFUSE, 0 },		/* IA32_PEBS_ENABLE */
 	{ 0x480, 0x493, MSR_REFUSE, MSR_REFUSE, 0 },		/* IA32_VMX_* */
@@ -45,9 +71,12 @@ static const struct msr_rule rules[] = {
 	{ 0x570, 0x572, MSR_REFUSE, MSR_REFUSE, 0 },		/* IA32_RTIT_CTL, STATUS, CR3_MATCH */
 	{ 0x580, 0x58f, MSR_REFUSE, MSR_REFUSE, 0 },		/* IA32_RTIT_ADDRn_A/B */
 	{ 0x600, 0x600, MSR_NATIVE, MSR_REFUSE, 0 },		/* IA32_DS_AREA */
-	{ MSR_X2APIC_ICR, MSR_X2APIC_ICR, MSR_NATIVE, MSR_EMULATE, cd_apic_write_icr },
+	{ MSR_X2APIC_ICR, MSR_X2APIC_ICR, MSR_NATIVE, MSR_EMULATE, write_icr },
+	{ 0xd90, 0xd90, MSR_NATIVE, MSR_EMULATE, write_swapped },		/* IA32_BNDCFGS */
 	{ 0x40000000, 0x400000ff, MSR_REFUSE, MSR_REFUSE, 0 },	/* hypervisor MSRs */
 	{ 0x4b564d00, 0x4b564dff, MSR_REFUSE, MSR_REFUSE, 0 },	/* KVM's */
+	{ 0xc0000081, 0xc0000084, MSR_NATIVE, MSR_EMULATE, write_swapped },	/* STAR..SFMASK */
+	{ 0xc0000103, 0xc0000103, MSR_NATIVE, MSR_EMULATE, write_swapped },	/* TSC_AUX */
 };
 
 static const struct msr_rule *find_rule(uint32_t msr)
@@ -107,7 +136,7 @@ enum exit_action cd_exit_wrmsr(struct vmx_exit *ex)
 	if (!r || r->write == MSR_NATIVE)
 		err = msr_safe_write(msr, val);
 	else if (r->write == MSR_EMULATE)
-		err = r->emulate(val);
+		err = r->emulate(msr, val);
 	else
 		err = -1;
 	return err ? refuse() : EXIT_ADVANCE;

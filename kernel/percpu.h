@@ -21,6 +21,8 @@ struct tss64 {
 #define PENDING_NMI		(1u << 0)	/* an NMI of the control domain's to inject */
 #define PENDING_CD_EPT		(1u << 1)	/* its EPT changed: INVEPT before resuming it */
 
+#define PERCPU_SWAPPED_MSRS	8
+
 #define HOST_STACK_PAGES	4	/* exit handling stack */
 #define HOST_IST_PAGES		2	/* NMI, #DF, #MC each */
 
@@ -46,6 +48,8 @@ struct percpu {
 	uint32_t kick_inflight;
 	uint32_t cd_nmi_gen, cd_nmi_seen;
 	void *cd_xsave;			/* the control domain's extended state while a guest runs */
+	/* Its values of the MSRs guests swap (vm/vcpu.h), KERNEL_GS_BASE aside: its writes exit. */
+	uint64_t cd_msr[PERCPU_SWAPPED_MSRS];
 	uint64_t cd_xcr0;		/* its XCR0: read at launch, then every XSETBV exits */
 	uint64_t gdt[HOST_GDT_ENTRIES];
 	struct tss64 tss;

@@ -8,7 +8,7 @@ mkdir -p "$out"
 printf 'next = \\EFI\\hvmetal\\hvbench.efi\n' > "$out/hvmetal.cfg"
 scripts/mkesp.sh "$out/esp.img" build/hvmetal.efi build/hvtest.efi "$out/hvmetal.cfg"
 mcopy -o -i "$out/esp.img" build/hvbench.efi ::/EFI/hvmetal/hvbench.efi
-scripts/boot.sh bochs 1 "$out/esp.img" "$out/serial" 300
+scripts/boot.sh bochs 1 "$out/esp.img" "$out/serial" 900
 rc=$?
 tr -d '\r' < "$out/serial" | sed -n 's/^bench: //p' | tee "$out/table.txt"
 grep -q '^done' "$out/table.txt" && [ $rc -eq 0 ]

@@ -459,7 +459,7 @@ hv_return_t vcpu_write_fpstate(struct vcpu *v, const uint8_t *area)
 	return HV_SUCCESS;
 }
 
-static int swapped_index(uint32_t msr)
+int vcpu_swapped_index(uint32_t msr)
 {
 	for (int i = 0; i < VCPU_MSR_SWAPPED; i++)
 		if (vcpu_swapped_msr[i] == msr && (vcpu_swapped_mask & (1u << i)))
@@ -495,7 +495,7 @@ static void bitmap_set(uint8_t *bm, int bit, bool exit)
 
 hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t arg)
 {
-	int sw = swapped_index(msr), bit = bitmap_bit(msr);
+	int sw = vcpu_swapped_index(msr), bit = bitmap_bit(msr);
 	uint64_t flags;
 
 	/* Only MSRs hvmetal can keep apart from the control domain's may go native. */
@@ -521,12 +521,16 @@ hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t 
 		return HV_BAD_ARGUMENT;
 	bitmap_set(v->msr_bitmap, bit, !(flags & HV_MSR_READ));
 	bitmap_set(v->msr_bitmap + 2048, bit, !(flags & HV_MSR_WRITE));
+	if (sw >= 0 && (flags & HV_MSR_WRITE))
+		v->msr_native_write |= 1u << sw;
+	else if (sw >= 0)
+		v->msr_native_write &= ~(1u << sw);
 	return HV_SUCCESS;
 }
 
 hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
-	int sw = swapped_index(msr), field = vmcs_msr_field(msr);
+	int sw = vcpu_swapped_index(msr), field = vmcs_msr_field(msr);
 
 	if (sw >= 0)
 		*val = v->msr[sw];
@@ -541,7 +545,7 @@ hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val)
 
 hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val)
 {
-	int sw = swapped_index(msr), field = vmcs_msr_field(msr);
+	int sw = vcpu_swapped_index(msr), field = vmcs_msr_field(msr);
 
 	if (sw >= 0) {
 		/* WRMSR would #GP in hvmetal on these. */

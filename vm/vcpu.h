@@ -28,6 +28,8 @@ enum vcpu_msr {
 	VCPU_MSR_KGSBASE, VCPU_MSR_TSC_AUX, VCPU_MSR_BNDCFGS, VCPU_MSR_SWAPPED,
 };
 
+_Static_assert(VCPU_MSR_SWAPPED <= PERCPU_SWAPPED_MSRS, "percpu cd_msr holds them all");
+
 /* Their numbers, by enum vcpu_msr. */
 extern const uint32_t vcpu_swapped_msr[VCPU_MSR_SWAPPED];
 /* 1 << enum vcpu_msr for those this CPU has (TSC_AUX needs RDTSCP, BNDCFGS MPX). */
@@ -65,10 +67,14 @@ struct vcpu {
 	uint64_t ept_gen;		/* generation of the space this vCPU last invalidated at */
 	uint64_t cr2, dr[4], dr6, xcr0, tpr;
 	uint64_t msr[VCPU_MSR_SWAPPED];
+	uint32_t msr_native_write;	/* 1 << enum vcpu_msr: the guest may WRMSR it itself */
 	uint64_t exec_ticks;		/* TSC ticks spent in the guest */
 	struct vcpu *next_free;		/* on vm->free_vcpus after destroy */
 	uint64_t tsc_offset;		/* hv_vm_sync_tsc's, for VCPU_REQ_TSC */
 };
+
+/* Where the swapped MSR msr is in enum vcpu_msr, or -1 (also for those this CPU lacks). */
+int vcpu_swapped_index(uint32_t msr);
 
 /* Once at boot: sizes and masks of the CPU's XSAVE state. */
 void vcpu_setup(void);	/* also gives each CPU a save area for the control domain's state */

@@ -31,8 +31,8 @@ extern int vcpu_enter(struct gpr_frame *g, uint32_t launched);	/* vcpu_entry.asm
 
 /* What the control domain had in the registers a guest run borrows (XCR0: percpu). */
 struct cd_saved {
-	uint64_t cr2, dr[4], dr6, xfd;
-	uint64_t msr[VCPU_MSR_SWAPPED];
+	uint64_t cr2, dr[4], dr6, xfd, kgsbase;
+	uint32_t msr_loaded;	/* 1 << enum vcpu_msr: the guest's value differs, loaded */
 };
 
 static uint64_t read_dr(unsigned n)
@@ -60,6 +60,46 @@ static void write_dr(unsigned n, uint64_t v)
 	}
 }
 
+/*
+ * The MSRs of enum vcpu_msr. KERNEL_GS_BASE changes under SWAPGS, so both sides'
+ * values are read every run. The control domain's others are known per CPU
+ * (percpu cd_msr: its writes to them exit, cd_msr.c), and a guest changes its own
+ * only where the VMM let it write them natively: a run writes just the MSRs
+ * whose values differ, and reads back just those the guest could change.
+ */
+static void swap_msrs_in(struct vcpu *v, struct cd_saved *cd, const struct percpu *cpu)
+{
+	uint32_t loaded = 0;
+
+	cd->kgsbase = rdmsr(vcpu_swapped_msr[VCPU_MSR_KGSBASE]);
+	wrmsr(vcpu_swapped_msr[VCPU_MSR_KGSBASE], v->msr[VCPU_MSR_KGSBASE]);
+	for (uint32_t m = vcpu_swapped_mask & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1) {
+		unsigned i = __builtin_ctz(m);
+
+		if (v->msr[i] != cpu->cd_msr[i]) {
+			wrmsr(vcpu_swapped_msr[i], v->msr[i]);
+			loaded |= 1u << i;
+		}
+	}
+	cd->msr_loaded = loaded;
+}
+
+static void swap_msrs_out(struct vcpu *v, const struct cd_saved *cd, const struct percpu *cpu)
+{
+	uint32_t m;
+
+	v->msr[VCPU_MSR_KGSBASE] = rdmsr(vcpu_swapped_msr[VCPU_MSR_KGSBASE]);
+	wrmsr(vcpu_swapped_msr[VCPU_MSR_KGSBASE], cd->kgsbase);
+	for (m = v->msr_native_write & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1)
+		v->msr[__builtin_ctz(m)] = rdmsr(vcpu_swapped_msr[__builtin_ctz(m)]);
+	for (m = (cd->msr_loaded | v->msr_native_write) & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1) {
+		unsigned i = __builtin_ctz(m);
+
+		if (v->msr[i] != cpu->cd_msr[i])	/* what the guest left differs */
+			wrmsr(vcpu_swapped_msr[i], cpu->cd_msr[i]);
+	}
+}
+
 static void switch_to_guest(struct vcpu *v, struct cd_saved *cd, struct percpu *cpu)
 {
 	cd->cr2 = read_cr2();
@@ -76,12 +116,7 @@ static void switch_to_guest(struct vcpu *v, struct cd_saved *cd, struct percpu *
 		wrmsr(MSR_IA32_XFD, 0);
 	xcr0_write(xstate_supported);
 	xstate_save(cpu->cd_xsave);
-	for (unsigned i = 0; i < VCPU_MSR_SWAPPED; i++) {
-		if (!(vcpu_swapped_mask & (1u << i)))
-			continue;
-		cd->msr[i] = rdmsr(vcpu_swapped_msr[i]);
-		wrmsr(vcpu_swapped_msr[i], v->msr[i]);
-	}
+	swap_msrs_in(v, cd, cpu);
 	write_cr2(v->cr2);
 	for (unsigned i = 0; i < 4; i++)
 		write_dr(i, v->dr[i]);
@@ -98,12 +133,7 @@ static void switch_to_cd(struct vcpu *v, const struct cd_saved *cd, struct percp
 	v->dr6 = read_dr(6);
 	xcr0_write(xstate_supported);
 	xstate_save(v->xsave);
-	for (unsigned i = 0; i < VCPU_MSR_SWAPPED; i++) {
-		if (!(vcpu_swapped_mask & (1u << i)))
-			continue;
-		v->msr[i] = rdmsr(vcpu_swapped_msr[i]);
-		wrmsr(vcpu_swapped_msr[i], cd->msr[i]);
-	}
+	swap_msrs_out(v, cd, cpu);
 	write_cr2(cd->cr2);
 	for (unsigned i = 0; i < 4; i++)
 		write_dr(i, cd->dr[i]);
