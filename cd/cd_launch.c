@@ -272,6 +272,7 @@ int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 	/* Its values of the MSRs guests swap; from now on its writes to them exit (cd_msr.c). */
 	for (uint32_t m = vcpu_swapped_mask & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1)
 		cpu->cd_msr[__builtin_ctz(m)] = rdmsr(vcpu_swapped_msr[__builtin_ctz(m)]);
+	cpu->cd_msr_gen = 1;	/* a new vCPU's 0 makes it work out which differ */
 	cpu->launched = 1;
 	__atomic_add_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);
 	err = cd_vmlaunch();	/* returns only when VMLAUNCH failed */

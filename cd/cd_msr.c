@@ -51,8 +51,10 @@ static int write_swapped(uint32_t msr, uint64_t val)
 
 	if (msr_safe_write(msr, val))
 		return -1;
-	if (i >= 0)
+	if (i >= 0) {
 		this_cpu()->cd_msr[i] = val;
+		this_cpu()->cd_msr_gen++;	/* each vCPU works out msr_differs again */
+	}
 	return 0;
 }
 

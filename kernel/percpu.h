@@ -50,6 +50,7 @@ struct percpu {
 	void *cd_xsave;			/* the control domain's extended state while a guest runs */
 	/* Its values of the MSRs guests swap (vm/vcpu.h), KERNEL_GS_BASE aside: its writes exit. */
 	uint64_t cd_msr[PERCPU_SWAPPED_MSRS];
+	uint32_t cd_msr_gen;		/* bumped at each change of cd_msr; starts at 1 */
 	uint64_t cd_xcr0;		/* its XCR0: read at launch, then every XSETBV exits */
 	uint64_t gdt[HOST_GDT_ENTRIES];
 	struct tss64 tss;

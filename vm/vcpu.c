@@ -557,6 +557,7 @@ hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val)
 		if (sw == VCPU_MSR_BNDCFGS && ((val & 0xffc) || !guest_pt_canonical(val & ~0xfffull, false)))
 			return HV_BAD_ARGUMENT;
 		v->msr[sw] = val;
+		v->cd_msr_gen = 0;	/* the next run works out which differ again */
 	} else if (field >= 0) {
 		if (msr == 0x174 ? (val >> 32) != 0 : !guest_pt_canonical(val, false))
 			return HV_BAD_ARGUMENT;

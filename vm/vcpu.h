@@ -68,6 +68,8 @@ struct vcpu {
 	uint64_t cr2, dr[4], dr6, xcr0, tpr;
 	uint64_t msr[VCPU_MSR_SWAPPED];
 	uint32_t msr_native_write;	/* 1 << enum vcpu_msr: the guest may WRMSR it itself */
+	uint32_t msr_differs;		/* 1 << enum vcpu_msr: not the control domain's value */
+	uint32_t cd_msr_gen;		/* the owner's cd_msr_gen msr_differs was worked out at */
 	uint64_t exec_ticks;		/* TSC ticks spent in the guest */
 	struct vcpu *next_free;		/* on vm->free_vcpus after destroy */
 	uint64_t tsc_offset;		/* hv_vm_sync_tsc's, for VCPU_REQ_TSC */

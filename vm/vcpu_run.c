@@ -63,41 +63,47 @@ static void write_dr(unsigned n, uint64_t v)
 /*
  * The MSRs of enum vcpu_msr. KERNEL_GS_BASE changes under SWAPGS, so both sides'
  * values are read every run. The control domain's others are known per CPU
- * (percpu cd_msr: its writes to them exit, cd_msr.c), and a guest changes its own
- * only where the VMM let it write them natively: a run writes just the MSRs
- * whose values differ, and reads back just those the guest could change.
+ * (percpu cd_msr, current as of cd_msr_gen: its writes to them exit, cd_msr.c),
+ * and a guest changes its own only where the VMM lets it write them natively:
+ * v->msr_differs says which of them differ from the control domain's, and a run
+ * writes just those, and reads back just the native ones.
  */
 static void swap_msrs_in(struct vcpu *v, struct cd_saved *cd, const struct percpu *cpu)
 {
-	uint32_t loaded = 0;
+	uint32_t kgs = vcpu_swapped_msr[VCPU_MSR_KGSBASE];
 
-	cd->kgsbase = rdmsr(vcpu_swapped_msr[VCPU_MSR_KGSBASE]);
-	wrmsr(vcpu_swapped_msr[VCPU_MSR_KGSBASE], v->msr[VCPU_MSR_KGSBASE]);
-	for (uint32_t m = vcpu_swapped_mask & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1) {
-		unsigned i = __builtin_ctz(m);
-
-		if (v->msr[i] != cpu->cd_msr[i]) {
-			wrmsr(vcpu_swapped_msr[i], v->msr[i]);
-			loaded |= 1u << i;
-		}
+	cd->kgsbase = rdmsr(kgs);
+	if (v->msr[VCPU_MSR_KGSBASE] != cd->kgsbase)
+		wrmsr(kgs, v->msr[VCPU_MSR_KGSBASE]);
+	if (v->cd_msr_gen != cpu->cd_msr_gen) {
+		v->msr_differs = 0;
+		for (uint32_t m = vcpu_swapped_mask & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1)
+			if (v->msr[__builtin_ctz(m)] != cpu->cd_msr[__builtin_ctz(m)])
+				v->msr_differs |= 1u << __builtin_ctz(m);
+		v->cd_msr_gen = cpu->cd_msr_gen;
 	}
-	cd->msr_loaded = loaded;
+	for (uint32_t m = v->msr_differs; m; m &= m - 1)
+		wrmsr(vcpu_swapped_msr[__builtin_ctz(m)], v->msr[__builtin_ctz(m)]);
+	cd->msr_loaded = v->msr_differs;
 }
 
 static void swap_msrs_out(struct vcpu *v, const struct cd_saved *cd, const struct percpu *cpu)
 {
-	uint32_t m;
+	uint32_t kgs = vcpu_swapped_msr[VCPU_MSR_KGSBASE];
 
-	v->msr[VCPU_MSR_KGSBASE] = rdmsr(vcpu_swapped_msr[VCPU_MSR_KGSBASE]);
-	wrmsr(vcpu_swapped_msr[VCPU_MSR_KGSBASE], cd->kgsbase);
-	for (m = v->msr_native_write & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1)
-		v->msr[__builtin_ctz(m)] = rdmsr(vcpu_swapped_msr[__builtin_ctz(m)]);
-	for (m = (cd->msr_loaded | v->msr_native_write) & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1) {
+	v->msr[VCPU_MSR_KGSBASE] = rdmsr(kgs);
+	if (v->msr[VCPU_MSR_KGSBASE] != cd->kgsbase)
+		wrmsr(kgs, cd->kgsbase);
+	for (uint32_t m = v->msr_native_write & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1) {
 		unsigned i = __builtin_ctz(m);
 
-		if (v->msr[i] != cpu->cd_msr[i])	/* what the guest left differs */
-			wrmsr(vcpu_swapped_msr[i], cpu->cd_msr[i]);
+		v->msr[i] = rdmsr(vcpu_swapped_msr[i]);
+		v->msr_differs = (v->msr_differs & ~(1u << i)) |
+				 (v->msr[i] != cpu->cd_msr[i] ? 1u << i : 0);
 	}
+	/* Where the CPU holds a value not the control domain's, its own goes back. */
+	for (uint32_t m = cd->msr_loaded | v->msr_differs; m; m &= m - 1)
+		wrmsr(vcpu_swapped_msr[__builtin_ctz(m)], cpu->cd_msr[__builtin_ctz(m)]);
 }
 
 static void switch_to_guest(struct vcpu *v, struct cd_saved *cd, struct percpu *cpu)
