@@ -132,6 +132,7 @@ static void write_reset_state(void)
 	/* CR0.ET and the fixed bits (NE); CR4 only its fixed bits (VMXE). */
 	vmcs_write(VMCS_GUEST_CR0, (CR0_ET | vmcs_policy.cr0_fixed0) & vmcs_policy.cr0_fixed1);
 	vmcs_write(VMCS_GUEST_CR4, vmcs_policy.cr4_fixed0 & vmcs_policy.cr4_fixed1);
+	vmcs_write(VMCS_CR4_MASK, vmcs_policy.cr4_mask_forced);
 	vmcs_write(VMCS_GUEST_RIP, 0xfff0);
 	vmcs_write(VMCS_GUEST_RFLAGS, 2);
 	vmcs_write(VMCS_GUEST_DR7, 0x400);

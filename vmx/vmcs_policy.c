@@ -7,6 +7,7 @@
 
 #define CR0_PE			(1ULL << 0)
 #define CR0_PG			(1ULL << 31)
+#define CR4_KL			(1ULL << 19)
 
 #define MISC_ACTIVITY_HLT	(1ULL << 6)	/* IA32_VMX_MISC: the HLT activity state */
 
@@ -189,7 +190,7 @@ static const struct vmcs_field fields[] = {
 	ROW(VMCS_HOST_IA32_SYSENTER_CS, 32, HOST, NONE),
 	/* natural-width control */
 	ROW(VMCS_CTRL_CR0_MASK, NATURAL, CONTROL, FREE),
-	ROW(VMCS_CTRL_CR4_MASK, NATURAL, CONTROL, FREE),
+	ROW(VMCS_CTRL_CR4_MASK, NATURAL, CONTROL, CR4_MASK),
 	ROW(VMCS_CTRL_CR0_SHADOW, NATURAL, CONTROL, FREE),
 	ROW(VMCS_CTRL_CR4_SHADOW, NATURAL, CONTROL, FREE),
 	ROW(VMCS_CTRL_CR3_VALUE0, NATURAL, CONTROL, FREE),
@@ -369,6 +370,13 @@ void vmcs_policy_init(struct vmcs_policy *p, const struct vmx_caps *caps, uint64
 	p->cr0_fixed1 = caps->cr0_fixed1;
 	p->cr4_fixed0 = caps->cr4_fixed0;
 	p->cr4_fixed1 = caps->cr4_fixed1;
+	/*
+	 * Key Locker's wrapping key is per CPU, shared with the control domain, and
+	 * hvmetal does not intercept LOADIWKEY: no guest may turn CR4.KL on, neither
+	 * through the VMCS nor by its own MOV to CR4 (that exits to the VMM).
+	 */
+	p->cr4_mask_forced = p->cr4_fixed1 & CR4_KL;
+	p->cr4_fixed1 &= ~CR4_KL;
 
 	p->basic = basic;
 	p->misc = misc;
@@ -481,6 +489,10 @@ static int field_caps(const struct vmcs_policy *p, const struct vmcs_field *f, b
 	case VMCS_ACCESS_CR4:
 		*allowed_0 = p->cr4_fixed0;
 		*allowed_1 = p->cr4_fixed1;
+		return 0;
+	case VMCS_ACCESS_CR4_MASK:
+		*allowed_0 = p->cr4_mask_forced;
+		*allowed_1 = ~0ull;
 		return 0;
 	case VMCS_ACCESS_ACTIVITY:
 		/*

@@ -19,6 +19,7 @@ struct vmcs_policy {
 	struct vmx_ctl pin, proc, proc2, entry, exit;
 	/* For guests (unrestricted guest: CR0.PE and CR0.PG are free). */
 	uint64_t cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+	uint64_t cr4_mask_forced;	/* CR4 bits a guest's own MOV to CR4 may not change */
 	/* Raw, as reported by IA32_VMX_BASIC, _MISC, _VMCS_ENUM, _EPT_VPID_CAP. */
 	uint64_t basic, misc, vmcs_enum, ept_vpid;
 	/* VMX-preemption timer frequency: tsc_hz >> (misc & 31). */
@@ -55,6 +56,7 @@ enum vmcs_access {
 	VMCS_ACCESS_CR0,	/* guest CR0/CR4: within the policy's fixed bits */
 	VMCS_ACCESS_CR4,
 	VMCS_ACCESS_ACTIVITY,	/* active, or HLT where the CPU has it: states a kick ends */
+	VMCS_ACCESS_CR4_MASK,	/* any value; hvmetal's forced bits added */
 };
 
 /* One row of the field table: a full-field encoding, its SDM group, its access. */

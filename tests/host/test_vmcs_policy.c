@@ -644,6 +644,8 @@ access_fits(const struct vmcs_field *f)
 		return f->type == VMCS_TYPE_GUEST && f->width == VMCS_WIDTH_NATURAL;
 	case VMCS_ACCESS_ACTIVITY:
 		return f->type == VMCS_TYPE_GUEST && f->width == VMCS_WIDTH_32;
+	case VMCS_ACCESS_CR4_MASK:
+		return f->type == VMCS_TYPE_CONTROL && f->width == VMCS_WIDTH_NATURAL;
 	}
 	return false;
 }
@@ -667,6 +669,7 @@ expected_access(uint32_t e)
 		{ VMCS_GUEST_CR0, VMCS_ACCESS_CR0 },
 		{ VMCS_GUEST_CR4, VMCS_ACCESS_CR4 },
 		{ VMCS_GUEST_ACTIVITY_STATE, VMCS_ACCESS_ACTIVITY },
+		{ VMCS_CTRL_CR4_MASK, VMCS_ACCESS_CR4_MASK },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(special); i++)
@@ -707,7 +710,7 @@ test_field_table(void **state)
 		if (f->width != ((e >> 13) & 3))
 			fail_msg("%#x listed with width %u, encoding says %u", e, f->width,
 				 (e >> 13) & 3);
-		if (f->access > VMCS_ACCESS_ACTIVITY || !access_fits(f))
+		if (f->access > VMCS_ACCESS_CR4_MASK || !access_fits(f))
 			fail_msg("%#x: access %u does not fit type %u width %u", e, f->access,
 				 f->type, f->width);
 		if (f->access != expected_access(e))
@@ -856,6 +859,24 @@ test_activity_state(void **state)
 	assert_int_equal(write_ok(&p, VMCS_GUEST_ACTIVITY_STATE, 0), 0);
 }
 
+/* Issue 9, defect 13: LOADIWKEY is not intercepted, so no guest gets CR4.KL. */
+static void
+test_key_locker(void **state)
+{
+	struct vmx_msrs m = modern();
+	struct vmcs_policy p;
+
+	(void)state;
+	p = policy_of(&m);
+	assert_int_equal(write_ok(&p, VMCS_CTRL_CR4_MASK, 0), 0);	/* no Key Locker: nothing forced */
+	m.cr4_fixed1 |= 1ull << 19;					/* a CPU with Key Locker */
+	p = policy_of(&m);
+	assert_int_equal(p.cr4_fixed1 & (1ull << 19), 0);
+	write_refused(&p, VMCS_GUEST_CR4, p.cr4_fixed0 | (1ull << 19));
+	assert_int_equal(write_ok(&p, VMCS_CTRL_CR4_MASK, 0x20), 0x20 | (1ull << 19));
+	expect_caps(&p, VMCS_CTRL_CR4_MASK, 1ull << 19, ~0ull);
+}
+
 int
 main(void)
 {
@@ -878,6 +899,7 @@ main(void)
 		cmocka_unit_test(test_every_encoding),
 		cmocka_unit_test(test_apple_names_listed),
 		cmocka_unit_test(test_activity_state),
+		cmocka_unit_test(test_key_locker),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
