@@ -157,6 +157,7 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined \
 FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
 fuzz_insn_decode_SRCS := cd/insn_decode.c
 fuzz_config_SRCS := boot/config.c kernel/log.c
+fuzz_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/%,$(FUZZERS))
 
 $(B)/fuzz/%: tests/fuzz/%.c $$($$*_SRCS) | deps-ok
