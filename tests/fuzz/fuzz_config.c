@@ -13,7 +13,9 @@
 
 #include "boot/config.h"
 
-#define CHECK(c)	do { if (!(c)) __builtin_trap(); } while (0)
+/* A broken invariant: say which, then abort (libFuzzer saves the input). */
+#define CHECK(c)	do { if (!(c)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
+				  abort(); } } while (0)
 
 struct ref {
 	char next[CONFIG_PATH_MAX];

@@ -7,13 +7,16 @@
  * instruction is never longer.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sanitizer/asan_interface.h>
 
 #include "cd/insn_decode.h"
 
-#define CHECK(c)	do { if (!(c)) __builtin_trap(); } while (0)
+/* A broken invariant: say which, then abort (libFuzzer saves the input). */
+#define CHECK(c)	do { if (!(c)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
+				  abort(); } } while (0)
 
 /* Length of ModRM..displacement; 0 for a register operand. */
 static unsigned

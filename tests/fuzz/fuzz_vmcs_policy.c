@@ -11,6 +11,8 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <Hypervisor/hv_vmx.h>
@@ -19,7 +21,9 @@
 #include "vmx/vmx_bits.h"
 #include "vmx/vmx_caps.h"
 
-#define CHECK(c)	do { if (!(c)) __builtin_trap(); } while (0)
+/* A broken invariant: say which, then abort (libFuzzer saves the input). */
+#define CHECK(c)	do { if (!(c)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
+				  abort(); } } while (0)
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define FIELD_TYPE(f)	(((f) >> 10) & 3)
 #define FIELD_WIDTH(f)	(((f) >> 13) & 3)
