@@ -159,6 +159,7 @@ fuzz_insn_decode_SRCS := cd/insn_decode.c
 fuzz_config_SRCS := boot/config.c kernel/log.c
 fuzz_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 fuzz_ept_SRCS := ept/ept.c kernel/pool.c
+fuzz_guest_pt_SRCS := kernel/guest_pt.c hypercall/uaccess.c kernel/memmap.c
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/%,$(FUZZERS))
 
 $(B)/fuzz/%: tests/fuzz/%.c $$($$*_SRCS) | deps-ok

@@ -33,7 +33,7 @@
 #define PERM_ALL	(EPT_PERM_R | EPT_PERM_W | EPT_PERM_X | EPT_PERM_UX)
 #define HPA_END		((EPT_ADDR_MASK | PAGE_MASK) + 1)
 /* The model and the checks: their branches are no guide for the fuzzer, and cost time. */
-#define NO_COVERAGE	__attribute__((no_sanitize("coverage")))
+#define NO_COVERAGE	__attribute__((no_sanitize("coverage"), noinline))
 
 /* One mapped range: [gpa, end) -> hpa, all with perms. Kept sorted and merged. */
 struct range {
