@@ -162,11 +162,15 @@ fuzz_ept_SRCS := ept/ept.c kernel/pool.c
 fuzz_guest_pt_SRCS := kernel/guest_pt.c hypercall/uaccess.c kernel/memmap.c
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/%,$(FUZZERS))
 
-$(B)/fuzz/%: tests/fuzz/%.c $$($$*_SRCS) | deps-ok
+$(B)/fuzz/%: tests/fuzz/%.c $$($$*_SRCS) | fuzz-deps-ok
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -o $@ $< $($*_SRCS)
 
-.PHONY: fuzz fuzz-smoke
+# A build tree older than the fuzzers has its deps stamp but maybe no clang.
+.PHONY: fuzz fuzz-smoke fuzz-deps-ok
+fuzz-deps-ok: deps-ok
+	@command -v clang >/dev/null || scripts/deps.sh
+
 fuzz: $(FUZZ_BINS)
 	scripts/fuzz.sh long $(FUZZ_SECONDS) $(FUZZ_BINS)
 

@@ -43,7 +43,9 @@ for bin in "$@"; do
 	secs=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
 	if [ $rc -eq 0 ]; then
 		pass=$((pass + 1))
-		echo "fuzz $name: ok, ${execs:-?} executions (${secs:-?}/s)"
+		rate=
+		[ "$mode" = long ] && rate=" in $amount s (${secs:-?}/s)"
+		echo "fuzz $name: ok, ${execs:-?} executions$rate"
 	else
 		fail=$((fail + 1))
 		tail -n 40 "$log"
