@@ -162,17 +162,11 @@ ref_rights(struct ref *r, uint64_t entry)
 	r->nx |= !!(entry & XD);
 }
 
-static unsigned
-ref_maxphyaddr(const struct guest_paging *pg)
-{
-	return pg->maxphyaddr;
-}
-
 /* 32-bit paging (SDM 4.3): 4-byte entries, 4 MiB pages with PSE-36. */
 static enum guest_pt_result
 ref_walk32(struct ref *r, const struct guest_paging *pg, uint32_t la, struct guest_pt_walk *w)
 {
-	unsigned m = ref_maxphyaddr(pg) < 40 ? ref_maxphyaddr(pg) : 40;
+	unsigned m = pg->maxphyaddr < 40 ? pg->maxphyaddr : 40;
 	uint64_t pde, pte;
 
 	if (!ref_read(r, (pg->cr3 & 0xfffff000u) + (la >> 22) * 4, 4, &pde))
@@ -208,7 +202,7 @@ static enum guest_pt_result
 ref_walk8(struct ref *r, const struct guest_paging *pg, uint64_t table, uint64_t la,
 	  unsigned level, unsigned top, struct guest_pt_walk *w)
 {
-	unsigned m = ref_maxphyaddr(pg);
+	unsigned m = pg->maxphyaddr;
 	uint64_t above = BITS(top, m) | (pg->efer & EFER_NXE ? 0 : XD);
 
 	for (;; level--) {
@@ -256,7 +250,7 @@ ref_translate(const struct guest_paging *pg, bool ram_only, uint64_t va, unsigne
 	      struct guest_pt_walk *w)
 {
 	struct ref r = { .ram_only = ram_only, .user = true, .write = true };
-	unsigned m = ref_maxphyaddr(pg);
+	unsigned m = pg->maxphyaddr;
 	enum guest_pt_result res;
 	uint64_t pdpte;
 
