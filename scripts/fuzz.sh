@@ -24,7 +24,7 @@ seed() {
 for bin in "$@"; do
 	name=$(basename "$bin")
 	name=${name#fuzz_}
-	log=build/fuzz/$name.log
+	log=build/fuzz/$name.$mode.log
 	if [ "$mode" = smoke ]; then
 		work=$(mktemp -d)
 		seed "$name" "$work"
