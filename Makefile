@@ -155,4 +155,35 @@ test: deps-ok
 clean:
 	rm -rf $(B)
 
+# ---- Fuzzing (README.md, "Fuzzing"): libFuzzer harnesses over the real sources. ----
+# `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`)
+# runs each for FUZZ_SMOKE_RUNS inputs over its committed corpus.
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_RUNS ?= 20000
+FUZZ_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all -DHVMETAL_HOST_TEST -Iinclude -I.
+FUZZERS := $(basename $(notdir $(wildcard tests/fuzz/fuzz_*.c)))
+fuzz_insn_decode_SRCS := cd/insn_decode.c
+fuzz_config_SRCS := boot/config.c kernel/log.c
+fuzz_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
+fuzz_ept_SRCS := ept/ept.c kernel/pool.c
+fuzz_guest_pt_SRCS := kernel/guest_pt.c hypercall/uaccess.c kernel/memmap.c
+FUZZ_BINS := $(patsubst %,$(B)/fuzz/%,$(FUZZERS))
+
+$(B)/fuzz/%: tests/fuzz/%.c $$($$*_SRCS) | fuzz-deps-ok
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $($*_SRCS)
+
+# A build tree older than the fuzzers has its deps stamp but maybe no clang.
+.PHONY: fuzz fuzz-smoke fuzz-deps-ok
+fuzz-deps-ok: deps-ok
+	@command -v clang >/dev/null || scripts/deps.sh
+
+fuzz: $(FUZZ_BINS)
+	scripts/fuzz.sh long $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-smoke: $(FUZZ_BINS)
+	scripts/fuzz.sh smoke $(FUZZ_SMOKE_RUNS) $(FUZZ_BINS)
+# ---- end of fuzzing ----
+
 -include $(shell find $(B)/efi -name '*.d' 2>/dev/null)

@@ -2,7 +2,7 @@
 # Installs the Debian packages hvmetal needs to build, boot and test, if any are missing.
 set -euo pipefail
 pkgs=(gcc make nasm binutils gnu-efi mtools ovmf bochs bochs-sdl bochsbios vgabios
-      qemu-system-x86 libcmocka-dev perl)
+      qemu-system-x86 libcmocka-dev perl clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# `make test`: host unit tests, then the in-machine suite; prints each stage's time.
+# `make test`: host unit tests, a fuzzing smoke, then the in-machine suite; prints each stage's time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
-rm -f build/counts.host build/counts.machine
+rm -f build/counts.host build/counts.fuzz build/counts.machine
 stage() {
 	local name=$1; shift
 	local start=$(date +%s)
@@ -15,9 +15,10 @@ stage() {
 }
 stage "build" make -s all
 stage "host unit tests" make -s test-host
+stage "fuzz smoke (libFuzzer, one pass per harness)" make -s fuzz-smoke
 stage "in-machine suite (Bochs 1 and 4 CPUs, QEMU TCG)" scripts/test-machine.sh
 pass=0 fail=0
-for f in build/counts.host build/counts.machine; do
+for f in build/counts.host build/counts.fuzz build/counts.machine; do
 	[ -f "$f" ] || { fail=$((fail + 1)); continue; }
 	read -r p q < "$f"
 	pass=$((pass + p)); fail=$((fail + q))

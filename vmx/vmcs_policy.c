@@ -293,11 +293,13 @@ static uint64_t width_mask(const struct vmcs_field *f, bool high)
 /*
  * A control word clients may change: the CPU's must-be-1 bits plus hvmetal's forced
  * ones, at most what the CPU allows and hvmetal offers. A forced bit the CPU lacks
- * simply drops out (vmx_caps_check refused CPUs without the essential ones).
+ * simply drops out (vmx_caps_check refused CPUs without the essential ones), and so
+ * does a must-be-1 bit a contradictory CPU does not allow: what is reported and
+ * written stays within may1, and VM entry judges such a CPU.
  */
 static struct vmx_ctl offer(struct vmx_ctl cpu, uint32_t forced, uint32_t allowed)
 {
-	uint32_t must1 = cpu.must1 | (forced & cpu.may1);
+	uint32_t must1 = (cpu.must1 | forced) & cpu.may1;
 
 	return (struct vmx_ctl){ .must1 = must1, .may1 = cpu.may1 & (must1 | allowed) };
 }

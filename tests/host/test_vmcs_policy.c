@@ -186,6 +186,24 @@ test_pin(void **state)
 	write_refused(&p, VMCS_CTRL_PIN_BASED, 1ull << 32);
 }
 
+/* A CPU demanding a bit it does not allow: nothing accepted may go beyond may1. */
+static void
+test_contradictory_cpu(void **state)
+{
+	struct vmx_msrs m = modern();
+	struct vmcs_policy p;
+	uint64_t out;
+
+	(void)state;
+	m.pin = CTL(PIN_MUST1 | BIT(20), PIN_MAY1);
+	p = policy_of(&m);
+	assert_int_equal(p.pin.must1 & ~p.pin.may1, 0);
+	expect_caps(&p, VMCS_CTRL_PIN_BASED, p.pin.must1, p.pin.may1);
+	out = write_ok(&p, VMCS_CTRL_PIN_BASED, 0);
+	assert_int_equal(out & ~(uint64_t)p.pin.may1, 0);
+	write_refused(&p, VMCS_CTRL_PIN_BASED, BIT(20));
+}
+
 static void
 test_proc(void **state)
 {
@@ -882,6 +900,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pin),
+		cmocka_unit_test(test_contradictory_cpu),
 		cmocka_unit_test(test_proc),
 		cmocka_unit_test(test_proc2),
 		cmocka_unit_test(test_no_vpid),

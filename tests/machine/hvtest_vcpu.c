@@ -571,6 +571,33 @@ static void test_shadow_vmcs(void)
 static volatile int ap_phase;
 static hv_return_t ap_read_ret, ap_interrupt_ret;
 
+/* CPU 1 turns its APIC to x2APIC mode (IA32_APIC_BASE.EXTD), which hvmetal lets through. */
+static VOID EFIAPI ap_x2apic(VOID *arg)
+{
+	uint64_t base = rdmsr(0x1b);
+
+	if (!(base & (1u << 10)))
+		wrmsr(0x1b, base | (1u << 10));
+	*(volatile int *)arg = (rdmsr(0x1b) >> 10) & 1;
+}
+
+/*
+ * Issue 9, defect 2: with CPU 1 in x2APIC mode, its kicks go through the x2APIC
+ * ICR (test_other_cpu), and INIT/SIPI and MP services keep working (the rest of
+ * the suite, the storm among it, runs with CPU 1 so).
+ */
+static void test_x2apic_cpu1(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	volatile int on = 0;
+	EFI_STATUS st;
+
+	if (!(cpuid(1, 0).ecx & (1u << 21)))
+		return;
+	st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_x2apic, 1, NULL, 0, (void *)&on, NULL);
+	tap_ok(!EFI_ERROR(st) && on == 1, "CPU 1 switches its APIC to x2APIC mode (%lx, %d)",
+	       (uint64_t)st, on);
+}
+
 static VOID EFIAPI ap_kick(VOID *arg)
 {
 	volatile uint32_t *count = (volatile uint32_t *)(gmem + 0x2000);
@@ -776,6 +803,7 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_spaces();
 	test_shadow_vmcs();
 	if (mp && cpus > 1) {
+		test_x2apic_cpu1(mp);
 		test_other_cpu(mp);
 		test_ept_stress(mp);
 	}
