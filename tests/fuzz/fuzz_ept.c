@@ -61,7 +61,6 @@ static const unsigned perm_table[16] = {
 static const uint64_t grains[4] = { K4, M2, G1, K4 };
 
 static uint8_t *pool_mem;
-static bool strict;		/* HVMETAL_FUZZ_STRICT: known bugs fail too */
 static struct pool pool;
 static struct model model, trial;
 
@@ -390,7 +389,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	strict = getenv("HVMETAL_FUZZ_STRICT") != NULL;
 	pool_mem = aligned_alloc(PAGE_SIZE, (POOL_PAGES + 1) * PAGE_SIZE);
 	CHECK(pool_mem);
 	return 0;
@@ -492,12 +490,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			/* Only when the pool cannot hold the tables the result needs; all or nothing. */
 			CHECK(avail < model_tables(&trial));
 			CHECK(e.table_pages == tables0 && e.generation == gen0);
-			/*
-			 * Known (corpus/ept/crash-unmap-enomem-drains-reserve): a failed
-			 * unmap hands what it took from the reserve to the pool.  Checked
-			 * only with HVMETAL_FUZZ_STRICT set, until ept.c keeps them.
-			 */
-			CHECK(reserve_len(reserve) == reserve0 || (!strict && kind == OP_UNMAP));
+			/* A failed unmap gives back what it took from the reserve (corpus/ept/unmap-enomem-keeps-reserve). */
+			CHECK(reserve_len(reserve) == reserve0);
 		} else {
 			CHECK(rc == want);
 			model = trial;
