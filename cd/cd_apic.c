@@ -85,20 +85,22 @@ static void deliver_init(struct percpu *t)
 	kick_send(t);
 }
 
+/* Does an IPI this CPU sends with this ICR reach t, a CPU under hvmetal? */
+static bool ipi_reaches(const struct percpu *t, uint32_t icr_lo, uint32_t dest, bool x2apic)
+{
+	struct ipi_target target = {
+		.apic_id = t->apic_id, .ldr = t->apic_ldr, .dfr = t->apic_dfr, .self = t == this_cpu(),
+	};
+
+	return t->launched && ipi_dest_hits(icr_lo, dest, x2apic, &target);
+}
+
 /* The control domain sends NMIs: each target learns one is its own before it arrives. */
 static void note_nmi_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 {
-	const struct percpu *sender = this_cpu();
-
-	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
-		struct percpu *t = &hv.cpus[i];
-		struct ipi_target target = {
-			.apic_id = t->apic_id, .ldr = t->apic_ldr, .dfr = t->apic_dfr, .self = t == sender,
-		};
-
-		if (t->launched && ipi_dest_hits(icr_lo, dest, x2apic, &target))
-			kick_note_cd_nmi(t);
-	}
+	for (uint32_t i = 0; i < hv.boot.cpu_count; i++)
+		if (ipi_reaches(&hv.cpus[i], icr_lo, dest, x2apic))
+			kick_note_cd_nmi(&hv.cpus[i]);
 }
 
 /*
@@ -111,17 +113,13 @@ static void note_nmi_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
  */
 static bool virtualize_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 {
-	const struct percpu *sender = this_cpu();
 	unsigned mode = ICR_DELIVERY(icr_lo);
 	bool taken = false;
 
 	for (uint32_t i = 0; i < hv.boot.cpu_count; i++) {
 		struct percpu *t = &hv.cpus[i];
-		struct ipi_target target = {
-			.apic_id = t->apic_id, .ldr = t->apic_ldr, .dfr = t->apic_dfr, .self = t == sender,
-		};
 
-		if (!t->launched || !ipi_dest_hits(icr_lo, dest, x2apic, &target))
+		if (!ipi_reaches(t, icr_lo, dest, x2apic))
 			continue;
 		taken = true;
 		if (mode == ICR_DELIVERY_INIT && (icr_lo & ICR_LEVEL_ASSERT)) {
@@ -179,14 +177,14 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 	uint8_t bytes[INSN_MAX_LEN];
 	struct insn_store st;
 	size_t n;
-	uint32_t val;
-
+	uint32_t val, dest;
+	bool trapped = page_trapped(gpa & ~0xfffull);
 
 	/*
 	 * A page trapped no more (a CPU moved its APIC away) that this CPU still
 	 * held read-only in its TLB: drop the stale translation and retry.
 	 */
-	if (!page_trapped(gpa & ~0xfffull) && ept_identity_writable(cd_ept_root(), gpa)) {
+	if (!trapped && ept_identity_writable(cd_ept_root(), gpa)) {
 		cd_ept_flush();
 		return EXIT_RESUME;
 	}
@@ -195,7 +193,7 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 	 * from it, or an address past the 256 TiB the EPT covers on CPUs with more
 	 * physical address bits) has no memory behind it: the caller gets #GP.
 	 */
-	if (!page_trapped(gpa & ~0xfffull) || !(qual & 2) || (qual & 4)) {
+	if (!trapped || !(qual & 2) || (qual & 4)) {
 		log_limited(&refused_log,
 			    "hvmetal: cpu %u: access %lx to guest-physical %lx refused with #GP\n",
 			    this_cpu()->index, qual & 7, gpa);
@@ -211,22 +209,22 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 		return EXIT_RESUME;
 	}
 	val = st.has_imm ? st.imm : (uint32_t)vmx_gpr_read(ex->gpr, st.reg);
-	/* Another CPU's APIC page is plain memory to this one: the store just happens. */
 	if ((gpa & ~0xfffull) != this_cpu()->apic_page) {
-		apic[offset / 4] = val;
-		vmx_skip_insn(st.len);
-		return EXIT_RESUME;
+		apic[offset / 4] = val;	/* another CPU's APIC page is plain memory to this one */
+	} else {
+		/* Only an ICR write sends anything: read its destination then alone. */
+		dest = offset == APIC_ICR_LO ? apic[APIC_ICR_HI / 4] >> 24 : 0;
+		if (offset == APIC_ICR_LO && ICR_DELIVERY(val) == ICR_DELIVERY_NMI)
+			note_nmi_ipi(val, dest, false);
+		if (!(offset == APIC_ICR_LO && is_init_or_sipi(val)) ||
+		    virtualize_ipi(val, dest, false))
+			apic[offset / 4] = val;
+		/* The logical destination this CPU answers to, for the INITs others send. */
+		if (offset == APIC_LDR)
+			this_cpu()->apic_ldr = val;
+		else if (offset == APIC_DFR)
+			this_cpu()->apic_dfr = val;
 	}
-	if (offset == APIC_ICR_LO && ICR_DELIVERY(val) == ICR_DELIVERY_NMI)
-		note_nmi_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false);
-	if (!(offset == APIC_ICR_LO && is_init_or_sipi(val)) ||
-	    virtualize_ipi(val, apic[APIC_ICR_HI / 4] >> 24, false))
-		apic[offset / 4] = val;
-	/* The logical destination this CPU answers to, for the INITs others send. */
-	if (offset == APIC_LDR)
-		this_cpu()->apic_ldr = val;
-	else if (offset == APIC_DFR)
-		this_cpu()->apic_dfr = val;
 	/* No instruction length is reported for EPT violations: use the decoded one. */
 	vmx_skip_insn(st.len);
 	return EXIT_RESUME;

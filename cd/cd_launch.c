@@ -46,6 +46,7 @@ static const char *cd_vmx_setup(const struct boot_info *bi)
 {
 	unsigned maxphy = hv.maxphyaddr = cpuid(0x80000000, 0).eax >= 0x80000008 ?
 					  (cpuid(0x80000008, 0).eax & 0xff) : 36;
+	uint64_t apic_page = cd_apic_page();
 	void *dummy = pool_alloc_page(&host_pool);
 	void *bitmap = pool_alloc_page(&host_pool);
 	struct ept_identity_cfg cfg = {
@@ -54,7 +55,7 @@ static const char *cd_vmx_setup(const struct boot_info *bi)
 		.use_1g = vmx_caps.ept_1g,
 		.use_2m = vmx_caps.ept_2m,
 		.dummy_pa = (uintptr_t)dummy,
-		.trap_page = cd_apic_page() ? cd_apic_page() : ~0ull,
+		.trap_page = apic_page ? apic_page : ~0ull,
 	};
 
 	if (!dummy || !bitmap)

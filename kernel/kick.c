@@ -64,8 +64,11 @@ static bool cd_nmi_sent(struct percpu *cpu)
 /* An NMI source of the control domain's that no IPI shows: a counter overflow, SERR/IOCHK. */
 static bool cd_nmi_source(void)
 {
-	uint32_t pmu = cpuid(0, 0).eax >= 0xa ? cpuid(0xa, 0).eax & 0xff : 0;
+	/* The architectural PMU's version, read on the first NMI (every CPU finds the same). */
+	static int pmu = -1;
 
+	if (pmu < 0)
+		pmu = cpuid(0, 0).eax >= 0xa ? (int)(cpuid(0xa, 0).eax & 0xff) : 0;
 	if (pmu >= 2 && rdmsr(MSR_PERF_GLOBAL_STATUS))
 		return true;
 	return inb(NMI_STATUS_PORT) & NMI_STATUS_REASONS;
