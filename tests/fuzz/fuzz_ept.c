@@ -237,6 +237,7 @@ struct walk {
 	const struct model *m;
 	uint64_t tables;
 	unsigned next;
+	uint64_t clear_to;	/* the model maps nothing from the last address asked up to here */
 };
 
 /* The first range ending after va (m->n when none), for va at or after the last one asked. */
@@ -277,7 +278,11 @@ walk_table(struct walk *w, const uint64_t *t, unsigned level, uint64_t base)
 
 		if (!(x & PERM_ALL)) {
 			CHECK(x == 0);
-			CHECK(va >= w->m->limit || !(r = walk_range(w, va)) || r->gpa >= va + span);
+			if (va + span > w->clear_to) {
+				r = walk_range(w, va);
+				w->clear_to = r ? r->gpa : ~0ull;
+				CHECK(w->clear_to >= va + span);
+			}
 			continue;
 		}
 		present++;
