@@ -35,6 +35,8 @@
  * CPUs take turns; spin_lock finding a lock held is therefore a lock leaked or
  * held while waiting for another CPU.
  */
+#include "fake_cpu.h"	/* first: it renames hvmetal's instruction wrappers away */
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1376,7 +1378,8 @@ void fake_machine_reset(unsigned ncpus)
 	for (unsigned c = 0; c < FAKE_CPUS; c++) {
 		struct fake_cpu *fc = &fake_cpus[c];
 
-		memset(fc, 0, sizeof(*fc));
+		/* The registers are the harness's to set; the rest starts from nothing. */
+		memset(&fc->vmcs, 0, sizeof(*fc) - offsetof(struct fake_cpu, vmcs));
 		fc->vmcs = FAKE_NO_VMCS;
 		fc->mode = FC_IDLE;
 		fiber_guest[c] = NULL;
