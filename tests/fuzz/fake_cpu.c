@@ -1371,6 +1371,7 @@ void fake_machine_reset(unsigned ncpus)
 {
 	CHECK(in_fiber < 0 && ncpus && ncpus <= FAKE_CPUS);
 	fake_ncpus = ncpus;
+	fake_tsc = 1ull << 20;
 	current = 0;
 	nactive = 0;
 	finishing = false;
