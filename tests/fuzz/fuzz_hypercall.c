@@ -858,6 +858,27 @@ static NO_COVERAGE void check_call(unsigned cpu)
 		check_ram(b, r == HV_SUCCESS);
 }
 
+/*
+ * Fields that are hvmetal's alone (SDM vol. 3 appendix B): host state, every
+ * control holding a host-physical address, the link pointer, the MSR-list
+ * addresses; and VPID.  No VMM reads or writes them.
+ */
+static bool hvmetals_field(uint64_t field)
+{
+	static const uint32_t hpa[] = {
+		0x0000, 0x2000, 0x2002, 0x2004, 0x2006, 0x2008, 0x200a, 0x200c, 0x200e, 0x2012,
+		0x2014, 0x2016, 0x201a, 0x2024, 0x2026, 0x2028, 0x202a, 0x2030, 0x2038, 0x203a,
+		0x203c, 0x2040, 0x2042, 0x2800,
+	};
+
+	if (((field >> 10) & 3) == 3)
+		return true;
+	for (unsigned i = 0; i < ARRAY_SIZE(hpa); i++)
+		if ((field & ~1ull) == hpa[i])
+			return true;
+	return false;
+}
+
 /* What the model learns from a call that went through, and what it expects of it. */
 static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_frame *in,
 				   const struct gpr_frame *g)
@@ -944,6 +965,15 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 		break;
 	case HVMETAL_HC_VERSION:
 		CHECK(r == HV_SUCCESS && g->rdx == HVMETAL_ABI_VERSION);
+		break;
+	case HVMETAL_HC_VMX_READ_VMCS:
+	case HVMETAL_HC_VMX_WRITE_VMCS:
+	case HVMETAL_HC_VMX_CAP_WRITE_VMCS:
+		if (r == HV_SUCCESS)
+			CHECKF(!hvmetals_field(in->rdx), "call %#lx let the VMM at field %#lx", nr, in->rdx);
+		if (r == HV_SUCCESS && nr == HVMETAL_HC_VMX_READ_VMCS && in->rdx != VMCS_EXIT_REASON)
+			CHECK(g->rdx == fake_vmcs_get(real_vm(in->rdi)->vcpus[in->rsi]->vmcs_pa,
+						      (uint32_t)in->rdx));
 		break;
 	}
 }
