@@ -155,6 +155,63 @@ test: deps-ok
 clean:
 	rm -rf $(B)
 
+# ---- Linux programs (docs/linux.md): the driver, libhv for Linux, the VMM and tests ----
+# hvmetal.ko is built by kbuild against the Debian cloud kernel's headers (one ABI with
+# the kernel the tests boot); the userspace parts with the host gcc, -Werror. Static
+# programs for the test initramfs, which has no C library.
+LX := $(B)/linux-cd
+LINUX_HEADERS ?= $(lastword $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64)))
+LX_CFLAGS := -std=gnu11 -O2 -g $(WARN) -DHVMETAL_LINUX -Iinclude -I.
+LIBHV_LINUX_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_not_yet.c \
+	libhv/hv_vm_allocate_linux.c libhv/hvmetal_linux.c
+LX_VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.c \
+	examples/vmm/platform_linux.c examples/vmm/guests.asm
+LX_TEST_SRCS := $(sort $(wildcard tests/linux/hvlt*.c))
+LX_MODULE_SRCS := $(wildcard linux/*.c linux/*.h linux/shim/*.h) linux/Kbuild \
+	$(wildcard include/hvmetal/*.h include/Hypervisor/*.h)
+
+.PHONY: linux clean-linux
+linux: $(LX)/hvmetal.ko $(LX)/libhv-linux.a $(LX)/libhv.so $(LX)/vmm $(LX)/hvltest
+
+$(LX)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	gcc $(LX_CFLAGS) -MMD -c $< -o $@
+
+$(LX)/pic/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	gcc $(LX_CFLAGS) -fPIC -MMD -c $< -o $@
+
+$(LX)/obj/%.asm.o: %.asm
+	@mkdir -p $(dir $@)
+	nasm -f elf64 -Werror -I. -MD $(@:.o=.d) -o $@ $<
+
+$(LX)/libhv-linux.a: $(patsubst %,$(LX)/obj/%.o,$(LIBHV_LINUX_SRCS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(LX)/libhv.so: $(patsubst %,$(LX)/pic/%.o,$(LIBHV_LINUX_SRCS))
+	gcc -shared -Wl,-soname,libhv.so -Wl,-z,defs -o $@ $^
+
+$(LX)/vmm: $(patsubst %,$(LX)/obj/%.o,$(LX_VMM_SRCS)) $(LX)/libhv-linux.a
+	gcc -static -o $@ $^
+
+$(LX)/hvltest: $(patsubst %,$(LX)/obj/%.o,$(LX_TEST_SRCS)) $(LX)/libhv-linux.a
+	gcc -static -pthread -o $@ $^
+
+# kbuild writes its objects next to the sources (linux/.gitignore); MAKEFLAGS stays out.
+$(LX)/hvmetal.ko: $(LX_MODULE_SRCS)
+	@test -d "$(LINUX_HEADERS)" || { echo "no kernel headers: scripts/deps.sh"; exit 1; }
+	MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/linux modules
+	@mkdir -p $(dir $@)
+	strip --strip-debug -o $@ linux/hvmetal.ko
+
+clean-linux:
+	rm -rf $(LX)
+	[ ! -d "$(LINUX_HEADERS)" ] || MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/linux clean
+
+-include $(shell find $(LX) -name '*.d' 2>/dev/null)
+# ---- end of Linux programs ----
+
 # ---- Fuzzing (README.md, "Fuzzing"): libFuzzer harnesses over the real sources. ----
 # `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`)
 # runs each for FUZZ_SMOKE_RUNS inputs over its committed corpus.
