@@ -148,7 +148,7 @@ hv_return_t hc_vcpu_read_fpstate(struct hcall *c)
 		return r;
 	if (c->gpr->rcx < vcpu_xstate_size())
 		return HV_BAD_ARGUMENT;
-	return hypercall_copy_out(c->gpr->rdx, v->xsave, vcpu_xstate_size());
+	return hypercall_copy_out(c, c->gpr->rdx, v->xsave, vcpu_xstate_size());
 }
 
 hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
@@ -166,7 +166,7 @@ hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
 	if (!tmp)
 		return HV_NO_RESOURCES;
 	/* Into hvmetal's copy first: the caller cannot change it between check and use. */
-	r = hypercall_copy_in(tmp, c->gpr->rdx, size);
+	r = hypercall_copy_in(c, tmp, c->gpr->rdx, size);
 	if (r == HV_SUCCESS)
 		r = vcpu_write_fpstate(v, tmp);
 	pool_free_pages(&host_pool, tmp, pages);
