@@ -126,6 +126,7 @@ static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
 	[HVMETAL_HC_VMX_WRITE_SHADOW] = hc_vmx_write_shadow,
 	[HVMETAL_HC_VMX_SHADOW_ACCESS] = hc_vmx_shadow_access,
 	[HVMETAL_HC_VMX_SET_APIC_ADDRESS] = hc_vmx_set_apic_address,
+	[HVMETAL_HC_VCPU_ADOPT]	= hc_vcpu_adopt,
 };
 
 /* SS.DPL is the CPL; in virtual-8086 mode VM entry has made it 3. */
