@@ -28,7 +28,7 @@ CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/
 	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c kernel/cr_rules.c kernel/kick.c kernel/msr_safe.c \
 	ept/ept_identity.c ept/ept.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
-	vm/vm.c vm/vcpu.c vm/vcpu_run.c vm/vcpu_regs.c \
+	vm/vm.c vm/vcpu.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
 	hypercall/hypercall.c hypercall/uaccess.c hypercall/hc_vm.c hypercall/hc_vcpu.c \
 	cd/cd_launch.c cd/cd_exits.c cd/cd_msr.c cd/cd_apic.c cd/ipi_dest.c cd/insn_decode.c
 CORE_ASM := kernel/host_idt.asm kernel/msr_safe.asm cd/cd_entry.asm vm/vcpu_entry.asm

@@ -16,6 +16,7 @@ struct hv_config {
 	char next[CONFIG_PATH_MAX];	/* image started after the launch; "" = none */
 	uint32_t pool_mib;		/* size of hvmetal's page pool */
 	uint32_t max_cpus;		/* refuse to start on a machine with more CPUs */
+	uint32_t vmx_hide;		/* VMX_HIDE_*: features to act as if the CPU lacked */
 };
 
 void config_defaults(struct hv_config *cfg);

@@ -162,6 +162,7 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 	bi.pool_base = region + image_size;
 	bi.pool_size = pool_size;
 	bi.cpu_count = ncpu;
+	bi.vmx_hide = cfg->vmx_hide;
 	if (EFI_ERROR(memmap_from_efi(&bi.memmap))) {
 		why = "cannot read the firmware's memory map";
 		goto free;

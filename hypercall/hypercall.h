@@ -13,6 +13,7 @@
  */
 struct hcall {
 	struct gpr_frame *gpr;
+	unsigned access;	/* GUEST_PT_USER with HVMETAL_HC_USER: pointers are user ones */
 };
 
 typedef hv_return_t (*hcall_fn)(struct hcall *c);
@@ -22,11 +23,11 @@ typedef hv_return_t (*hcall_fn)(struct hcall *c);
  * the VMCALL. Returns nonzero when cd_exit_tail must run on the full frame.
  */
 int hypercall_fast(struct gpr_frame *g);
-/* Copies a result out to the caller's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
-hv_return_t hypercall_copy_out(uint64_t gva, const void *src, size_t n);
-/* Copies n bytes in from the caller's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
-hv_return_t hypercall_copy_in(void *dst, uint64_t gva, size_t n);
-/* How the control domain's CPU reaches memory right now (its paging, its RAM). */
-struct uaccess hypercall_uaccess(void);
+/* Copies a result out to the call's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
+hv_return_t hypercall_copy_out(const struct hcall *c, uint64_t gva, const void *src, size_t n);
+/* Copies n bytes in from the call's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
+hv_return_t hypercall_copy_in(const struct hcall *c, void *dst, uint64_t gva, size_t n);
+/* How the control domain's CPU reaches memory right now (its paging, its RAM), for access. */
+struct uaccess hypercall_uaccess(unsigned access);
 
 #endif

@@ -13,6 +13,18 @@ uint32_t vmx_ctl_adjust(struct vmx_ctl c, uint32_t want, uint32_t *missing)
 	return (want | c.must1) & c.may1;
 }
 
+void vmx_msrs_hide(struct vmx_msrs *m, uint32_t hide)
+{
+	if (hide & VMX_HIDE_VPID)
+		m->proc2 &= ~((uint64_t)PROC2_VPID << 32);
+	if (hide & VMX_HIDE_APIC_ACCESS)
+		m->proc2 &= ~((uint64_t)PROC2_VIRT_APIC_ACCESS << 32);
+	if (hide & VMX_HIDE_EPT_2M)
+		m->ept_vpid &= ~EPT_CAP_2M;
+	if (hide & VMX_HIDE_EPT_1G)
+		m->ept_vpid &= ~EPT_CAP_1G;
+}
+
 const char *vmx_caps_check(const struct vmx_msrs *m, struct vmx_caps *caps)
 {
 	if (!m->cpuid_vmx)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "boot/config.h"
+#include "vmx/vmx_caps.h"
 #include "kernel/string.h"
 
 static struct hv_config cfg;
@@ -214,6 +215,28 @@ test_max_cpus(void **state)
 	assert_int_equal(cfg.max_cpus, 64);
 }
 
+/* Features to act as if the CPU lacked, for testing the paths other CPUs take. */
+static void
+test_vmx_hide(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg.vmx_hide, 0);
+	expect_ok("vmx_hide = vpid\n");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID);
+	expect_ok("vmx_hide =  ept_1g\tvpid  apic_access ept_2m \n");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID | VMX_HIDE_EPT_2M | VMX_HIDE_EPT_1G |
+					VMX_HIDE_APIC_ACCESS);
+	expect_ok("vmx_hide =\n");
+	assert_int_equal(cfg.vmx_hide, 0);
+	/* One unknown name refuses the whole line: nothing half applied. */
+	expect_ok("vmx_hide = vpid\n");
+	expect_error("vmx_hide = ept_2m ept\n", 1, "vmx_hide: expected");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID);
+	expect_error("vmx_hide = vpidx\n", 1, "vmx_hide");
+	expect_error("vmx_hide = vpid,ept_2m\n", 1, "vmx_hide");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID);
+}
+
 static void
 test_comments_blanks_crlf(void **state)
 {
@@ -337,6 +360,7 @@ main(void)
 		cmocka_unit_test_setup(test_length_bounds, reset),
 		cmocka_unit_test_setup(test_small_err_buffer, reset),
 		cmocka_unit_test_setup(test_max_cpus, reset),
+cmocka_unit_test_setup(test_vmx_hide, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -313,6 +313,24 @@ test_optional_features(void **state)
 	assert_false(caps.vpid);
 	assert_true(caps.ept_1g);
 
+	/* vmx_hide: hidden features read as absent; what is not named stays. */
+	m = modern();
+	vmx_msrs_hide(&m, VMX_HIDE_VPID | VMX_HIDE_EPT_1G);
+	poison(&caps);
+	assert_null(vmx_caps_check(&m, &caps));
+	assert_false(caps.vpid);
+	assert_false(caps.ept_1g);
+	assert_true(caps.ept_2m);
+	assert_true(vmx_ctl_allows(caps.proc2, PROC2_VIRT_APIC_ACCESS));
+	m = modern();
+	vmx_msrs_hide(&m, VMX_HIDE_EPT_2M | VMX_HIDE_APIC_ACCESS);
+	poison(&caps);
+	assert_null(vmx_caps_check(&m, &caps));
+	assert_true(caps.vpid);
+	assert_true(caps.ept_1g);
+	assert_false(caps.ept_2m);
+	assert_false(vmx_ctl_allows(caps.proc2, PROC2_VIRT_APIC_ACCESS));
+
 	/* Single-context INVEPT is not needed. */
 	m = modern();
 	m.ept_vpid &= ~EPT_CAP_INVEPT_SINGLE;
