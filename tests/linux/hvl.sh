@@ -5,6 +5,7 @@
 # so that they do not land inside a TAP line; they are shown afterwards.
 echo "hvl: cpus online $(grep -c '^processor' /proc/cpuinfo)"
 dmesg -n 1
+boot_lines=$(dmesg | wc -l)
 if insmod /hvmetal.ko; then
 	echo "hvl: insmod hvmetal.ko: ok"
 else
@@ -12,7 +13,11 @@ else
 fi
 dmesg | grep -i 'hvmetal' | sed 's/^/hvl: dmesg: /'
 /hvltest /vmm
-echo "hvl: hvltest exited $?"
-dmesg | grep -E 'hvmetal|rcu.*stall|BUG:|WARNING:|Oops:|Call Trace|blocked for more than' |
+rc=$?
+echo "hvl: hvltest exited $rc"
+# What the kernel said since the boot (whose warnings are the emulator's, not ours).
+dmesg | tail -n +$((boot_lines + 1)) |
+	grep -E 'hvmetal|rcu.*stall|BUG:|WARNING:|Oops:|Call Trace|blocked for more than' |
 	sed 's/^/hvl: dmesg: /'
 echo "hvl: done"
+[ "$rc" = 0 ]

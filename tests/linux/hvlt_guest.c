@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include "hvlt.h"
 
+const char *vmm_path = "/vmm";
+
 int dev_open(void)
 {
 	return open(HVMETAL_DEV_PATH, O_RDWR | O_CLOEXEC);
@@ -222,7 +224,14 @@ bool guest_setup(struct guest *g, const uint8_t *code, size_t len)
 		good &= check(hv_vmx_vcpu_write_vmcs(g->vcpu, vmcs[i].field, vmcs[i].value),
 			      "hv_vmx_vcpu_write_vmcs");
 	good &= check(hv_vcpu_write_register(g->vcpu, HV_X86_RIP, GUEST_CODE), "RIP");
-	good &= check(hv_vcpu_write_register(g->vcpu, HV_X86_RFLAGS, 2), "RFLAGS");
+	/*
+	 * IF = 1, though external interrupts exit before the guest could take one:
+	 * Bochs 2.7 evaluates its interrupt mask while loading RFLAGS at VM entry,
+	 * before it counts itself in the guest, so a guest entered with IF = 0 never
+	 * exits for an external interrupt there and one spinning holds its CPU for
+	 * good (real VT-x exits regardless of the guest's IF).
+	 */
+	good &= check(hv_vcpu_write_register(g->vcpu, HV_X86_RFLAGS, 0x202), "RFLAGS");
 	good &= check(hv_vcpu_write_register(g->vcpu, HV_X86_RSP, 0xfff0), "RSP");
 	good &= check(hv_vcpu_write_register(g->vcpu, HV_X86_RBX, 0), "RBX");
 	return good;

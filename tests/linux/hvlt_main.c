@@ -9,13 +9,22 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <termios.h>
 #include <unistd.h>
 #include "hvlt.h"
 
 static struct tap {
 	unsigned n, failed;
 } *tap;
+
+/* Out of the serial port before going on: a hang that follows shows where it happened. */
+static void drain(void)
+{
+	fflush(stdout);
+	tcdrain(STDOUT_FILENO);
+}
 
 static void line(const char *result, const char *fmt, va_list ap)
 {
@@ -24,7 +33,7 @@ static void line(const char *result, const char *fmt, va_list ap)
 
 	vsnprintf(text, sizeof(text), fmt, ap);
 	printf("%s %u - %s\n", result, n, text);
-	fflush(stdout);
+	drain();
 }
 
 void ok(bool pass, const char *fmt, ...)
@@ -47,7 +56,7 @@ void skip(const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	printf("ok %u # SKIP %s\n", __atomic_add_fetch(&tap->n, 1, __ATOMIC_SEQ_CST), text);
-	fflush(stdout);
+	drain();
 }
 
 void diag(const char *fmt, ...)
@@ -59,15 +68,42 @@ void diag(const char *fmt, ...)
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
-	fflush(stdout);
+	drain();
+}
+
+/* The cases in order; HVLT_ONLY=name,name runs those only (for debugging one). */
+static const struct {
+	const char *name;
+	void (*run)(void);
+} cases[] = {
+	{ "unprivileged", test_unprivileged },
+	{ "driver", test_driver },
+	{ "memory", test_memory },
+	{ "release", test_release },
+	{ "kill", test_kill },
+	{ "sleep", test_sleep },
+	{ "migrate", test_migrate },
+	{ "vmm", test_vmm },
+};
+
+static bool wanted(const char *only, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = only; p && *p; p += strcspn(p, ","), p += *p == ',')
+		if (!strncmp(p, name, n) && (p[n] == ',' || !p[n]))
+			return true;
+	return !only;
 }
 
 int main(int argc, char **argv)
 {
-	const char *vmm = argc > 1 ? argv[1] : "/vmm";
+	const char *only = getenv("HVLT_ONLY");
 	int fd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1)
+		vmm_path = argv[1];
 	tap = mmap(NULL, sizeof(*tap), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (tap == MAP_FAILED) {
 		printf("Bail out! no shared memory for the TAP counter\n");
@@ -79,16 +115,12 @@ int main(int argc, char **argv)
 	} else {
 		if (fd >= 0)
 			close(fd);
-		test_unprivileged();
-		test_driver();
-		test_memory();
-		test_release();
-		test_kill();
-		test_sleep();
-		test_migrate();
-		test_vmm(vmm);
+		for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			if (wanted(only, cases[i].name))
+				cases[i].run();
 	}
 	printf("1..%u\n", tap->n);
 	printf("# hvltest: %u tests, %u failed\n", tap->n, tap->failed);
+	drain();
 	return tap->failed ? 1 : 0;
 }
