@@ -71,7 +71,7 @@ HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
-	$(B)/vmm.efi $(B)/esp-vmm.img
+	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi
 
 deps:
 	@scripts/deps.sh
