@@ -6,6 +6,7 @@
 void config_defaults(struct hv_config *cfg)
 {
 	memcpy(cfg->next, CONFIG_DEFAULT_NEXT, sizeof(CONFIG_DEFAULT_NEXT));
+	cfg->next_args[0] = 0;
 	cfg->pool_mib = CONFIG_DEFAULT_POOL_MIB;
 	cfg->max_cpus = CONFIG_MAX_CPUS;
 	cfg->vmx_hide = 0;
@@ -100,6 +101,17 @@ static const char *parse_line(struct hv_config *cfg, const char *k, const char *
 			vn = 0;
 		memcpy(cfg->next, v, vn);
 		cfg->next[vn] = 0;
+		return 0;
+	}
+	if (key_is(k, kn, "next_args")) {
+		/* Printable ASCII only: it becomes UCS-2 one character each. */
+		if (vn >= CONFIG_ARGS_MAX)
+			return "next_args: too long (at most 511 characters)";
+		for (size_t i = 0; i < vn; i++)
+			if (v[i] < 0x20 || v[i] > 0x7e)
+				return "next_args: only printable ASCII characters";
+		memcpy(cfg->next_args, v, vn);
+		cfg->next_args[vn] = 0;
 		return 0;
 	}
 	if (key_is(k, kn, "pool_mib"))

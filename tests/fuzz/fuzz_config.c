@@ -20,6 +20,8 @@
 struct ref {
 	char next[CONFIG_PATH_MAX];
 	size_t next_len;
+	char next_args[CONFIG_ARGS_MAX];
+	size_t next_args_len;
 	uint32_t pool_mib, max_cpus;
 	unsigned bad_line;	/* first line with a problem, 0 for none */
 	const char *why;
@@ -80,6 +82,17 @@ ref_setting(struct ref *r, const char *k, const char *ke, const char *v, const c
 		r->next[r->next_len] = 0;
 		return NULL;
 	}
+	if (equals(k, ke, "next_args")) {
+		if (vn >= CONFIG_ARGS_MAX)
+			return "next_args: too long (at most 511 characters)";
+		for (const char *c = v; c < ve; c++)
+			if ((unsigned char)*c < ' ' || (unsigned char)*c > '~')
+				return "next_args: only printable ASCII characters";
+		r->next_args_len = vn;
+		memcpy(r->next_args, v, vn);
+		r->next_args[vn] = 0;
+		return NULL;
+	}
 	if (equals(k, ke, "pool_mib"))
 		return ref_number(v, ve, 4, 4096, &r->pool_mib, "pool_mib: expected a number of MiB",
 				  "pool_mib: out of range (4..4096)");
@@ -97,6 +110,8 @@ ref_parse(struct ref *r, const char *text, size_t len)
 
 	r->next_len = strlen(CONFIG_DEFAULT_NEXT);
 	memcpy(r->next, CONFIG_DEFAULT_NEXT, r->next_len + 1);
+	r->next_args_len = 0;
+	r->next_args[0] = 0;
 	r->pool_mib = CONFIG_DEFAULT_POOL_MIB;
 	r->max_cpus = CONFIG_MAX_CPUS;
 	r->bad_line = 0;
@@ -156,6 +171,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(cfg.pool_mib == want.pool_mib);
 	CHECK(cfg.max_cpus == want.max_cpus);
 	CHECK(memcmp(cfg.next, want.next, want.next_len + 1) == 0);
+	CHECK(memcmp(cfg.next_args, want.next_args, want.next_args_len + 1) == 0);
 	if (!want.bad_line) {
 		CHECK(rc == NULL);
 	} else {

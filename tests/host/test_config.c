@@ -152,6 +152,70 @@ test_next_too_long(void **state)
 	assert_int_equal(cfg.pool_mib, 8);
 }
 
+/* The next image's LoadOptions, e.g. a Linux command line. */
+static void
+test_next_args(void **state)
+{
+	(void)state;
+	assert_string_equal(cfg.next_args, "");
+	expect_ok("next_args = console=ttyS0,115200 initrd=\\EFI\\linux\\initrd.gz rdinit=/init\r\n");
+	assert_string_equal(cfg.next_args, "console=ttyS0,115200 initrd=\\EFI\\linux\\initrd.gz rdinit=/init");
+	assert_string_equal(cfg.next, CONFIG_DEFAULT_NEXT);
+	/* Inner blanks and quotes stay; '#' ends the value; the key is matched whole. */
+	expect_ok("next_args=  a=\"b c\"  d  # comment\n");
+	assert_string_equal(cfg.next_args, "a=\"b c\"  d");
+	expect_ok("next = \\EFI\\linux\\vmlinuz.efi\n");
+	assert_string_equal(cfg.next_args, "a=\"b c\"  d");
+	/* An empty value: no options. */
+	expect_ok("next_args =\n");
+	assert_string_equal(cfg.next_args, "");
+	expect_ok("next_args = x\nnext_args = y z\n");
+	assert_string_equal(cfg.next_args, "y z");
+	expect_error("next_arg = x\n", 1, "unknown key");
+	expect_error("next_argss = x\n", 1, "unknown key");
+}
+
+static void
+test_next_args_too_long(void **state)
+{
+	char text[CONFIG_ARGS_MAX + 32];
+	size_t pre = strlen("next_args = ");
+
+	(void)state;
+	assert_int_equal(CONFIG_ARGS_MAX, 512);
+	memcpy(text, "next_args = ", pre);
+	memset(text + pre, 'a', CONFIG_ARGS_MAX - 1);
+	text[pre + CONFIG_ARGS_MAX - 1] = 0;
+	expect_ok(text);
+	assert_int_equal(strlen(cfg.next_args), CONFIG_ARGS_MAX - 1);
+	/* One more is refused, says the limit, and keeps the previous value. */
+	memset(text + pre, 'b', CONFIG_ARGS_MAX);
+	strcpy(text + pre + CONFIG_ARGS_MAX, "\npool_mib = 8\n");
+	expect_error(text, 1, "next_args: too long (at most 511 characters)");
+	assert_int_equal(strlen(cfg.next_args), CONFIG_ARGS_MAX - 1);
+	assert_int_equal(cfg.next_args[0], 'a');
+	assert_int_equal(cfg.pool_mib, 8);
+}
+
+static void
+test_next_args_characters(void **state)
+{
+	static const char *const bad[] = {
+		"next_args = a\tb\n", "next_args = a\001b\n", "next_args = a\177\n",
+		"next_args = caf\303\251\n", "next_args = \200\n", "next_args = a\rb\n",
+	};
+
+	(void)state;
+	expect_ok("next_args = keep\n");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		expect_error(bad[i], 1, "next_args: only printable ASCII characters");
+		assert_string_equal(cfg.next_args, "keep");
+	}
+	/* Every printable character but '#' (a comment) is taken. */
+	expect_ok("next_args = !\"$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~\n");
+	assert_string_equal(cfg.next_args, "!\"$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~");
+}
+
 static void
 test_pool_mib_valid(void **state)
 {
@@ -349,6 +413,9 @@ main(void)
 		cmocka_unit_test_setup(test_next, reset),
 		cmocka_unit_test_setup(test_next_none, reset),
 		cmocka_unit_test_setup(test_next_too_long, reset),
+		cmocka_unit_test_setup(test_next_args, reset),
+		cmocka_unit_test_setup(test_next_args_too_long, reset),
+		cmocka_unit_test_setup(test_next_args_characters, reset),
 		cmocka_unit_test_setup(test_pool_mib_valid, reset),
 		cmocka_unit_test_setup(test_pool_mib_out_of_range, reset),
 		cmocka_unit_test_setup(test_pool_mib_not_a_number, reset),
