@@ -71,7 +71,7 @@ HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
-	$(B)/vmm.efi $(B)/esp-vmm.img
+	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi
 
 deps:
 	@scripts/deps.sh
@@ -115,6 +115,35 @@ $(B)/esp.img: $(B)/hvmetal.efi $(B)/hvtest.efi scripts/mkesp.sh
 # The example VMM's image: hvmetal.cfg starts vmm.efi instead of the suite (`make run`).
 $(B)/esp-vmm.img: $(B)/hvmetal.efi $(B)/vmm.efi examples/vmm/hvmetal.cfg scripts/mkesp.sh
 	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/vmm.efi examples/vmm/hvmetal.cfg
+
+# ---- Linux as the control domain (README.md, "Linux as the control domain") ----
+# scripts/deps.sh unpacks Debian's cloud kernel into build/linux (one copy for every
+# build tree) and writes build/linux/linux.env: LINUX_ABI, LINUX_VMLINUZ, LINUX_HEADERS
+# (the headers for out-of-tree modules), a shell and a make fragment at once.
+LINUX := build/linux
+-include $(wildcard $(LINUX)/linux.env)
+$(LINUX)/linux.env:
+	scripts/deps.sh
+
+# Test harness, not hvmetal: Bochs's firmware has no ACPI tables (tests/linux/acpi-bochs).
+$(B)/acpi-bochs.so: $(B)/efi/tests/linux/acpi-bochs/acpi_bochs.c.o
+
+# The smoke test's initramfs: busybox, /init, tests/linux/smoke.sh.
+$(B)/initrd-smoke.gz: scripts/mkinitrd.sh tests/linux/smoke.sh | $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ tests/linux/smoke.sh
+
+# acpi-bochs.efi -> hvmetal.efi -> the kernel's EFI stub with tests/linux/hvmetal.cfg's
+# command line and the smoke initramfs; boots under Bochs (VT-x) and QEMU TCG (native).
+$(B)/esp-linux.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-smoke.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-smoke.gz
+
+# Boots build/esp-linux.img: Bochs with 1 and 2 CPUs, QEMU TCG, one at a time.
+.PHONY: test-linux
+test-linux: $(B)/esp-linux.img
+	tests/linux/run.sh $(B)/esp-linux.img
+# ---- end of Linux ----
 
 image: $(B)/esp.img
 	@echo "ESP image: $(B)/esp.img (write it to a USB stick, see docs/hardware.md)"

@@ -112,7 +112,7 @@ static int map_run(struct vm *vm, struct ept *e, uint64_t gpa, uint64_t hpa, uin
 static hv_return_t map_pages(const struct hcall *c, struct vm *vm, struct ept *e, uint64_t uva,
 			     uint64_t gpa, uint64_t size, unsigned perms)
 {
-	struct uaccess ua = hypercall_uaccess(c->access);
+	struct uaccess ua = hypercall_uaccess(hcall_access(c));
 	uint64_t run_gpa = gpa, run_hpa = 0, run_len = 0, off, *reserve = NULL;
 	int err = 0;
 

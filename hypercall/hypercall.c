@@ -34,14 +34,14 @@ struct uaccess hypercall_uaccess(unsigned access)
 
 hv_return_t hypercall_copy_out(const struct hcall *c, uint64_t gva, const void *src, size_t n)
 {
-	struct uaccess ua = hypercall_uaccess(c->access);
+	struct uaccess ua = hypercall_uaccess(hcall_access(c));
 
 	return uaccess_copy_out(&ua, gva, src, n) ? HV_BAD_ARGUMENT : HV_SUCCESS;
 }
 
 hv_return_t hypercall_copy_in(const struct hcall *c, void *dst, uint64_t gva, size_t n)
 {
-	struct uaccess ua = hypercall_uaccess(c->access);
+	struct uaccess ua = hypercall_uaccess(hcall_access(c));
 
 	return uaccess_copy_in(&ua, dst, gva, n) ? HV_BAD_ARGUMENT : HV_SUCCESS;
 }
@@ -137,14 +137,16 @@ static unsigned caller_cpl(void)
 
 int hypercall_fast(struct gpr_frame *g)
 {
-	uint64_t nr = g->rax & HVMETAL_HC_NR_MASK;
-	struct hcall c = { .gpr = g, .access = g->rax & HVMETAL_HC_USER ? GUEST_PT_USER : 0 };
+	/* Any bit above the number but HVMETAL_HC_USER leaves nr out of range. */
+	uint64_t nr = g->rax & ~(uint64_t)HVMETAL_HC_USER;
+	struct hcall c = { .gpr = g };
 
+	_Static_assert(HVMETAL_HC_USER >> 15 == GUEST_PT_USER, "one shift makes the access flag");
+	_Static_assert(HVMETAL_HC_COUNT <= HVMETAL_HC_NR_MASK + 1, "numbers fit below the flags");
 	/* Only the control domain's kernel may call; user code gets a refusal, not service. */
 	if (caller_cpl() != 0)
 		g->rax = HV_DENIED;
-	else if ((g->rax & ~(uint64_t)(HVMETAL_HC_NR_MASK | HVMETAL_HC_USER)) ||
-		 nr >= HVMETAL_HC_COUNT || !hcalls[nr])
+	else if (nr >= HVMETAL_HC_COUNT || !hcalls[nr])
 		g->rax = HV_UNSUPPORTED;
 	else
 		g->rax = hcalls[nr](&c);

@@ -12,9 +12,14 @@
  * argument before they write a result register.
  */
 struct hcall {
-	struct gpr_frame *gpr;
-	unsigned access;	/* GUEST_PT_USER with HVMETAL_HC_USER: pointers are user ones */
+	struct gpr_frame *gpr;	/* RAX holds the call number and its flags until the handler returns */
 };
+
+/* How the call's pointers are walked: GUEST_PT_USER under HVMETAL_HC_USER. */
+static inline unsigned hcall_access(const struct hcall *c)
+{
+	return (unsigned)(c->gpr->rax >> 15) & GUEST_PT_USER;
+}
 
 typedef hv_return_t (*hcall_fn)(struct hcall *c);
 

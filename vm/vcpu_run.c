@@ -292,12 +292,16 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 			break;
 		}
 	}
-	/* AGAIN reads as hv_vcpu_interrupt's exit: a caller that stops there (a signal) reports it. */
-	v->exit_reason = r == HVMETAL_RUN_AGAIN ? VMX_REASON_IRQ : reason;
-	if (r == HV_SUCCESS || r == HVMETAL_RUN_AGAIN) {
-		call->rdx = v->exit_reason;
-		call->rsi = r == HV_SUCCESS ? vmcs_read(VMCS_EXIT_QUALIFICATION) : 0;
-		call->rdi = r == HV_SUCCESS ? vmcs_read(VMCS_EXIT_INSN_LEN) : 0;
+	v->exit_reason = reason;
+	if (r == HV_SUCCESS) {
+		call->rdx = reason;
+		call->rsi = vmcs_read(VMCS_EXIT_QUALIFICATION);
+		call->rdi = vmcs_read(VMCS_EXIT_INSN_LEN);
+		call->r8 = vmcs_read(VMCS_GUEST_RIP);
+	} else if (r == HVMETAL_RUN_AGAIN) {
+		/* Reads as hv_vcpu_interrupt's exit: a caller that stops here (a signal) reports it. */
+		v->exit_reason = call->rdx = VMX_REASON_IRQ;
+		call->rsi = call->rdi = 0;
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
 	}
 	switch_to_cd(v, &cd, cpu);

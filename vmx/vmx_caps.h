@@ -54,9 +54,8 @@ struct vmx_caps {
  * and are tested, on a CPU that has them.
  */
 #define VMX_HIDE_VPID		(1u << 0)
-#define VMX_HIDE_EPT_2M		(1u << 1)
-#define VMX_HIDE_EPT_1G		(1u << 2)
-#define VMX_HIDE_APIC_ACCESS	(1u << 3)
+#define VMX_HIDE_EPT_1G		(1u << 1)
+#define VMX_HIDE_APIC_ACCESS	(1u << 2)
 
 /* Clears what hide names from the raw values, before vmx_caps_check sees them. */
 void vmx_msrs_hide(struct vmx_msrs *m, uint32_t hide);
