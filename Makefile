@@ -228,11 +228,33 @@ $(LX)/hvltest: $(patsubst %,$(LX)/obj/%.o,$(LX_TEST_SRCS)) $(LX)/libhv-linux.a
 	gcc -static -pthread -o $@ $^
 
 # kbuild writes its objects next to the sources (linux/.gitignore); MAKEFLAGS stays out.
-$(LX)/hvmetal.ko: $(LX_MODULE_SRCS)
+$(LX)/hvmetal.ko: $(LX_MODULE_SRCS) | $(LINUX)/linux.env
 	@test -d "$(LINUX_HEADERS)" || { echo "no kernel headers: scripts/deps.sh"; exit 1; }
 	MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/linux modules
 	@mkdir -p $(dir $@)
 	strip --strip-debug -o $@ linux/hvmetal.ko
+
+# The driver's tests in the machine: an initramfs whose /test.sh is the smoke test
+# (what tests/linux/run.sh checks) and then tests/linux/hvl.sh, with the module, hvltest
+# and the VMM; the ESP image boots it like build/esp-linux.img.
+$(LX)/hvl-test.sh: tests/linux/smoke.sh tests/linux/hvl.sh
+	@mkdir -p $(dir $@)
+	cat $^ > $@
+
+$(B)/initrd-hvl.gz: scripts/mkinitrd.sh $(LX)/hvl-test.sh $(LX)/hvmetal.ko $(LX)/hvltest $(LX)/vmm \
+		| $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ $(LX)/hvl-test.sh $(LX)/hvmetal.ko $(LX)/hvltest $(LX)/vmm
+
+$(B)/esp-linux-hvl.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-hvl.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-hvl.gz
+
+# Boots it (tests/linux/run.sh: Bochs with 1 and 2 CPUs, QEMU TCG) and checks the
+# driver's lines on each (tests/linux/hvl-check.sh). CASES=bochs-1cpu picks some.
+.PHONY: test-linux-driver
+test-linux-driver: $(B)/esp-linux-hvl.img
+	tests/linux/hvl-run.sh $(B)/esp-linux-hvl.img $(CASES)
 
 clean-linux:
 	rm -rf $(LX)

@@ -8,6 +8,7 @@
 # Each must reach /init, run the smoke test (tests/linux/smoke.sh) and power off by
 # itself within its timeout, with no hvmetal PANIC and no kernel panic. A panic ends
 # the boot at once instead of waiting out the timeout. Logs: build/linux-test/CASE.*
+# LINUX_TIMEOUT_X=N multiplies the timeouts (an initramfs with longer tests).
 # The timeouts leave room for a loaded machine: with the 2 cores busy with other
 # emulators, 1 CPU took 125 s and 2 CPUs 259 s.
 set -uo pipefail
@@ -71,6 +72,7 @@ for c in "${cases[@]}"; do
 		hv="hvmetal: not started: no VT-x" ;;
 	*) echo "linux: unknown case $c (bochs-1cpu, bochs-2cpu, qemu-tcg)" >&2; exit 2 ;;
 	esac
+	timeout_s=$((timeout_s * ${LINUX_TIMEOUT_X:-1}))
 	log=$out/$c.serial
 	echo "linux: $c: booting $image on $vehicle with $cpus CPUs (timeout ${timeout_s}s)"
 	boot "$vehicle" "$cpus" "$timeout_s" "$log"
