@@ -132,8 +132,9 @@ void test_sleep(void)
 /* ---- (c) migration ---- */
 
 #define MIGRATE_RUNS	100	/* runs with the thread moved between them */
-#define DURING_RUNS	16	/* runs while another thread moves it */
-#define DURING_SPINS	250000	/* guest loop turns per run: several timer ticks */
+#define DURING_RUNS	12	/* runs while another thread moves it */
+#define DURING_MS	12	/* each about this long in the guest: three timer ticks */
+#define PROBE_SPINS	250000	/* guest loop turns of the run that measures the speed */
 #define R12_MARK	0x5eed1234cafef00dull
 
 struct mover {
@@ -146,6 +147,7 @@ static void *mover(void *arg)
 {
 	struct mover *m = arg;
 
+	unpin();	/* it was made on the vCPU thread's CPU: it must not wait for that one */
 	while (!m->stop) {
 		pin_to(m->tid, ++m->moves & 1);
 		sleep_ms(2);
@@ -161,8 +163,10 @@ static uint32_t count_in_ram(const struct guest *g)
 	return v;
 }
 
-/* XMM0 in the standard XSAVE layout (legacy region, offset 160). */
-#define XMM0	160
+/* XMM0 in the standard XSAVE layout (legacy region), and the header's XSTATE_BV. */
+#define XMM0		160
+#define XSTATE_BV	512
+#define XFEATURE_SSE	2
 
 static void migrate_child(void)
 {
@@ -171,7 +175,7 @@ static void migrate_child(void)
 	unsigned a, b, xsave_size = 0, d, bad = 0, cpus_seen = 0;
 	struct hvmetal_dev_stats s0, s1, s2;
 	struct mover m = { .tid = (pid_t)syscall(SYS_gettid) };
-	uint64_t rbx = 0, r12 = 0, n = 0;
+	uint64_t rbx = 0, r12 = 0, n = 0, t0, t1, exec0 = 0, exec1 = 0, spins;
 	pthread_t thread;
 	struct guest g;
 
@@ -186,6 +190,7 @@ static void migrate_child(void)
 		_exit(1);
 	}
 	memset(fp + XMM0, 0xa5, 16);
+	fp[XSTATE_BV] |= XFEATURE_SSE;	/* else XRSTOR takes XMM0 from its init state */
 	if (hv_vcpu_write_fpstate(g.vcpu, fp, xsave_size) != HV_SUCCESS)
 		diag("hv_vcpu_write_fpstate failed");
 	dev_stats(&s0);
@@ -201,21 +206,35 @@ static void migrate_child(void)
 	   "ends at the guest's OUT with its counter right (%u wrong)", MIGRATE_RUNS, bad);
 	ok(s1.adopts - s0.adopts >= MIGRATE_RUNS - 1, "the vCPU followed its thread: %llu adopts",
 	   (unsigned long long)(s1.adopts - s0.adopts));
-
-	guest_set_spins(&g, DURING_SPINS);
-	pthread_create(&thread, NULL, mover, &m);
 	bad = 0;
+
+	/* Emulators' clocks differ: the loop turns for DURING_MS are measured. */
+	guest_set_spins(&g, PROBE_SPINS);
+	hv_vcpu_get_exec_time(g.vcpu, &exec0);
+	if (!guest_run_to_out(&g, &rbx) || rbx != ++n)
+		bad++;
+	hv_vcpu_get_exec_time(g.vcpu, &exec1);
+	spins = (uint64_t)PROBE_SPINS * DURING_MS * 1000000 / (exec1 - exec0 + 1);
+	spins = spins < PROBE_SPINS ? PROBE_SPINS : spins > 0x7fffffff ? 0x7fffffff : spins;
+	guest_set_spins(&g, (uint32_t)spins);
+	hv_vcpu_get_exec_time(g.vcpu, &exec0);
+	t0 = monotonic_ns();
+	pthread_create(&thread, NULL, mover, &m);
 	for (unsigned i = 0; i < DURING_RUNS; i++) {
 		if (!guest_run_to_out(&g, &rbx) || rbx != ++n || count_in_ram(&g) != n)
 			bad++;
 		cpus_seen |= 1u << (sched_getcpu() & 1);
 	}
+	t1 = monotonic_ns();
+	hv_vcpu_get_exec_time(g.vcpu, &exec1);
 	m.stop = true;
 	pthread_join(thread, NULL);
 	dev_stats(&s2);
-	ok(!bad, "%u runs of %u guest loop turns while another thread moved the vCPU's thread "
+	diag("%u runs took %llu ms, %llu ms of it in the guest", DURING_RUNS,
+	     (unsigned long long)(t1 - t0) / 1000000, (unsigned long long)(exec1 - exec0) / 1000000);
+	ok(!bad, "%u runs of %llu guest loop turns while another thread moved the vCPU's thread "
 	   "every 2 ms (%u moves): every run ends at the guest's OUT, counter right (%u wrong)",
-	   DURING_RUNS, DURING_SPINS, m.moves, bad);
+	   DURING_RUNS, (unsigned long long)spins, m.moves, bad);
 	ok(s2.adopts > s1.adopts && cpus_seen == 3,
 	   "meanwhile %llu adopts, %llu runs again, runs ended on both CPUs (mask %u)",
 	   (unsigned long long)(s2.adopts - s1.adopts),
