@@ -69,7 +69,7 @@ test_insn_decode_SRCS := cd/insn_decode.c
 test_uaccess_SRCS := hypercall/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
-.PHONY: all deps run test test-host test-machine bench stress image clean
+.PHONY: all deps run run-uefi test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
 	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi
 
@@ -160,7 +160,11 @@ $(HOST_TEST_BINS): $$($$(notdir $$@)_SRCS)
 deps-ok:
 	@[ -f $(B)/.deps-ok ] || { scripts/deps.sh && mkdir -p $(B) && touch $(B)/.deps-ok; }
 
-run: all
+# Linux as the control domain running the example VMM; run-uefi: the VMM as a UEFI app.
+run: all $(B)/esp-linux-demo.img
+	scripts/run.sh $(B)/esp-linux-demo.img
+
+run-uefi: all
 	scripts/run.sh $(B)/esp-vmm.img
 
 test-host: $(HOST_TEST_BINS)
@@ -169,7 +173,7 @@ test-host: $(HOST_TEST_BINS)
 bench: all
 	scripts/bench.sh
 
-test-machine: all
+test-machine: all $(B)/esp-linux-hvl.img
 	scripts/test-machine.sh
 
 # The long hypercall storm: the suite built with STORM_CALLS per CPU, Bochs with 4 CPUs.
@@ -252,6 +256,16 @@ $(B)/esp-linux-hvl.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal
 
 # Boots it (tests/linux/run.sh: Bochs with 1 and 2 CPUs, QEMU TCG) and checks the
 # driver's lines on each (tests/linux/hvl-check.sh). CASES=bochs-1cpu picks some.
+# make run's demo: the same boot, whose /test.sh loads the driver and runs the example VMM.
+$(B)/initrd-demo.gz: scripts/mkinitrd.sh tests/linux/demo.sh $(LX)/hvmetal.ko $(LX)/vmm \
+		| $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ tests/linux/demo.sh $(LX)/hvmetal.ko $(LX)/vmm
+
+$(B)/esp-linux-demo.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-demo.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-demo.gz
+
 .PHONY: test-linux-driver
 test-linux-driver: $(B)/esp-linux-hvl.img
 	tests/linux/hvl-run.sh $(B)/esp-linux-hvl.img $(CASES)

@@ -28,11 +28,14 @@ printf '%s\n' "${vmm_expect[@]}" > "$out/vmm.expect"
 # the longest first. Timeouts leave room for boots sharing the cores.
 cases=(
 	"bochs-4cpu bochs 4 build/esp.img 900 hvmetal: running: control domain on 4 CPUs"
+	"linux-bochs-2cpu bochs 2 build/esp-linux-hvl.img 900 hvmetal: running: control domain on 2 CPUs"
+	"linux-bochs-1cpu bochs 1 build/esp-linux-hvl.img 600 hvmetal: running: control domain on 1 CPUs"
 	"bochs-1cpu bochs 1 build/esp.img 600 hvmetal: running: control domain on 1 CPUs"
 	"bochs-cfg-pool16 bochs 1 $out/esp-cfg.img 600 free of 16380 KiB after setup"
 	"vmm-bochs-1cpu bochs 1 build/esp-vmm.img 300 hvmetal: starting \EFI\hvmetal\vmm.efi"
 	"bochs-2cpu-max1 bochs 2 $out/esp-max1.img 300 hvmetal: not started: more CPUs than max_cpus in hvmetal.cfg"
 	"qemu-tcg-novmx qemu-tcg 1 build/esp.img 120 hvmetal: not started: no VT-x"
+	"linux-qemu-tcg qemu-tcg 1 build/esp-linux-hvl.img 300 hvmetal: not started: no VT-x"
 )
 
 # One case: boot, then its TAP (hvtest's own lines and this harness's boot checks).
@@ -48,7 +51,14 @@ run_case() {
 	# Serial text without CRs and the firmware console's escape sequences.
 	clean=$out/$name.txt
 	tr -d '\r' < "$log" | sed -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' > "$clean"
-	[[ $name == vmm-* ]] || grep -a -E '^(ok|not ok|1\.\.|#)' "$clean" > "$out/$name.suite.tap"
+	# Linux boots (build/esp-linux-hvl.img): the driver's tests, checked by hvl-check.sh.
+	if [[ $name == linux-* ]]; then
+		mode=present
+		[[ $vehicle == qemu-* ]] && mode=absent
+		tests/linux/hvl-check.sh "$clean" "$mode" > "$out/$name.driver.tap"
+	elif [[ $name != vmm-* ]]; then
+		grep -a -E '^(ok|not ok|1\.\.|#)' "$clean" > "$out/$name.suite.tap"
+	fi
 	{
 		n=0
 		check() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
@@ -64,7 +74,7 @@ run_case() {
 			     END { exit (i < n) }' "$out/vmm.expect" "$clean"
 			check $? "$name: those lines come in that order"
 			! grep -a -q -E '^not ok|^vmm: error' "$clean"; check $? "$name: no 'not ok' and no 'vmm: error' line"
-		else
+		elif [[ $name != linux-* ]]; then
 			grep -a -q -E '^1\.\.[1-9]' "$clean"; check $? "$name: hvtest printed its plan"
 		fi
 		echo "1..$n"
