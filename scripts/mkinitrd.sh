@@ -46,6 +46,13 @@ mount -t sysfs sysfs /sys
 echo "initrd: /init running, /test.sh next"
 sh /test.sh
 echo "initrd: /test.sh exited $?; powering off"
+# The serial console drains after the writers are done: wait until its transmit count
+# stops moving (and the UART's FIFO has had time to empty), or the last lines are lost.
+last=
+while now=$(grep -o 'tx:[0-9]*' /proc/tty/driver/serial 2>/dev/null | head -n 1) && [ "$now" != "$last" ]; do
+	last=$now
+	usleep 20000
+done
 poweroff -f
 EOF
 chmod 0755 "$root/init"
