@@ -27,9 +27,9 @@ printf '%s\n' "${vmm_expect[@]}" > "$out/vmm.expect"
 # name vehicle cpus image timeout expected-line (names vmm-*: the example VMM's image);
 # the longest first. Timeouts leave room for boots sharing the cores.
 cases=(
-	"bochs-4cpu bochs 4 build/esp.img 900 hvmetal: running: control domain on 4 CPUs"
-	"linux-bochs-2cpu bochs 2 build/esp-linux-hvl.img 900 hvmetal: running: control domain on 2 CPUs"
-	"linux-bochs-1cpu bochs 1 build/esp-linux-hvl.img 600 hvmetal: running: control domain on 1 CPUs"
+	"bochs-4cpu bochs 4 build/esp.img 1500 hvmetal: running: control domain on 4 CPUs"
+	"linux-bochs-2cpu bochs 2 build/esp-linux-hvl.img 1500 hvmetal: running: control domain on 2 CPUs"
+	"linux-bochs-1cpu bochs 1 build/esp-linux-hvl.img 1200 hvmetal: running: control domain on 1 CPUs"
 	"bochs-1cpu bochs 1 build/esp.img 600 hvmetal: running: control domain on 1 CPUs"
 	"bochs-cfg-pool16 bochs 1 $out/esp-cfg.img 600 free of 16380 KiB after setup"
 	"vmm-bochs-1cpu bochs 1 build/esp-vmm.img 300 hvmetal: starting \EFI\hvmetal\vmm.efi"
