@@ -170,7 +170,8 @@ run-uefi: all
 test-host: $(HOST_TEST_BINS)
 	scripts/test-host.sh $(HOST_TEST_BINS)
 
-bench: all
+# The UEFI bench (hvbench.efi), then the same figures with Linux as the control domain.
+bench: all $(B)/esp-linux-bench.img
 	scripts/bench.sh
 
 test-machine: all $(B)/esp-linux-hvl.img
@@ -280,6 +281,18 @@ $(B)/esp-linux-demo.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmeta
 		$(B)/initrd-demo.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
 	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
 		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-demo.gz
+
+# make bench's Linux part (scripts/bench.sh boots it under Bochs with 1 CPU): an initramfs
+# whose /test.sh is tests/linux/bench.sh, with the driver, the bench module and hvlbench.
+$(B)/initrd-bench.gz: scripts/mkinitrd.sh tests/linux/bench.sh $(LX)/hvmetal.ko \
+		$(LX)/hvmetal_bench.ko $(LX)/hvlbench | $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ tests/linux/bench.sh $(LX)/hvmetal.ko $(LX)/hvmetal_bench.ko \
+		$(LX)/hvlbench
+
+$(B)/esp-linux-bench.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-bench.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-bench.gz
 
 .PHONY: test-linux-driver
 test-linux-driver: $(B)/esp-linux-hvl.img
