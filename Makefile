@@ -170,7 +170,8 @@ run-uefi: all
 test-host: $(HOST_TEST_BINS)
 	scripts/test-host.sh $(HOST_TEST_BINS)
 
-bench: all
+# The UEFI bench (hvbench.efi), then the same figures with Linux as the control domain.
+bench: all $(B)/esp-linux-bench.img
 	scripts/bench.sh
 
 test-machine: all $(B)/esp-linux-hvl.img
@@ -202,9 +203,12 @@ LX_VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_lo
 LX_TEST_SRCS := $(sort $(wildcard tests/linux/hvlt*.c))
 LX_MODULE_SRCS := $(wildcard linux/*.c linux/*.h linux/shim/*.h) linux/Kbuild \
 	$(wildcard include/hvmetal/*.h include/Hypervisor/*.h)
+LX_BENCH_MODULE_SRCS := tests/linux/bench/hvmetal_bench.c tests/linux/bench/Kbuild \
+	$(wildcard linux/shim/*.h include/hvmetal/*.h include/Hypervisor/*.h)
 
 .PHONY: linux clean-linux
-linux: $(LX)/hvmetal.ko $(LX)/libhv-linux.a $(LX)/libhv.so $(LX)/vmm $(LX)/hvltest
+linux: $(LX)/hvmetal.ko $(LX)/libhv-linux.a $(LX)/libhv.so $(LX)/vmm $(LX)/hvltest \
+	$(LX)/hvlbench $(LX)/hvmetal_bench.ko
 
 $(LX)/obj/%.c.o: %.c
 	@mkdir -p $(dir $@)
@@ -231,12 +235,24 @@ $(LX)/vmm: $(patsubst %,$(LX)/obj/%.o,$(LX_VMM_SRCS)) $(LX)/libhv-linux.a
 $(LX)/hvltest: $(patsubst %,$(LX)/obj/%.o,$(LX_TEST_SRCS)) $(LX)/libhv-linux.a
 	gcc -static -pthread -o $@ $^
 
+# make bench's figures from a Linux process (tests/linux/hvlbench.c).
+$(LX)/hvlbench: $(LX)/obj/tests/linux/hvlbench.c.o $(LX)/libhv-linux.a
+	gcc -static -o $@ $^
+
 # kbuild writes its objects next to the sources (linux/.gitignore); MAKEFLAGS stays out.
 $(LX)/hvmetal.ko: $(LX_MODULE_SRCS) | $(LINUX)/linux.env
 	@test -d "$(LINUX_HEADERS)" || { echo "no kernel headers: scripts/deps.sh"; exit 1; }
 	MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/linux modules
 	@mkdir -p $(dir $@)
 	strip --strip-debug -o $@ linux/hvmetal.ko
+
+# make bench's inside-hvmetal figures under Linux: a bench module, not the driver
+# (tests/linux/bench/, its own Kbuild; it measures at load time and never stays loaded).
+$(LX)/hvmetal_bench.ko: $(LX_BENCH_MODULE_SRCS) | $(LINUX)/linux.env
+	@test -d "$(LINUX_HEADERS)" || { echo "no kernel headers: scripts/deps.sh"; exit 1; }
+	MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/tests/linux/bench modules
+	@mkdir -p $(dir $@)
+	strip --strip-debug -o $@ tests/linux/bench/hvmetal_bench.ko
 
 # The driver's tests in the machine: an initramfs whose /test.sh is the smoke test
 # (what tests/linux/run.sh checks) and then tests/linux/hvl.sh, with the module, hvltest
@@ -266,6 +282,18 @@ $(B)/esp-linux-demo.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmeta
 	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
 		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-demo.gz
 
+# make bench's Linux part (scripts/bench.sh boots it under Bochs with 1 CPU): an initramfs
+# whose /test.sh is tests/linux/bench.sh, with the driver, the bench module and hvlbench.
+$(B)/initrd-bench.gz: scripts/mkinitrd.sh tests/linux/bench.sh $(LX)/hvmetal.ko \
+		$(LX)/hvmetal_bench.ko $(LX)/hvlbench | $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ tests/linux/bench.sh $(LX)/hvmetal.ko $(LX)/hvmetal_bench.ko \
+		$(LX)/hvlbench
+
+$(B)/esp-linux-bench.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-bench.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-bench.gz
+
 .PHONY: test-linux-driver
 test-linux-driver: $(B)/esp-linux-hvl.img
 	tests/linux/hvl-run.sh $(B)/esp-linux-hvl.img $(CASES)
@@ -273,6 +301,8 @@ test-linux-driver: $(B)/esp-linux-hvl.img
 clean-linux:
 	rm -rf $(LX)
 	[ ! -d "$(LINUX_HEADERS)" ] || MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/linux clean
+	[ ! -d "$(LINUX_HEADERS)" ] || MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) \
+		M=$(CURDIR)/tests/linux/bench clean
 
 -include $(shell find $(LX) -name '*.d' 2>/dev/null)
 # ---- end of Linux programs ----
