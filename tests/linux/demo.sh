@@ -3,6 +3,6 @@
 # process, runs its two guests through Apple's API (libhv for Linux).
 echo "demo: Linux $(uname -r) on $(grep -c '^processor' /proc/cpuinfo) CPUs under hvmetal"
 dmesg -n 1
-insmod /hvmetal.ko && dmesg | grep 'hvmetal:' | sed 's/^.*\] /demo: /'
+insmod /hvmetal.ko && dmesg | grep -E 'hvmetal: (ABI|absent)' | sed 's/^.*\] /demo: /'
 /vmm
 echo "demo: the VMM exited ($?); powering off"
