@@ -98,6 +98,32 @@ DEFINE_CR_ACCESS(3)
 DEFINE_CR_ACCESS(4)
 #undef DEFINE_CR_ACCESS
 
+/* DR0-DR3 and DR6 by number (others read 0 and are not written). */
+static inline uint64_t read_dr(unsigned n)
+{
+	uint64_t v = 0;
+
+	switch (n) {
+	case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(v)); break;
+	case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(v)); break;
+	case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(v)); break;
+	case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(v)); break;
+	case 6: __asm__ volatile("mov %%dr6, %0" : "=r"(v)); break;
+	}
+	return v;
+}
+
+static inline void write_dr(unsigned n, uint64_t v)
+{
+	switch (n) {
+	case 0: __asm__ volatile("mov %0, %%dr0" : : "r"(v)); break;
+	case 1: __asm__ volatile("mov %0, %%dr1" : : "r"(v)); break;
+	case 2: __asm__ volatile("mov %0, %%dr2" : : "r"(v)); break;
+	case 3: __asm__ volatile("mov %0, %%dr3" : : "r"(v)); break;
+	case 6: __asm__ volatile("mov %0, %%dr6" : : "r"(v)); break;
+	}
+}
+
 static inline uint64_t read_dr7(void)
 {
 	uint64_t v;

@@ -36,31 +36,6 @@ struct cd_saved {
 	uint32_t msr_loaded;	/* 1 << enum vcpu_msr: the guest's value differs, loaded */
 };
 
-static uint64_t read_dr(unsigned n)
-{
-	uint64_t v = 0;
-
-	switch (n) {
-	case 0: __asm__ volatile("mov %%dr0, %0" : "=r"(v)); break;
-	case 1: __asm__ volatile("mov %%dr1, %0" : "=r"(v)); break;
-	case 2: __asm__ volatile("mov %%dr2, %0" : "=r"(v)); break;
-	case 3: __asm__ volatile("mov %%dr3, %0" : "=r"(v)); break;
-	case 6: __asm__ volatile("mov %%dr6, %0" : "=r"(v)); break;
-	}
-	return v;
-}
-
-static void write_dr(unsigned n, uint64_t v)
-{
-	switch (n) {
-	case 0: __asm__ volatile("mov %0, %%dr0" : : "r"(v)); break;
-	case 1: __asm__ volatile("mov %0, %%dr1" : : "r"(v)); break;
-	case 2: __asm__ volatile("mov %0, %%dr2" : : "r"(v)); break;
-	case 3: __asm__ volatile("mov %0, %%dr3" : : "r"(v)); break;
-	case 6: __asm__ volatile("mov %0, %%dr6" : : "r"(v)); break;
-	}
-}
-
 /*
  * The MSRs of enum vcpu_msr. KERNEL_GS_BASE changes under SWAPGS, so both sides'
  * values are read every run. The control domain's others are known per CPU

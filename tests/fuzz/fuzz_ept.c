@@ -210,12 +210,17 @@ model_tables(const struct model *m)
 
 			if (lo >= hi)
 				continue;
-			/* Touched 2M blocks, each counted once, less those mapped whole by one leaf. */
+			/*
+			 * Touched 2M blocks, each counted once, less those mapped whole
+			 * by one leaf: by this range, the only one that can (a range
+			 * starting inside a block leaves its start to another).
+			 */
 			for (uint64_t b = lo & ~(M2 - 1); b < hi; b += M2) {
 				if (b == last_2m)
 					continue;
 				last_2m = b;
-				tables += !uniform(m, b, M2);
+				tables += !(m->r[i].gpa <= b && m->r[i].end >= b + M2 &&
+					    !((m->r[i].hpa + (b - m->r[i].gpa)) & (M2 - 1)));
 			}
 		}
 	}
@@ -224,10 +229,25 @@ model_tables(const struct model *m)
 
 /* ---- the tables ---- */
 
+/*
+ * The tables are walked in address order, so the model's ranges are met in
+ * order too: next is the first range that may hold the entry being checked.
+ */
 struct walk {
 	const struct model *m;
 	uint64_t tables;
+	unsigned next;
+	uint64_t clear_to;	/* the model maps nothing from the last address asked up to here */
 };
+
+/* The first range ending after va (m->n when none), for va at or after the last one asked. */
+static inline __attribute__((no_sanitize("coverage"))) const struct range *
+walk_range(struct walk *w, uint64_t va)
+{
+	while (w->next < w->m->n && w->m->r[w->next].end <= va)
+		w->next++;
+	return w->next < w->m->n ? &w->m->r[w->next] : NULL;
+}
 
 static NO_COVERAGE bool
 foldable(const uint64_t *t, unsigned level)
@@ -258,7 +278,11 @@ walk_table(struct walk *w, const uint64_t *t, unsigned level, uint64_t base)
 
 		if (!(x & PERM_ALL)) {
 			CHECK(x == 0);
-			CHECK(va >= w->m->limit || !overlaps(w->m, va, va + span));
+			if (va + span > w->clear_to) {
+				r = walk_range(w, va);
+				w->clear_to = r ? r->gpa : ~0ull;
+				CHECK(w->clear_to >= va + span);
+			}
 			continue;
 		}
 		present++;
@@ -271,8 +295,8 @@ walk_table(struct walk *w, const uint64_t *t, unsigned level, uint64_t base)
 		CHECK(level <= 2);
 		CHECK((x & ~(EPT_ADDR_MASK | PERM_ALL | (7ull << 3) | EPT_LARGE)) == 0);
 		CHECK((x & (7ull << 3)) == EPT_MT_WB && !(x & EPT_ADDR_MASK & (span - 1)));
-		r = find(w->m, va);
-		CHECK(r && r->end >= va + span && r->perms == (x & PERM_ALL) &&
+		r = walk_range(w, va);
+		CHECK(r && r->gpa <= va && r->end >= va + span && r->perms == (x & PERM_ALL) &&
 		      r->hpa + (va - r->gpa) == (x & EPT_ADDR_MASK));
 	}
 	if (level < 3)
@@ -346,28 +370,46 @@ op_hpa(const struct op_bytes *b, uint64_t gpa)
 	}
 }
 
-/* Takes pages until only 'left' are free; returns them through word 0. */
-static uint64_t *
+/*
+ * Pages other users of the pool hold while an operation runs: until only 'left'
+ * are free, the lowest free pages are marked in use, as that many
+ * pool_alloc_page calls would leave the pool (bitmap, count, hint), without
+ * zeroing a page each.  The pages taken are those bits; unstarve frees them.
+ */
+static uint64_t held_bits[(POOL_PAGES + 63) / 64];
+
+static NO_COVERAGE void
 starve(size_t left)
 {
-	uint64_t *held = NULL, *page;
-
-	while (pool_free_bytes(&pool) / PAGE_SIZE > left && (page = pool_alloc_page(&pool))) {
-		page[0] = (uintptr_t)held;
-		held = page;
+	spin_lock(&pool.lock);
+	for (size_t i = pool.hint; i < pool.npages && pool.free_pages > left; i++) {
+		if (pool.bitmap[i / 64] & (1ull << (i % 64)))
+			continue;
+		pool.bitmap[i / 64] |= 1ull << (i % 64);
+		held_bits[i / 64] |= 1ull << (i % 64);
+		pool.free_pages--;
+		pool.hint = i + 1;
 	}
-	return held;
+	spin_unlock(&pool.lock);
 }
 
-static void
-unstarve(uint64_t *held)
+static NO_COVERAGE void
+unstarve(void)
 {
-	while (held) {
-		uint64_t *next = (uint64_t *)(uintptr_t)held[0];
+	spin_lock(&pool.lock);
+	for (size_t w = 0; w < ARRAY_SIZE(held_bits); w++) {
+		while (held_bits[w]) {
+			size_t i = w * 64 + (size_t)__builtin_ctzll(held_bits[w]);
 
-		pool_free_pages(&pool, held, 1);
-		held = next;
+			held_bits[w] &= held_bits[w] - 1;
+			CHECK(pool.bitmap[w] & (1ull << (i % 64)));
+			pool.bitmap[w] &= ~(1ull << (i % 64));
+			pool.free_pages++;
+			if (i < pool.hint)
+				pool.hint = i;
+		}
 	}
+	spin_unlock(&pool.lock);
 }
 
 /* Pages in the caller's unmap reserve, by its list. */
@@ -415,7 +457,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (unsigned n = 0; n < MAX_OPS && size >= sizeof(struct op_bytes); n++) {
 		struct op_bytes b;
-		uint64_t gpa, len, hpa, gen0 = e.generation, tables0 = e.table_pages, *held = NULL;
+		uint64_t gpa, len, hpa, gen0 = e.generation, tables0 = e.table_pages;
 		unsigned reserve0 = reserve_len(reserve);
 		size_t avail;
 		unsigned kind, perms;
@@ -430,12 +472,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gpa = op_gpa(&b);
 		len = op_size(&b);
 		hpa = op_hpa(&b, gpa);
-		/* 4K leaves over gigabytes only cost time: a few 2M blocks of them will do. */
-		if (((b.mode >> 4) & 3) == 2 && len > 8 * M2)
-			len = 8 * M2 + (len & (M2 - 1));
+		/*
+		 * 4K leaves over gigabytes only cost time: two 2M blocks of them and
+		 * the rest (up to four page tables, across a 1G boundary if gpa is
+		 * near one) take every path a longer run takes.
+		 */
+		if (((b.mode >> 4) & 3) == 2 && len > 2 * M2)
+			len = 2 * M2 + (len & (M2 - 1));
 		perms = perm_table[b.mode & 15];
 		if ((b.mode >> 6) == 3)
-			held = starve(b.n % 8);
+			starve(b.n % 8);
 		avail = pool_free_bytes(&pool) / PAGE_SIZE;
 		valid = range_ok(&model, gpa, len);
 		trial = model;
@@ -498,7 +544,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			CHECK(!lost || e.generation > gen0);
 		}
 		CHECK(e.generation >= gen0 && (rc == 0 || e.generation == gen0));
-		unstarve(held);
+		unstarve();
 		/* Every CPU has synced (there are none here): retired tables go back. */
 		ept_free_pending(&e, e.generation);
 
