@@ -330,7 +330,8 @@ fuzz_ept_NOCMP := ept/ept.c kernel/pool.c
 # The hypercall layer and the VM, vCPU and run code under it, on the fake CPU of
 # tests/fuzz/fake_cpu.c (force-included: the instruction wrappers become its).
 fuzz_hypercall_SRCS := hypercall/hypercall.c hypercall/hc_vm.c hypercall/hc_vcpu.c \
-	hypercall/uaccess.c vm/vm.c vm/vcpu.c vm/vcpu_run.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs.c \
+	hypercall/uaccess.c vm/vm.c vm/vcpu.c vm/vcpu_move.c vm/vcpu_run.c vmx/vmx_cpu.c vmx/vmx_exit.c \
+	vmx/vmcs.c \
 	kernel/kick.c
 fuzz_hypercall_NOCMP := tests/fuzz/fake_cpu.c ept/ept.c kernel/pool.c vmx/vmcs_policy.c \
 	vmx/vmx_caps.c kernel/guest_pt.c kernel/memmap.c kernel/xstate.c vm/vcpu_regs.c
