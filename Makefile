@@ -28,7 +28,7 @@ CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/
 	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c kernel/cr_rules.c kernel/kick.c kernel/msr_safe.c \
 	ept/ept_identity.c ept/ept.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
-	vm/vm.c vm/vcpu.c vm/vcpu_run.c vm/vcpu_regs.c \
+	vm/vm.c vm/vcpu.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
 	hypercall/hypercall.c hypercall/uaccess.c hypercall/hc_vm.c hypercall/hc_vcpu.c \
 	cd/cd_launch.c cd/cd_exits.c cd/cd_msr.c cd/cd_apic.c cd/ipi_dest.c cd/insn_decode.c
 CORE_ASM := kernel/host_idt.asm kernel/msr_safe.asm cd/cd_entry.asm vm/vcpu_entry.asm
@@ -69,9 +69,9 @@ test_insn_decode_SRCS := cd/insn_decode.c
 test_uaccess_SRCS := hypercall/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
-.PHONY: all deps run test test-host test-machine bench stress image clean
+.PHONY: all deps run run-uefi test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
-	$(B)/vmm.efi $(B)/esp-vmm.img
+	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi
 
 deps:
 	@scripts/deps.sh
@@ -116,6 +116,35 @@ $(B)/esp.img: $(B)/hvmetal.efi $(B)/hvtest.efi scripts/mkesp.sh
 $(B)/esp-vmm.img: $(B)/hvmetal.efi $(B)/vmm.efi examples/vmm/hvmetal.cfg scripts/mkesp.sh
 	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/vmm.efi examples/vmm/hvmetal.cfg
 
+# ---- Linux as the control domain (README.md, "Linux as the control domain") ----
+# scripts/deps.sh unpacks Debian's cloud kernel into build/linux (one copy for every
+# build tree) and writes build/linux/linux.env: LINUX_ABI, LINUX_VMLINUZ, LINUX_HEADERS
+# (the headers for out-of-tree modules), a shell and a make fragment at once.
+LINUX := build/linux
+-include $(wildcard $(LINUX)/linux.env)
+$(LINUX)/linux.env:
+	scripts/deps.sh
+
+# Test harness, not hvmetal: Bochs's firmware has no ACPI tables (tests/linux/acpi-bochs).
+$(B)/acpi-bochs.so: $(B)/efi/tests/linux/acpi-bochs/acpi_bochs.c.o
+
+# The smoke test's initramfs: busybox, /init, tests/linux/smoke.sh.
+$(B)/initrd-smoke.gz: scripts/mkinitrd.sh tests/linux/smoke.sh | $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ tests/linux/smoke.sh
+
+# acpi-bochs.efi -> hvmetal.efi -> the kernel's EFI stub with tests/linux/hvmetal.cfg's
+# command line and the smoke initramfs; boots under Bochs (VT-x) and QEMU TCG (native).
+$(B)/esp-linux.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-smoke.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-smoke.gz
+
+# Boots build/esp-linux.img: Bochs with 1 and 2 CPUs, QEMU TCG, one at a time.
+.PHONY: test-linux
+test-linux: $(B)/esp-linux.img
+	tests/linux/run.sh $(B)/esp-linux.img
+# ---- end of Linux ----
+
 image: $(B)/esp.img
 	@echo "ESP image: $(B)/esp.img (write it to a USB stick, see docs/hardware.md)"
 
@@ -131,16 +160,21 @@ $(HOST_TEST_BINS): $$($$(notdir $$@)_SRCS)
 deps-ok:
 	@[ -f $(B)/.deps-ok ] || { scripts/deps.sh && mkdir -p $(B) && touch $(B)/.deps-ok; }
 
-run: all
+# Linux as the control domain running the example VMM; run-uefi: the VMM as a UEFI app.
+run: all $(B)/esp-linux-demo.img
+	scripts/run.sh $(B)/esp-linux-demo.img
+
+run-uefi: all
 	scripts/run.sh $(B)/esp-vmm.img
 
 test-host: $(HOST_TEST_BINS)
 	scripts/test-host.sh $(HOST_TEST_BINS)
 
-bench: all
+# The UEFI bench (hvbench.efi), then the same figures with Linux as the control domain.
+bench: all $(B)/esp-linux-bench.img
 	scripts/bench.sh
 
-test-machine: all
+test-machine: all $(B)/esp-linux-hvl.img
 	scripts/test-machine.sh
 
 # The long hypercall storm: the suite built with STORM_CALLS per CPU, Bochs with 4 CPUs.
@@ -154,6 +188,124 @@ test: deps-ok
 
 clean:
 	rm -rf $(B)
+
+# ---- Linux programs (docs/linux.md): the driver, libhv for Linux, the VMM and tests ----
+# hvmetal.ko is built by kbuild against the Debian cloud kernel's headers (one ABI with
+# the kernel the tests boot); the userspace parts with the host gcc, -Werror. Static
+# programs for the test initramfs, which has no C library.
+LX := $(B)/linux-cd
+LINUX_HEADERS ?= $(lastword $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64)))
+LX_CFLAGS := -std=gnu11 -O2 -g $(WARN) -DHVMETAL_LINUX -Iinclude -I.
+LIBHV_LINUX_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_not_yet.c \
+	libhv/hv_vm_allocate_linux.c libhv/hvmetal_linux.c
+LX_VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.c \
+	examples/vmm/platform_linux.c examples/vmm/guests.asm
+LX_TEST_SRCS := $(sort $(wildcard tests/linux/hvlt*.c))
+LX_MODULE_SRCS := $(wildcard linux/*.c linux/*.h linux/shim/*.h) linux/Kbuild \
+	$(wildcard include/hvmetal/*.h include/Hypervisor/*.h)
+LX_BENCH_MODULE_SRCS := tests/linux/bench/hvmetal_bench.c tests/linux/bench/Kbuild \
+	$(wildcard linux/shim/*.h include/hvmetal/*.h include/Hypervisor/*.h)
+
+.PHONY: linux clean-linux
+linux: $(LX)/hvmetal.ko $(LX)/libhv-linux.a $(LX)/libhv.so $(LX)/vmm $(LX)/hvltest \
+	$(LX)/hvlbench $(LX)/hvmetal_bench.ko
+
+$(LX)/obj/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	gcc $(LX_CFLAGS) -MMD -c $< -o $@
+
+$(LX)/pic/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	gcc $(LX_CFLAGS) -fPIC -MMD -c $< -o $@
+
+$(LX)/obj/%.asm.o: %.asm
+	@mkdir -p $(dir $@)
+	nasm -f elf64 -Werror -I. -MD $(@:.o=.d) -o $@ $<
+
+$(LX)/libhv-linux.a: $(patsubst %,$(LX)/obj/%.o,$(LIBHV_LINUX_SRCS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(LX)/libhv.so: $(patsubst %,$(LX)/pic/%.o,$(LIBHV_LINUX_SRCS))
+	gcc -shared -Wl,-soname,libhv.so -Wl,-z,defs -o $@ $^
+
+$(LX)/vmm: $(patsubst %,$(LX)/obj/%.o,$(LX_VMM_SRCS)) $(LX)/libhv-linux.a
+	gcc -static -o $@ $^
+
+$(LX)/hvltest: $(patsubst %,$(LX)/obj/%.o,$(LX_TEST_SRCS)) $(LX)/libhv-linux.a
+	gcc -static -pthread -o $@ $^
+
+# make bench's figures from a Linux process (tests/linux/hvlbench.c).
+$(LX)/hvlbench: $(LX)/obj/tests/linux/hvlbench.c.o $(LX)/libhv-linux.a
+	gcc -static -o $@ $^
+
+# kbuild writes its objects next to the sources (linux/.gitignore); MAKEFLAGS stays out.
+$(LX)/hvmetal.ko: $(LX_MODULE_SRCS) | $(LINUX)/linux.env
+	@test -d "$(LINUX_HEADERS)" || { echo "no kernel headers: scripts/deps.sh"; exit 1; }
+	MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/linux modules
+	@mkdir -p $(dir $@)
+	strip --strip-debug -o $@ linux/hvmetal.ko
+
+# make bench's inside-hvmetal figures under Linux: a bench module, not the driver
+# (tests/linux/bench/, its own Kbuild; it measures at load time and never stays loaded).
+$(LX)/hvmetal_bench.ko: $(LX_BENCH_MODULE_SRCS) | $(LINUX)/linux.env
+	@test -d "$(LINUX_HEADERS)" || { echo "no kernel headers: scripts/deps.sh"; exit 1; }
+	MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/tests/linux/bench modules
+	@mkdir -p $(dir $@)
+	strip --strip-debug -o $@ tests/linux/bench/hvmetal_bench.ko
+
+# The driver's tests in the machine: an initramfs whose /test.sh is the smoke test
+# (what tests/linux/run.sh checks) and then tests/linux/hvl.sh, with the module, hvltest
+# and the VMM; the ESP image boots it like build/esp-linux.img.
+$(LX)/hvl-test.sh: tests/linux/smoke.sh tests/linux/hvl.sh
+	@mkdir -p $(dir $@)
+	cat $^ > $@
+
+$(B)/initrd-hvl.gz: scripts/mkinitrd.sh $(LX)/hvl-test.sh $(LX)/hvmetal.ko $(LX)/hvltest $(LX)/vmm \
+		| $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ $(LX)/hvl-test.sh $(LX)/hvmetal.ko $(LX)/hvltest $(LX)/vmm
+
+$(B)/esp-linux-hvl.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-hvl.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-hvl.gz
+
+# Boots it (tests/linux/run.sh: Bochs with 1 and 2 CPUs, QEMU TCG) and checks the
+# driver's lines on each (tests/linux/hvl-check.sh). CASES=bochs-1cpu picks some.
+# make run's demo: the same boot, whose /test.sh loads the driver and runs the example VMM.
+$(B)/initrd-demo.gz: scripts/mkinitrd.sh tests/linux/demo.sh $(LX)/hvmetal.ko $(LX)/vmm \
+		| $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ tests/linux/demo.sh $(LX)/hvmetal.ko $(LX)/vmm
+
+$(B)/esp-linux-demo.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-demo.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-demo.gz
+
+# make bench's Linux part (scripts/bench.sh boots it under Bochs with 1 CPU): an initramfs
+# whose /test.sh is tests/linux/bench.sh, with the driver, the bench module and hvlbench.
+$(B)/initrd-bench.gz: scripts/mkinitrd.sh tests/linux/bench.sh $(LX)/hvmetal.ko \
+		$(LX)/hvmetal_bench.ko $(LX)/hvlbench | $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ tests/linux/bench.sh $(LX)/hvmetal.ko $(LX)/hvmetal_bench.ko \
+		$(LX)/hvlbench
+
+$(B)/esp-linux-bench.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
+		$(B)/initrd-bench.gz scripts/mkesp-linux.sh $(LINUX)/linux.env
+	. $(LINUX)/linux.env && scripts/mkesp-linux.sh $@ $(B)/acpi-bochs.efi $(B)/hvmetal.efi \
+		tests/linux/hvmetal.cfg "$$LINUX_VMLINUZ" $(B)/initrd-bench.gz
+
+.PHONY: test-linux-driver
+test-linux-driver: $(B)/esp-linux-hvl.img
+	tests/linux/hvl-run.sh $(B)/esp-linux-hvl.img $(CASES)
+
+clean-linux:
+	rm -rf $(LX)
+	[ ! -d "$(LINUX_HEADERS)" ] || MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) M=$(CURDIR)/linux clean
+	[ ! -d "$(LINUX_HEADERS)" ] || MAKEFLAGS= $(MAKE) -C $(LINUX_HEADERS) \
+		M=$(CURDIR)/tests/linux/bench clean
+
+-include $(shell find $(LX) -name '*.d' 2>/dev/null)
+# ---- end of Linux programs ----
 
 # ---- Fuzzing (README.md, "Fuzzing"): libFuzzer harnesses over the real sources. ----
 # `make fuzz` runs each for FUZZ_SECONDS; `make fuzz-smoke` (part of `make test`)
@@ -178,7 +330,8 @@ fuzz_ept_NOCMP := ept/ept.c kernel/pool.c
 # The hypercall layer and the VM, vCPU and run code under it, on the fake CPU of
 # tests/fuzz/fake_cpu.c (force-included: the instruction wrappers become its).
 fuzz_hypercall_SRCS := hypercall/hypercall.c hypercall/hc_vm.c hypercall/hc_vcpu.c \
-	hypercall/uaccess.c vm/vm.c vm/vcpu.c vm/vcpu_run.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs.c \
+	hypercall/uaccess.c vm/vm.c vm/vcpu.c vm/vcpu_move.c vm/vcpu_run.c vmx/vmx_cpu.c vmx/vmx_exit.c \
+	vmx/vmcs.c \
 	kernel/kick.c
 fuzz_hypercall_NOCMP := tests/fuzz/fake_cpu.c ept/ept.c kernel/pool.c vmx/vmcs_policy.c \
 	vmx/vmx_caps.c kernel/guest_pt.c kernel/memmap.c kernel/xstate.c vm/vcpu_regs.c

@@ -162,6 +162,7 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 	bi.pool_base = region + image_size;
 	bi.pool_size = pool_size;
 	bi.cpu_count = ncpu;
+	bi.vmx_hide = cfg->vmx_hide;
 	if (EFI_ERROR(memmap_from_efi(&bi.memmap))) {
 		why = "cannot read the firmware's memory map";
 		goto free;
@@ -197,6 +198,43 @@ free:
 	return why;
 }
 
+/*
+ * next_args becomes the loaded image's LoadOptions, in UCS-2 with its NUL counted,
+ * as the UEFI shell passes a command line: a Linux EFI stub takes it as the
+ * kernel's. It must outlive the image's start, hence static. 0, or -1.
+ */
+static int set_load_options(EFI_HANDLE next, const char *args)
+{
+	static CHAR16 wide[CONFIG_ARGS_MAX];
+	EFI_LOADED_IMAGE *nli = NULL;
+	unsigned n;
+
+	if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, next, &LoadedImageProtocol,
+					(void **)&nli)))
+		return -1;
+	to_wide(wide, args, CONFIG_ARGS_MAX);
+	for (n = 0; wide[n]; n++)
+		;
+	nli->LoadOptions = wide;
+	nli->LoadOptionsSize = (n + 1) * sizeof(CHAR16);
+	return 0;
+}
+
+/* The options on the serial log, in pieces a log line holds. */
+static void log_options(const char *args)
+{
+	char piece[161];
+	unsigned i = 0, n;
+
+	while (args[i]) {
+		for (n = 0; n < sizeof(piece) - 1 && args[i + n]; n++)
+			piece[n] = args[i + n];
+		piece[n] = 0;
+		log_printf("hvmetal: %s %s\n", i ? "   ..." : "options:", piece);
+		i += n;
+	}
+}
+
 static void start_next(EFI_HANDLE image, EFI_LOADED_IMAGE *li, const struct hv_config *cfg)
 {
 	CHAR16 path[CONFIG_PATH_MAX];
@@ -222,7 +260,14 @@ static void start_next(EFI_HANDLE image, EFI_LOADED_IMAGE *li, const struct hv_c
 		say("hvmetal: cannot load %s", cfg->next);
 		return;
 	}
+	if (cfg->next_args[0] && set_load_options(next, cfg->next_args) < 0) {
+		say("hvmetal: cannot pass next_args to %s: back to the firmware", cfg->next);
+		uefi_call_wrapper(BS->UnloadImage, 1, next);
+		return;
+	}
 	log_printf("hvmetal: starting %s\n", cfg->next);
+	if (cfg->next_args[0])
+		log_options(cfg->next_args);
 	uefi_call_wrapper(BS->StartImage, 3, next, NULL, NULL);
 }
 

@@ -153,7 +153,7 @@ static enum insn_mode caller_mode(void)
 /* Fetches the faulting instruction: up to 15 bytes, fewer where the next page is absent. */
 static int fetch_insn(uint8_t *buf, size_t *n)
 {
-	struct uaccess ua = hypercall_uaccess();
+	struct uaccess ua = hypercall_uaccess(0);
 	uint64_t rip = vmcs_read(VMCS_GUEST_CS_BASE) + vmcs_read(VMCS_GUEST_RIP);
 	size_t to_page_end = 4096 - (rip & 0xfff);
 

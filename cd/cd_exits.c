@@ -10,6 +10,7 @@
 #include "kernel/kick.h"
 #include "kernel/log.h"
 #include "kernel/xstate.h"
+#include "vm/vcpu_move.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_bits.h"
 #include "vmx/vmx_cpu.h"
@@ -458,6 +459,8 @@ void cd_exit_tail(struct gpr_frame *gpr)
 		percpu_clear_pending(cpu, PENDING_CD_EPT);
 		cd_ept_flush();
 	}
+	if (__atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE) & PENDING_VCPU_MOVE)
+		vcpu_moves_serve(cpu);
 	if (__atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE) & PENDING_NMI)
 		deliver_pending_nmi(cpu);
 }

@@ -86,7 +86,7 @@ static const char *cd_vmx_setup(const struct boot_info *bi)
 
 const char *cd_setup(const struct boot_info *bi)
 {
-	const char *why = vmx_probe();
+	const char *why = vmx_probe(bi->vmx_hide);
 
 	if (why)
 		return why;

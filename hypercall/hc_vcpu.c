@@ -5,6 +5,7 @@
 #include "kernel/cpu.h"
 #include "kernel/host.h"
 #include "vm/vcpu.h"
+#include "vm/vcpu_move.h"
 #include "vm/vcpu_run.h"
 #include "vm/vm.h"
 #include "vmx/vmcs.h"
@@ -148,7 +149,7 @@ hv_return_t hc_vcpu_read_fpstate(struct hcall *c)
 		return r;
 	if (c->gpr->rcx < vcpu_xstate_size())
 		return HV_BAD_ARGUMENT;
-	return hypercall_copy_out(c->gpr->rdx, v->xsave, vcpu_xstate_size());
+	return hypercall_copy_out(c, c->gpr->rdx, v->xsave, vcpu_xstate_size());
 }
 
 hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
@@ -166,7 +167,7 @@ hv_return_t hc_vcpu_write_fpstate(struct hcall *c)
 	if (!tmp)
 		return HV_NO_RESOURCES;
 	/* Into hvmetal's copy first: the caller cannot change it between check and use. */
-	r = hypercall_copy_in(tmp, c->gpr->rdx, size);
+	r = hypercall_copy_in(c, tmp, c->gpr->rdx, size);
 	if (r == HV_SUCCESS)
 		r = vcpu_write_fpstate(v, tmp);
 	pool_free_pages(&host_pool, tmp, pages);
@@ -207,22 +208,41 @@ hv_return_t hc_vcpu_invalidate_tlb(struct hcall *c)
 	return HV_SUCCESS;
 }
 
+/* Any CPU: the vCPU a call names, its VM held (not locked: the caller waits for another CPU). */
+static hv_return_t held_vcpu(const struct hcall *c, struct vm **vm, struct vcpu **v)
+{
+	*vm = vm_get(c->gpr->rdi);
+	if (!*vm)
+		return HV_BAD_ARGUMENT;
+	*v = c->gpr->rsi < VM_VCPUS_MAX ? (*vm)->vcpus[c->gpr->rsi] : NULL;
+	if (*v)
+		vm_hold(*vm);
+	vm_put(*vm);
+	return *v ? HV_SUCCESS : HV_BAD_ARGUMENT;
+}
+
+hv_return_t hc_vcpu_adopt(struct hcall *c)
+{
+	struct vm *vm;
+	struct vcpu *v;
+	hv_return_t r = held_vcpu(c, &vm, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	r = vcpu_adopt(v);
+	vm_release(vm);
+	return r;
+}
+
 /* Any CPU: no owner check. */
 hv_return_t hc_vcpu_interrupt(struct hcall *c)
 {
-	struct vm *vm = vm_get(c->gpr->rdi);
+	struct vm *vm;
 	struct vcpu *v;
+	hv_return_t r = held_vcpu(c, &vm, &v);
 
-	if (!vm)
-		return HV_BAD_ARGUMENT;
-	v = c->gpr->rsi < VM_VCPUS_MAX ? vm->vcpus[c->gpr->rsi] : NULL;
-	if (!v) {
-		vm_put(vm);
-		return HV_BAD_ARGUMENT;
-	}
-	/* The kick waits for another CPU: not under the VM's lock. */
-	vm_hold(vm);
-	vm_put(vm);
+	if (r != HV_SUCCESS)
+		return r;
 	vcpu_interrupt(v);
 	vm_release(vm);
 	return HV_SUCCESS;

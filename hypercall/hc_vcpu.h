@@ -16,6 +16,7 @@ hv_return_t hc_vcpu_read_msr(struct hcall *c);
 hv_return_t hc_vcpu_write_msr(struct hcall *c);
 hv_return_t hc_vcpu_invalidate_tlb(struct hcall *c);
 hv_return_t hc_vcpu_interrupt(struct hcall *c);
+hv_return_t hc_vcpu_adopt(struct hcall *c);
 hv_return_t hc_vcpu_time(struct hcall *c);
 hv_return_t hc_vcpu_set_tsc_offset(struct hcall *c);
 hv_return_t hc_vcpu_vmx_status(struct hcall *c);

@@ -109,10 +109,10 @@ static int map_run(struct vm *vm, struct ept *e, uint64_t gpa, uint64_t hpa, uin
  * Runs with space e held and the VM unlocked: the page-by-page work takes no lock,
  * each run's EPT change takes the VM's lock alone.
  */
-static hv_return_t map_pages(struct vm *vm, struct ept *e, uint64_t uva, uint64_t gpa,
-			     uint64_t size, unsigned perms)
+static hv_return_t map_pages(const struct hcall *c, struct vm *vm, struct ept *e, uint64_t uva,
+			     uint64_t gpa, uint64_t size, unsigned perms)
 {
-	struct uaccess ua = hypercall_uaccess();
+	struct uaccess ua = hypercall_uaccess(hcall_access(c));
 	uint64_t run_gpa = gpa, run_hpa = 0, run_len = 0, off, *reserve = NULL;
 	int err = 0;
 
@@ -227,7 +227,7 @@ hv_return_t hc_vm_map(struct hcall *c)
 	gen = e->generation;
 	vm_space_hold(vm, e);
 	vm_put(vm);
-	r = map_pages(vm, e, uva, gpa, size, perms);
+	r = map_pages(c, vm, e, uva, gpa, size, perms);
 	space_done(vm, e, gen);	/* a failed map's undo, a merge or a split */
 	return r;
 }
@@ -276,7 +276,7 @@ hv_return_t hc_vm_translate(struct hcall *c)
 		return HV_BAD_ARGUMENT;
 	t.flags = (perms & EPT_PERM_R ? HV_MEMORY_READ : 0) | (perms & EPT_PERM_W ? HV_MEMORY_WRITE : 0) |
 		  (perms & EPT_PERM_X ? HV_MEMORY_EXEC : 0);
-	return hypercall_copy_out(c->gpr->rcx, &t, sizeof(t));
+	return hypercall_copy_out(c, c->gpr->rcx, &t, sizeof(t));
 }
 
 hv_return_t hc_vm_stats(struct hcall *c)
@@ -290,5 +290,5 @@ hv_return_t hc_vm_stats(struct hcall *c)
 	st.table_pages = vm_table_pages(vm);
 	vm_put(vm);
 	st.pool_free = pool_free_bytes(&host_pool);
-	return hypercall_copy_out(c->gpr->rsi, &st, sizeof(st));
+	return hypercall_copy_out(c, c->gpr->rsi, &st, sizeof(st));
 }

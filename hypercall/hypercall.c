@@ -15,7 +15,7 @@ static void *identity(uint64_t pa)
 	return (void *)(uintptr_t)pa;
 }
 
-struct uaccess hypercall_uaccess(void)
+struct uaccess hypercall_uaccess(unsigned access)
 {
 	return (struct uaccess){
 		.pg = {
@@ -28,19 +28,20 @@ struct uaccess hypercall_uaccess(void)
 		},
 		.map = &hv.boot.memmap,
 		.phys = identity,
+		.access = access,
 	};
 }
 
-hv_return_t hypercall_copy_out(uint64_t gva, const void *src, size_t n)
+hv_return_t hypercall_copy_out(const struct hcall *c, uint64_t gva, const void *src, size_t n)
 {
-	struct uaccess ua = hypercall_uaccess();
+	struct uaccess ua = hypercall_uaccess(hcall_access(c));
 
 	return uaccess_copy_out(&ua, gva, src, n) ? HV_BAD_ARGUMENT : HV_SUCCESS;
 }
 
-hv_return_t hypercall_copy_in(void *dst, uint64_t gva, size_t n)
+hv_return_t hypercall_copy_in(const struct hcall *c, void *dst, uint64_t gva, size_t n)
 {
-	struct uaccess ua = hypercall_uaccess();
+	struct uaccess ua = hypercall_uaccess(hcall_access(c));
 
 	return uaccess_copy_in(&ua, dst, gva, n) ? HV_BAD_ARGUMENT : HV_SUCCESS;
 }
@@ -65,7 +66,7 @@ static hv_return_t hc_info(struct hcall *c)
 
 	if (c->gpr->rsi != sizeof(info))
 		return HV_BAD_ARGUMENT;
-	return hypercall_copy_out(c->gpr->rdi, &info, sizeof(info));
+	return hypercall_copy_out(c, c->gpr->rdi, &info, sizeof(info));
 }
 
 static hv_return_t hc_selfcheck(struct hcall *c)
@@ -82,7 +83,7 @@ static hv_return_t hc_selfcheck(struct hcall *c)
 		if (canary[i] != hv.canary_value)
 			sc.canary_intact = 0;
 	sc.code_intact = sc.code_checksum == hv.code_checksum;
-	return hypercall_copy_out(c->gpr->rdi, &sc, sizeof(sc));
+	return hypercall_copy_out(c, c->gpr->rdi, &sc, sizeof(sc));
 }
 
 static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
@@ -125,6 +126,7 @@ static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
 	[HVMETAL_HC_VMX_WRITE_SHADOW] = hc_vmx_write_shadow,
 	[HVMETAL_HC_VMX_SHADOW_ACCESS] = hc_vmx_shadow_access,
 	[HVMETAL_HC_VMX_SET_APIC_ADDRESS] = hc_vmx_set_apic_address,
+	[HVMETAL_HC_VCPU_ADOPT]	= hc_vcpu_adopt,
 };
 
 /* SS.DPL is the CPL; in virtual-8086 mode VM entry has made it 3. */
@@ -135,15 +137,19 @@ static unsigned caller_cpl(void)
 
 int hypercall_fast(struct gpr_frame *g)
 {
+	/* Any bit above the number but HVMETAL_HC_USER leaves nr out of range. */
+	uint64_t nr = g->rax & ~(uint64_t)HVMETAL_HC_USER;
 	struct hcall c = { .gpr = g };
 
+	_Static_assert(HVMETAL_HC_USER >> 15 == GUEST_PT_USER, "one shift makes the access flag");
+	_Static_assert(HVMETAL_HC_COUNT <= HVMETAL_HC_NR_MASK + 1, "numbers fit below the flags");
 	/* Only the control domain's kernel may call; user code gets a refusal, not service. */
 	if (caller_cpl() != 0)
 		g->rax = HV_DENIED;
-	else if (g->rax >= HVMETAL_HC_COUNT || !hcalls[g->rax])
+	else if (nr >= HVMETAL_HC_COUNT || !hcalls[nr])
 		g->rax = HV_UNSUPPORTED;
 	else
-		g->rax = hcalls[g->rax](&c);
+		g->rax = hcalls[nr](&c);
 	vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
 	return percpu_work_pending(this_cpu());
 }

@@ -12,8 +12,14 @@
  * argument before they write a result register.
  */
 struct hcall {
-	struct gpr_frame *gpr;
+	struct gpr_frame *gpr;	/* RAX holds the call number and its flags until the handler returns */
 };
+
+/* How the call's pointers are walked: GUEST_PT_USER under HVMETAL_HC_USER. */
+static inline unsigned hcall_access(const struct hcall *c)
+{
+	return (unsigned)(c->gpr->rax >> 15) & GUEST_PT_USER;
+}
 
 typedef hv_return_t (*hcall_fn)(struct hcall *c);
 
@@ -22,11 +28,11 @@ typedef hv_return_t (*hcall_fn)(struct hcall *c);
  * the VMCALL. Returns nonzero when cd_exit_tail must run on the full frame.
  */
 int hypercall_fast(struct gpr_frame *g);
-/* Copies a result out to the caller's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
-hv_return_t hypercall_copy_out(uint64_t gva, const void *src, size_t n);
-/* Copies n bytes in from the caller's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
-hv_return_t hypercall_copy_in(void *dst, uint64_t gva, size_t n);
-/* How the control domain's CPU reaches memory right now (its paging, its RAM). */
-struct uaccess hypercall_uaccess(void);
+/* Copies a result out to the call's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
+hv_return_t hypercall_copy_out(const struct hcall *c, uint64_t gva, const void *src, size_t n);
+/* Copies n bytes in from the call's pointer: HV_SUCCESS or HV_BAD_ARGUMENT. */
+hv_return_t hypercall_copy_in(const struct hcall *c, void *dst, uint64_t gva, size_t n);
+/* How the control domain's CPU reaches memory right now (its paging, its RAM), for access. */
+struct uaccess hypercall_uaccess(unsigned access);
 
 #endif

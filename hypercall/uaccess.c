@@ -28,7 +28,7 @@ static int plan(const struct uaccess *ua, uint64_t gva, size_t n, unsigned acces
 		uint64_t va = i ? (gva & ~PAGE_MASK) + i * PAGE_SIZE : gva;
 		struct guest_pt_walk w;
 
-		if (guest_pt_translate(&ua->pg, read_table, (void *)ua, va, access, &w) != GUEST_PT_OK ||
+		if (guest_pt_translate(&ua->pg, read_table, (void *)ua, va, access | ua->access, &w) != GUEST_PT_OK ||
 		    !memmap_is_cd_ram(ua->map, w.gpa))
 			return -1;
 		gpa[i] = w.gpa;
@@ -65,7 +65,7 @@ int uaccess_translate(const struct uaccess *ua, uint64_t gva, uint64_t *gpa, uin
 	struct guest_pt_walk w;
 	uint64_t size;
 
-	if (guest_pt_translate(&ua->pg, read_table, (void *)ua, gva, 0, &w) != GUEST_PT_OK)
+	if (guest_pt_translate(&ua->pg, read_table, (void *)ua, gva, ua->access, &w) != GUEST_PT_OK)
 		return -1;
 	/* Without paging the "page" is the rest of the 4 KiB page. */
 	size = w.page_size ? w.page_size : PAGE_SIZE;

@@ -12,6 +12,7 @@ struct boot_info {
 	uint64_t image_base, image_size;	/* the running copy of hvmetal.efi */
 	uint64_t pool_base, pool_size;
 	uint32_t cpu_count;			/* CPUs the firmware reports enabled */
+	uint32_t vmx_hide;			/* VMX_HIDE_*: hvmetal.cfg's vmx_hide */
 	struct memmap memmap;
 };
 

@@ -20,6 +20,9 @@ struct tss64 {
 
 #define PENDING_NMI		(1u << 0)	/* an NMI of the control domain's to inject */
 #define PENDING_CD_EPT		(1u << 1)	/* its EPT changed: INVEPT before resuming it */
+#define PENDING_VCPU_MOVE	(1u << 2)	/* another CPU asks for a vCPU of this one's (vm/vcpu_move.h) */
+
+struct vcpu_move;
 
 #define PERCPU_SWAPPED_MSRS	8
 
@@ -46,6 +49,7 @@ struct percpu {
 	 * NMI IPIs, bumped before they are sent; cd_nmi_seen is this CPU's own.
 	 */
 	uint32_t kick_inflight;
+	struct vcpu_move *vcpu_move;	/* the move asked of this CPU, NULL: none (atomics) */
 	uint32_t cd_nmi_gen, cd_nmi_seen;
 	void *cd_xsave;			/* the control domain's extended state while a guest runs */
 	/* Its values of the MSRs guests swap (vm/vcpu.h), KERNEL_GS_BASE aside: its writes exit. */

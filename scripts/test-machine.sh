@@ -10,42 +10,32 @@ out=build/machine
 rm -rf "$out"
 mkdir -p "$out"
 
-# A second image whose hvmetal.cfg asks for a 16 MiB pool.
-printf '# hvmetal.cfg for the test suite\npool_mib = 16\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/hvmetal.cfg"
+# A second image whose hvmetal.cfg asks for a 16 MiB pool, on a CPU without VPID,
+# 1 GiB EPT pages and APIC-access virtualization (vmx_hide): their fallbacks run.
+printf '# hvmetal.cfg for the test suite\npool_mib = 16\nvmx_hide = vpid ept_1g apic_access\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/hvmetal.cfg"
 scripts/mkesp.sh "$out/esp-cfg.img" build/hvmetal.efi build/hvtest.efi "$out/hvmetal.cfg"
 # And one that allows fewer CPUs than the machine has: hvmetal must not start at all.
 mkdir -p "$out/max1"
 printf 'max_cpus = 1\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/max1/hvmetal.cfg"
 scripts/mkesp.sh "$out/esp-max1.img" build/hvmetal.efi build/hvtest.efi "$out/max1/hvmetal.cfg"
 
-# What the example VMM (examples/vmm) and its guests print, in this order.
-vmm_expect=(
-	"guest: Hello from a real-mode guest (DOS .COM)"
-	"guest: CPUID vendor: hvmetalVMM!!"
-	"vmm: real-mode guest: HLT at rip"
-	"guest: real mode: back from HLT, INT 21h AH=02h says!"
-	"vmm: real-mode guest: INT 21h AH=4Ch: exit code 0"
-	"guest: Hello from a 64-bit long-mode guest"
-	"guest: CPUID 0x40000000: hvmetalVMM!!"
-	"guest: MSR 0x40000000 write/read back: OK"
-	"vmm: long-mode guest: EPT violation at GPA 0x40000000 qualification 0x"
-	"guest: This line is in a page the VMM mapped at GPA 0x40000000 after the EPT violation"
-	"vmm: long-mode guest: HLT at rip"
-	"guest: long mode: back from HLT; now a triple fault"
-	"vmm: long-mode guest: triple fault at rip"
-	"vmm: done"
-)
+# What the example VMM (examples/vmm) and its guests print, in this order
+# (examples/vmm/vmm.expect: the Linux program prints the same, tests/linux/hvl-check.sh).
+mapfile -t vmm_expect < examples/vmm/vmm.expect
 printf '%s\n' "${vmm_expect[@]}" > "$out/vmm.expect"
 
 # name vehicle cpus image timeout expected-line (names vmm-*: the example VMM's image);
 # the longest first. Timeouts leave room for boots sharing the cores.
 cases=(
-	"bochs-4cpu bochs 4 build/esp.img 900 hvmetal: running: control domain on 4 CPUs"
+	"bochs-4cpu bochs 4 build/esp.img 1500 hvmetal: running: control domain on 4 CPUs"
+	"linux-bochs-2cpu bochs 2 build/esp-linux-hvl.img 1500 hvmetal: running: control domain on 2 CPUs"
+	"linux-bochs-1cpu bochs 1 build/esp-linux-hvl.img 1200 hvmetal: running: control domain on 1 CPUs"
 	"bochs-1cpu bochs 1 build/esp.img 600 hvmetal: running: control domain on 1 CPUs"
 	"bochs-cfg-pool16 bochs 1 $out/esp-cfg.img 600 free of 16380 KiB after setup"
 	"vmm-bochs-1cpu bochs 1 build/esp-vmm.img 300 hvmetal: starting \EFI\hvmetal\vmm.efi"
 	"bochs-2cpu-max1 bochs 2 $out/esp-max1.img 300 hvmetal: not started: more CPUs than max_cpus in hvmetal.cfg"
 	"qemu-tcg-novmx qemu-tcg 1 build/esp.img 120 hvmetal: not started: no VT-x"
+	"linux-qemu-tcg qemu-tcg 1 build/esp-linux-hvl.img 300 hvmetal: not started: no VT-x"
 )
 
 # One case: boot, then its TAP (hvtest's own lines and this harness's boot checks).
@@ -61,7 +51,14 @@ run_case() {
 	# Serial text without CRs and the firmware console's escape sequences.
 	clean=$out/$name.txt
 	tr -d '\r' < "$log" | sed -e 's/\x1b\[[0-9;=?]*[A-Za-z]//g' > "$clean"
-	[[ $name == vmm-* ]] || grep -a -E '^(ok|not ok|1\.\.|#)' "$clean" > "$out/$name.suite.tap"
+	# Linux boots (build/esp-linux-hvl.img): the driver's tests, checked by hvl-check.sh.
+	if [[ $name == linux-* ]]; then
+		mode=present
+		[[ $vehicle == qemu-* ]] && mode=absent
+		tests/linux/hvl-check.sh "$clean" "$mode" > "$out/$name.driver.tap"
+	elif [[ $name != vmm-* ]]; then
+		grep -a -E '^(ok|not ok|1\.\.|#)' "$clean" > "$out/$name.suite.tap"
+	fi
 	{
 		n=0
 		check() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
@@ -77,7 +74,7 @@ run_case() {
 			     END { exit (i < n) }' "$out/vmm.expect" "$clean"
 			check $? "$name: those lines come in that order"
 			! grep -a -q -E '^not ok|^vmm: error' "$clean"; check $? "$name: no 'not ok' and no 'vmm: error' line"
-		else
+		elif [[ $name != linux-* ]]; then
 			grep -a -q -E '^1\.\.[1-9]' "$clean"; check $? "$name: hvtest printed its plan"
 		fi
 		echo "1..$n"

@@ -16,7 +16,8 @@ stage() {
 stage "build" make -s all
 stage "host unit tests" make -s test-host
 stage "fuzz smoke (libFuzzer, one pass per harness)" make -s fuzz-smoke
-stage "in-machine suite (Bochs 1 and 4 CPUs, QEMU TCG)" scripts/test-machine.sh
+stage "Linux control domain images (driver, libhv, VMM, tests)" make -s build/esp-linux-hvl.img
+stage "in-machine suite (Bochs 1, 2 and 4 CPUs, QEMU TCG; hvtest and Linux)" scripts/test-machine.sh
 pass=0 fail=0
 for f in build/counts.host build/counts.fuzz build/counts.machine; do
 	[ -f "$f" ] || { fail=$((fail + 1)); continue; }

@@ -14,6 +14,7 @@
 #include "kernel/kick.h"
 #include "kernel/xstate.h"
 #include "vcpu.h"
+#include "vcpu_move.h"
 #include "vcpu_run.h"
 #include "vm.h"
 #include "vmx/vmcs.h"
@@ -198,6 +199,9 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 		if ((info & (INTR_INFO_VALID | INTR_TYPE_MASK)) != (INTR_INFO_VALID | INTR_TYPE_NMI))
 			return STEP_REPORT;
 		cpu_unblock_nmi(HOST_SEL_CS, HOST_SEL_DS);
+		/* A move asked of this CPU is served here too: the running vCPU is refused. */
+		if (__atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE) & PENDING_VCPU_MOVE)
+			vcpu_moves_serve(cpu);
 		if (!kick_nmi_is_cds(cpu))
 			return STEP_CONTINUE;
 		percpu_set_pending(cpu, PENDING_NMI);	/* the control domain's NMI */
@@ -268,6 +272,11 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		call->rdx = reason;
 		call->rsi = vmcs_read(VMCS_EXIT_QUALIFICATION);
 		call->rdi = vmcs_read(VMCS_EXIT_INSN_LEN);
+		call->r8 = vmcs_read(VMCS_GUEST_RIP);
+	} else if (r == HVMETAL_RUN_AGAIN) {
+		/* Reads as hv_vcpu_interrupt's exit: a caller that stops here (a signal) reports it. */
+		v->exit_reason = call->rdx = VMX_REASON_IRQ;
+		call->rsi = call->rdi = 0;
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
 	}
 	switch_to_cd(v, &cd, cpu);

@@ -16,6 +16,7 @@
 #define PROC_SECONDARY		(1u << 31)
 
 /* Secondary processor-based controls */
+#define PROC2_VIRT_APIC_ACCESS	(1u << 0)
 #define PROC2_EPT		(1u << 1)
 #define PROC2_RDTSCP		(1u << 3)
 #define PROC2_VPID		(1u << 5)

@@ -13,6 +13,16 @@ uint32_t vmx_ctl_adjust(struct vmx_ctl c, uint32_t want, uint32_t *missing)
 	return (want | c.must1) & c.may1;
 }
 
+void vmx_msrs_hide(struct vmx_msrs *m, uint32_t hide)
+{
+	if (hide & VMX_HIDE_VPID)
+		m->proc2 &= ~((uint64_t)PROC2_VPID << 32);
+	if (hide & VMX_HIDE_APIC_ACCESS)
+		m->proc2 &= ~((uint64_t)PROC2_VIRT_APIC_ACCESS << 32);
+	if (hide & VMX_HIDE_EPT_1G)
+		m->ept_vpid &= ~EPT_CAP_1G;
+}
+
 const char *vmx_caps_check(const struct vmx_msrs *m, struct vmx_caps *caps)
 {
 	if (!m->cpuid_vmx)
@@ -48,6 +58,9 @@ const char *vmx_caps_check(const struct vmx_msrs *m, struct vmx_caps *caps)
 		return "no unrestricted guest: the control domain's CPUs start in real mode";
 	if (!(m->ept_vpid & EPT_CAP_WALK4) || !(m->ept_vpid & EPT_CAP_WB))
 		return "EPT lacks 4-level walks or write-back paging structures";
+	/* Without them the identity map of a 2^MAXPHYADDR space takes gigabytes of tables. */
+	if (!(m->ept_vpid & EPT_CAP_2M))
+		return "EPT lacks 2 MiB pages: the control domain's identity map would not fit in memory";
 	if (!(m->ept_vpid & EPT_CAP_INVEPT) || !(m->ept_vpid & EPT_CAP_INVEPT_ALL))
 		return "no INVEPT all-context: stale EPT translations could not be flushed";
 	if (!vmx_ctl_allows(caps->exit, EXIT_HOST_ADDR64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER) ||

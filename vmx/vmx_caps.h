@@ -49,6 +49,18 @@ struct vmx_caps {
 
 
 /*
+ * Features hvmetal.cfg's vmx_hide makes hvmetal act as if the CPU lacked (as
+ * KVM's enable_vpid=0 and friends do): the paths CPUs without them take run,
+ * and are tested, on a CPU that has them.
+ */
+#define VMX_HIDE_VPID		(1u << 0)
+#define VMX_HIDE_EPT_1G		(1u << 1)
+#define VMX_HIDE_APIC_ACCESS	(1u << 2)
+
+/* Clears what hide names from the raw values, before vmx_caps_check sees them. */
+void vmx_msrs_hide(struct vmx_msrs *m, uint32_t hide);
+
+/*
  * Fills caps from the raw values. Returns NULL when hvmetal can run, else one line
  * saying what is missing and why that matters.
  */

@@ -35,7 +35,7 @@ uint64_t vmx_ticks_to_ns(uint64_t ticks)
 	return ticks / tsc_hz * 1000000000u + ticks % tsc_hz * 1000000000u / tsc_hz;
 }
 
-const char *vmx_probe(void)
+const char *vmx_probe(uint32_t hide)
 {
 	struct vmx_msrs m = { 0 };
 	const char *why;
@@ -61,6 +61,7 @@ const char *vmx_probe(void)
 		if (m.proc2 & (((uint64_t)PROC2_EPT | PROC2_VPID) << 32))
 			m.ept_vpid = rdmsr(MSR_IA32_VMX_EPT_VPID_CAP);
 	}
+	vmx_msrs_hide(&m, hide);
 	why = vmx_caps_check(&m, &vmx_caps);
 	if (!why)
 		vmcs_policy_init(&vmcs_policy, &vmx_caps, m.basic, rdmsr(MSR_IA32_VMX_MISC),

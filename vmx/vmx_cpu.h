@@ -11,7 +11,7 @@ extern struct vmx_caps vmx_caps;
 extern struct vmcs_policy vmcs_policy;	/* what clients may write in a vCPU's VMCS */
 
 /* Reads CPUID and the VMX MSRs; NULL when hvmetal can run, else why not. */
-const char *vmx_probe(void);
+const char *vmx_probe(uint32_t hide);
 /* The host-state area of the current VMCS: exits land at rip on cpu's stack. */
 void vmx_write_host_state(struct percpu *cpu, uint64_t rip);
 /* hv_vcpu_get_exec_time's unit. */

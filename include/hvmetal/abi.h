@@ -76,7 +76,17 @@
 #define HVMETAL_HC_VMX_WRITE_SHADOW	0x0036	/* RDX = field, RCX = value */
 #define HVMETAL_HC_VMX_SHADOW_ACCESS	0x0037	/* RDX = field, RCX = hv_shadow_flags_t */
 #define HVMETAL_HC_VMX_SET_APIC_ADDRESS	0x0038	/* RDX = guest-physical address of the APIC page */
-#define HVMETAL_HC_COUNT		0x0039
+#define HVMETAL_HC_VCPU_ADOPT		0x0039	/* RDI = vm, RSI = vcpu: the calling CPU becomes its owner */
+#define HVMETAL_HC_COUNT		0x003a
+
+/*
+ * Or'ed into RAX: the call's pointer arguments are user addresses of the
+ * caller's current process, checked as CPL 3 accesses (U/S on every level):
+ * a kernel driver forwarding a process's call cannot be made to touch kernel
+ * memory.  Any other bit above the call number is HV_UNSUPPORTED.
+ */
+#define HVMETAL_HC_USER			0x10000
+#define HVMETAL_HC_NR_MASK		0xffff
 
 /* VCPU_MSR_ACCESS operations */
 #define HVMETAL_MSR_NATIVE		0	/* R8 = enable: hv_vcpu_enable_native_msr */
@@ -91,7 +101,9 @@
  * Returns RAX = hv_return_t and, on HV_SUCCESS, the exit the VMM sees: RDX =
  * exit reason, RSI = exit qualification, RDI = VM-exit instruction length,
  * R8 = guest RIP.  RAX = HVMETAL_RUN_AGAIN: an interrupt for the control
- * domain ended a run_until; the caller takes it and calls again.
+ * domain ended a run_until; the caller takes it and calls again (RDX..R8 then
+ * hold VMX_REASON_IRQ, 0, 0 and the guest RIP: a caller that ends the run
+ * there instead, for a signal, reports them as hv_vcpu_interrupt would).
  */
 #define HVMETAL_RUN_EVERY_EXIT		0
 #define HVMETAL_RUN_UNTIL		1

@@ -12,8 +12,11 @@ struct hvmetal_run_exit {
 	uint64_t reason, qualification, insn_len, rip;
 };
 
-#ifdef HVMETAL_HOST_TEST
-/* Host builds of libhv talk to a fake transport the test provides. */
+#if defined(HVMETAL_HOST_TEST) || defined(HVMETAL_LINUX)
+/*
+ * The transport is a function: host builds of libhv talk to a fake the test
+ * provides; on Linux, libhv/hvmetal_linux.c makes each call an ioctl on /dev/hvmetal.
+ */
 hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t *rdx);
 hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 			    uint64_t a3, uint64_t a4, uint64_t a5);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "boot/config.h"
+#include "vmx/vmx_caps.h"
 
 /* A broken invariant: say which, then abort (libFuzzer saves the input). */
 #define CHECK(c)	do { if (!(c)) { fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #c); \
@@ -20,7 +21,9 @@
 struct ref {
 	char next[CONFIG_PATH_MAX];
 	size_t next_len;
-	uint32_t pool_mib, max_cpus;
+	char next_args[CONFIG_ARGS_MAX];
+	size_t next_args_len;
+	uint32_t pool_mib, max_cpus, vmx_hide;
 	unsigned bad_line;	/* first line with a problem, 0 for none */
 	const char *why;
 };
@@ -67,6 +70,33 @@ ref_number(const char *v, const char *ve, uint32_t min, uint32_t max, uint32_t *
 	return NULL;
 }
 
+/* vmx_hide: words separated by blanks, each one of the known names; all or nothing. */
+static const char *
+ref_hide(const char *v, const char *ve, uint32_t *out)
+{
+	static const char *const names[] = { "vpid", "ept_1g", "apic_access" };
+	static const uint32_t bits[] = { VMX_HIDE_VPID, VMX_HIDE_EPT_1G, VMX_HIDE_APIC_ACCESS };
+	uint32_t hide = 0;
+
+	while (v < ve) {
+		const char *w = v;
+		size_t n;
+
+		while (v < ve && *v != ' ' && *v != '\t' && *v != '\r')
+			v++;
+		for (n = 0; n < 3; n++)
+			if ((size_t)(v - w) == strlen(names[n]) && memcmp(w, names[n], v - w) == 0)
+				break;
+		if (n == 3)
+			return "vmx_hide: expected vpid, ept_1g or apic_access";
+		hide |= bits[n];
+		while (v < ve && (*v == ' ' || *v == '\t' || *v == '\r'))
+			v++;
+	}
+	*out = hide;
+	return NULL;
+}
+
 static const char *
 ref_setting(struct ref *r, const char *k, const char *ke, const char *v, const char *ve)
 {
@@ -80,12 +110,25 @@ ref_setting(struct ref *r, const char *k, const char *ke, const char *v, const c
 		r->next[r->next_len] = 0;
 		return NULL;
 	}
+	if (equals(k, ke, "next_args")) {
+		if (vn >= CONFIG_ARGS_MAX)
+			return "next_args: too long (at most 511 characters)";
+		for (const char *c = v; c < ve; c++)
+			if ((unsigned char)*c < ' ' || (unsigned char)*c > '~')
+				return "next_args: only printable ASCII characters";
+		r->next_args_len = vn;
+		memcpy(r->next_args, v, vn);
+		r->next_args[vn] = 0;
+		return NULL;
+	}
 	if (equals(k, ke, "pool_mib"))
 		return ref_number(v, ve, 4, 4096, &r->pool_mib, "pool_mib: expected a number of MiB",
 				  "pool_mib: out of range (4..4096)");
 	if (equals(k, ke, "max_cpus"))
 		return ref_number(v, ve, 1, 64, &r->max_cpus, "max_cpus: expected a number of CPUs",
 				  "max_cpus: out of range (1..64)");
+	if (equals(k, ke, "vmx_hide"))
+		return ref_hide(v, ve, &r->vmx_hide);
 	return "unknown key";
 }
 
@@ -97,8 +140,11 @@ ref_parse(struct ref *r, const char *text, size_t len)
 
 	r->next_len = strlen(CONFIG_DEFAULT_NEXT);
 	memcpy(r->next, CONFIG_DEFAULT_NEXT, r->next_len + 1);
+	r->next_args_len = 0;
+	r->next_args[0] = 0;
 	r->pool_mib = CONFIG_DEFAULT_POOL_MIB;
 	r->max_cpus = CONFIG_MAX_CPUS;
+	r->vmx_hide = 0;
 	r->bad_line = 0;
 	for (const char *s = text; s < end; line++) {
 		const char *nl = memchr(s, '\n', end - s), *e = nl ? nl : end;
@@ -155,7 +201,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(memcmp(text, data + 1, size) == 0);
 	CHECK(cfg.pool_mib == want.pool_mib);
 	CHECK(cfg.max_cpus == want.max_cpus);
+	CHECK(cfg.vmx_hide == want.vmx_hide);
 	CHECK(memcmp(cfg.next, want.next, want.next_len + 1) == 0);
+	CHECK(memcmp(cfg.next_args, want.next_args, want.next_args_len + 1) == 0);
 	if (!want.bad_line) {
 		CHECK(rc == NULL);
 	} else {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "boot/config.h"
+#include "vmx/vmx_caps.h"
 #include "kernel/string.h"
 
 static struct hv_config cfg;
@@ -151,6 +152,70 @@ test_next_too_long(void **state)
 	assert_int_equal(cfg.pool_mib, 8);
 }
 
+/* The next image's LoadOptions, e.g. a Linux command line. */
+static void
+test_next_args(void **state)
+{
+	(void)state;
+	assert_string_equal(cfg.next_args, "");
+	expect_ok("next_args = console=ttyS0,115200 initrd=\\EFI\\linux\\initrd.gz rdinit=/init\r\n");
+	assert_string_equal(cfg.next_args, "console=ttyS0,115200 initrd=\\EFI\\linux\\initrd.gz rdinit=/init");
+	assert_string_equal(cfg.next, CONFIG_DEFAULT_NEXT);
+	/* Inner blanks and quotes stay; '#' ends the value; the key is matched whole. */
+	expect_ok("next_args=  a=\"b c\"  d  # comment\n");
+	assert_string_equal(cfg.next_args, "a=\"b c\"  d");
+	expect_ok("next = \\EFI\\linux\\vmlinuz.efi\n");
+	assert_string_equal(cfg.next_args, "a=\"b c\"  d");
+	/* An empty value: no options. */
+	expect_ok("next_args =\n");
+	assert_string_equal(cfg.next_args, "");
+	expect_ok("next_args = x\nnext_args = y z\n");
+	assert_string_equal(cfg.next_args, "y z");
+	expect_error("next_arg = x\n", 1, "unknown key");
+	expect_error("next_argss = x\n", 1, "unknown key");
+}
+
+static void
+test_next_args_too_long(void **state)
+{
+	char text[CONFIG_ARGS_MAX + 32];
+	size_t pre = strlen("next_args = ");
+
+	(void)state;
+	assert_int_equal(CONFIG_ARGS_MAX, 512);
+	memcpy(text, "next_args = ", pre);
+	memset(text + pre, 'a', CONFIG_ARGS_MAX - 1);
+	text[pre + CONFIG_ARGS_MAX - 1] = 0;
+	expect_ok(text);
+	assert_int_equal(strlen(cfg.next_args), CONFIG_ARGS_MAX - 1);
+	/* One more is refused, says the limit, and keeps the previous value. */
+	memset(text + pre, 'b', CONFIG_ARGS_MAX);
+	strcpy(text + pre + CONFIG_ARGS_MAX, "\npool_mib = 8\n");
+	expect_error(text, 1, "next_args: too long (at most 511 characters)");
+	assert_int_equal(strlen(cfg.next_args), CONFIG_ARGS_MAX - 1);
+	assert_int_equal(cfg.next_args[0], 'a');
+	assert_int_equal(cfg.pool_mib, 8);
+}
+
+static void
+test_next_args_characters(void **state)
+{
+	static const char *const bad[] = {
+		"next_args = a\tb\n", "next_args = a\001b\n", "next_args = a\177\n",
+		"next_args = caf\303\251\n", "next_args = \200\n", "next_args = a\rb\n",
+	};
+
+	(void)state;
+	expect_ok("next_args = keep\n");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		expect_error(bad[i], 1, "next_args: only printable ASCII characters");
+		assert_string_equal(cfg.next_args, "keep");
+	}
+	/* Every printable character but '#' (a comment) is taken. */
+	expect_ok("next_args = !\"$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~\n");
+	assert_string_equal(cfg.next_args, "!\"$%&'()*+,-./09:;<=>?@AZ[\\]^_`az{|}~");
+}
+
 static void
 test_pool_mib_valid(void **state)
 {
@@ -212,6 +277,27 @@ test_max_cpus(void **state)
 	expect_error("max_cpus = 65\n", 1, "out of range");
 	expect_error("max_cpus = two\n", 1, "max_cpus");
 	assert_int_equal(cfg.max_cpus, 64);
+}
+
+/* Features to act as if the CPU lacked, for testing the paths other CPUs take. */
+static void
+test_vmx_hide(void **state)
+{
+	(void)state;
+	assert_int_equal(cfg.vmx_hide, 0);
+	expect_ok("vmx_hide = vpid\n");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID);
+	expect_ok("vmx_hide =  ept_1g\tvpid  apic_access \n");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID | VMX_HIDE_EPT_1G | VMX_HIDE_APIC_ACCESS);
+	expect_ok("vmx_hide =\n");
+	assert_int_equal(cfg.vmx_hide, 0);
+	/* One unknown name refuses the whole line: nothing half applied. */
+	expect_ok("vmx_hide = vpid\n");
+	expect_error("vmx_hide = ept_1g ept_2m\n", 1, "vmx_hide: expected");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID);
+	expect_error("vmx_hide = vpidx\n", 1, "vmx_hide");
+	expect_error("vmx_hide = vpid,ept_1g\n", 1, "vmx_hide");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID);
 }
 
 static void
@@ -327,6 +413,9 @@ main(void)
 		cmocka_unit_test_setup(test_next, reset),
 		cmocka_unit_test_setup(test_next_none, reset),
 		cmocka_unit_test_setup(test_next_too_long, reset),
+		cmocka_unit_test_setup(test_next_args, reset),
+		cmocka_unit_test_setup(test_next_args_too_long, reset),
+		cmocka_unit_test_setup(test_next_args_characters, reset),
 		cmocka_unit_test_setup(test_pool_mib_valid, reset),
 		cmocka_unit_test_setup(test_pool_mib_out_of_range, reset),
 		cmocka_unit_test_setup(test_pool_mib_not_a_number, reset),
@@ -337,6 +426,7 @@ main(void)
 		cmocka_unit_test_setup(test_length_bounds, reset),
 		cmocka_unit_test_setup(test_small_err_buffer, reset),
 		cmocka_unit_test_setup(test_max_cpus, reset),
+cmocka_unit_test_setup(test_vmx_hide, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -252,6 +252,28 @@ test_supervisor_access(void **state)
 	assert_memory_equal(buf, mem + phys_of[PAGE_A], sizeof(buf));
 }
 
+/* HVMETAL_HC_USER: a driver's forwarded pointers are walked as CPL 3 accesses. */
+static void
+test_user_access(void **state)
+{
+	uint8_t buf[16];
+	uint64_t gpa, extent;
+
+	(void)state;
+	ua.access = GUEST_PT_USER;
+	ua.pg.cr4 |= CR4_SMAP;	/* SMAP is for supervisor accesses: it does not stop these */
+	fill(buf, sizeof(buf), 5);
+	assert_int_equal(uaccess_copy_out(&ua, VA(PAGE_A), buf, sizeof(buf)), 0);
+	assert_memory_equal(mem + phys_of[PAGE_A], buf, sizeof(buf));
+	assert_int_equal(uaccess_translate(&ua, VA(PAGE_A), &gpa, &extent), 0);
+	assert_int_equal(gpa, phys_of[PAGE_A]);
+	/* A kernel page named by a process is refused, whatever the direction. */
+	assert_int_equal(uaccess_copy_in(&ua, buf, VA(PAGE_SUPER), sizeof(buf)), -1);
+	assert_int_equal(uaccess_copy_out(&ua, VA(PAGE_SUPER), buf, sizeof(buf)), -1);
+	assert_int_equal(uaccess_translate(&ua, VA(PAGE_SUPER), &gpa, &extent), -1);
+	expect_untouched(phys_of[PAGE_SUPER], PG);
+}
+
 static void
 test_unreachable_pages(void **state)
 {
@@ -455,6 +477,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_supervisor_access, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_user_access, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreachable_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_or_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sizes, setup, teardown),

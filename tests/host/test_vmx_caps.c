@@ -264,6 +264,7 @@ test_missing_ept_caps(void **state)
 		{ "WB EPT structures", "write-back", EPT_CAP_WB },
 		{ "INVEPT", "INVEPT", EPT_CAP_INVEPT },
 		{ "INVEPT all-context", "INVEPT", EPT_CAP_INVEPT_ALL },
+		{ "2 MiB EPT pages", "2 MiB", EPT_CAP_2M },
 	};
 
 	(void)state;
@@ -282,18 +283,13 @@ test_optional_features(void **state)
 	struct vmx_caps caps;
 
 	(void)state;
-	/* Large EPT pages are optional and reported. */
+	/* 1 GiB EPT pages are optional and reported. */
 	m = modern();
 	m.ept_vpid &= ~EPT_CAP_1G;
 	poison(&caps);
 	assert_null(vmx_caps_check(&m, &caps));
 	assert_false(caps.ept_1g);
 	assert_true(caps.ept_2m);
-	m.ept_vpid &= ~EPT_CAP_2M;
-	poison(&caps);
-	assert_null(vmx_caps_check(&m, &caps));
-	assert_false(caps.ept_1g);
-	assert_false(caps.ept_2m);
 
 	/* VPID needs the control, INVVPID, and its single-context type. */
 	m = modern();
@@ -312,6 +308,23 @@ test_optional_features(void **state)
 	assert_null(vmx_caps_check(&m, &caps));
 	assert_false(caps.vpid);
 	assert_true(caps.ept_1g);
+
+	/* vmx_hide: hidden features read as absent; what is not named stays. */
+	m = modern();
+	vmx_msrs_hide(&m, VMX_HIDE_VPID | VMX_HIDE_EPT_1G);
+	poison(&caps);
+	assert_null(vmx_caps_check(&m, &caps));
+	assert_false(caps.vpid);
+	assert_false(caps.ept_1g);
+	assert_true(caps.ept_2m);
+	assert_true(vmx_ctl_allows(caps.proc2, PROC2_VIRT_APIC_ACCESS));
+	m = modern();
+	vmx_msrs_hide(&m, VMX_HIDE_APIC_ACCESS);
+	poison(&caps);
+	assert_null(vmx_caps_check(&m, &caps));
+	assert_true(caps.vpid);
+	assert_true(caps.ept_1g);
+	assert_false(vmx_ctl_allows(caps.proc2, PROC2_VIRT_APIC_ACCESS));
 
 	/* Single-context INVEPT is not needed. */
 	m = modern();
@@ -337,7 +350,7 @@ test_minimal_cpu(void **state)
 		.proc2 = CTL(0, PROC2_EPT | PROC2_UNRESTRICTED),
 		.exit = CTL(0, EXIT_HOST_ADDR64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER),
 		.entry = CTL(0, ENTRY_IA32E | ENTRY_LOAD_EFER),
-		.ept_vpid = EPT_CAP_WALK4 | EPT_CAP_WB | EPT_CAP_INVEPT | EPT_CAP_INVEPT_ALL,
+		.ept_vpid = EPT_CAP_WALK4 | EPT_CAP_WB | EPT_CAP_2M | EPT_CAP_INVEPT | EPT_CAP_INVEPT_ALL,
 	};
 	struct vmx_caps caps;
 
@@ -347,7 +360,7 @@ test_minimal_cpu(void **state)
 	assert_int_equal(caps.revision, 1);
 	assert_true(caps.feature_control_unlocked);
 	assert_false(caps.ept_1g);
-	assert_false(caps.ept_2m);
+	assert_true(caps.ept_2m);
 	assert_false(caps.vpid);
 	/* INVVPID without the VPID control is still no VPID. */
 	m.ept_vpid |= VPID_CAP_INVVPID | VPID_CAP_SINGLE;

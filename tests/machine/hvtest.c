@@ -180,6 +180,25 @@ static void test_vmx_hidden(void)
 	tap_ok(v == 6, "VMREAD in the control domain raises #UD (vector %d)", v);
 }
 
+
+/* Whether CPL 3 could reach va through the firmware's page tables (4-level paging). */
+static bool user_reachable(uint64_t va)
+{
+	uint64_t cr3, *t;
+
+	__asm__ volatile("mov %%cr3, %0" : "=r"(cr3));
+	t = (uint64_t *)(uintptr_t)(cr3 & 0x000ffffffffff000ull);
+	for (int level = 3; level >= 0; level--) {
+		uint64_t e = t[(va >> (12 + 9 * level)) & 511];
+
+		if (!(e & 1) || !(e & 4))
+			return false;
+		if (level == 0 || (level < 3 && (e & 0x80)))
+			return true;
+		t = (uint64_t *)(uintptr_t)(e & 0x000ffffffffff000ull);
+	}
+	return true;
+}
 static void test_hypercalls(struct hvmetal_info *info)
 {
 	uint32_t version = 0;
@@ -205,6 +224,20 @@ static void test_hypercalls(struct hvmetal_info *info)
 		       ((uint8_t *)&probe)[sizeof(probe) - 1] == 0x5a,
 		       "INFO from CPL 3 is refused with HV_DENIED and writes nothing (%x)", r);
 	}
+	{
+		struct hvmetal_info probe;
+		bool user = user_reachable((uintptr_t)&probe) &&
+			    user_reachable((uintptr_t)&probe + sizeof(probe) - 1);
+
+		memset(&probe, 0x5a, sizeof(probe));
+		r = hvmetal_vmcall(HVMETAL_HC_INFO | HVMETAL_HC_USER, (uintptr_t)&probe, sizeof(probe), 0, 0);
+		tap_ok(user ? r == HV_SUCCESS && probe.abi_version == HVMETAL_ABI_VERSION
+			    : r == HV_BAD_ARGUMENT && ((uint8_t *)&probe)[0] == 0x5a,
+		       "INFO with HVMETAL_HC_USER follows the U/S bits: the buffer is %s (%x)",
+		       user ? "a user page: served" : "a supervisor page: refused", r);
+	}
+	r = hvmetal_vmcall(HVMETAL_HC_VERSION | 0x20000, 0, 0, 0, 0);
+	tap_ok(r == HV_UNSUPPORTED, "an unknown flag above the call number is HV_UNSUPPORTED (%x)", r);
 	r = hvmetal_vmcall(0x1234, 0, 0, 0, 0);
 	tap_ok(r == HV_UNSUPPORTED, "unknown hypercall 0x1234 is HV_UNSUPPORTED (%x)", r);
 	r = hvmetal_vmcall(~0ull, 0, 0, 0, 0);

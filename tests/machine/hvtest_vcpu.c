@@ -402,7 +402,15 @@ static void test_msrs(void)
 /* hv_vmx_vcpu_set_apic_address: the guest's APIC page accesses become APIC-access exits. */
 static void test_apic_address(void)
 {
-	uint64_t reason, q;
+	uint64_t reason, q, cap = 0;
+
+	hv_vmx_read_capability(HV_VMX_CAP_PROCBASED2, &cap);
+	if (!((cap >> 32) & CPU_BASED2_VIRTUAL_APIC)) {
+		/* A CPU without it (vmx_hide = apic_access): the field does not exist. */
+		tap_ok(hv_vmx_vcpu_set_apic_address(vcpu, 0x8000) == HV_UNSUPPORTED,
+		       "without APIC-access virtualization hv_vmx_vcpu_set_apic_address is HV_UNSUPPORTED");
+		return;
+	}
 
 	tap_ok(hv_vmx_vcpu_set_apic_address(vcpu, 0x8001) == HV_BAD_ARGUMENT &&
 	       hv_vmx_vcpu_set_apic_address(vcpu, 0x1000) == HV_BAD_ARGUMENT,
@@ -569,7 +577,13 @@ static void test_shadow_vmcs(void)
 /* ---- from another CPU ---- */
 
 static volatile int ap_phase;
-static hv_return_t ap_read_ret, ap_interrupt_ret;
+static hv_return_t ap_read_ret, ap_interrupt_ret, ap_adopt_busy;
+
+/* What the Linux driver does when a vCPU's thread has moved: this CPU becomes its owner. */
+static hv_return_t adopt(void)
+{
+	return hvmetal_vmcall(HVMETAL_HC_VCPU_ADOPT, libhv_vm(), vcpu, 0, 0);
+}
 
 /* CPU 1 turns its APIC to x2APIC mode (IA32_APIC_BASE.EXTD), which hvmetal lets through. */
 static VOID EFIAPI ap_x2apic(VOID *arg)
@@ -609,6 +623,7 @@ static VOID EFIAPI ap_kick(VOID *arg)
 	/* Wait until the guest is visibly running on the BSP, then force it out. */
 	for (uint64_t t0 = rdtsc(); *count < 100000 && rdtsc() - t0 < 100000000ull; )
 		cpu_pause();
+	ap_adopt_busy = adopt();
 	ap_interrupt_ret = hv_vcpu_interrupt(&vcpu, 1);
 	ap_phase = 3;
 }
@@ -644,12 +659,61 @@ static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 		cpu_pause();
 	tap_ok(ap_read_ret == HV_DENIED, "a vCPU call from a CPU that does not own it is HV_DENIED (%x)",
 	       ap_read_ret);
+	tap_ok(ap_adopt_busy == HV_BUSY, "CPU 1 cannot take the vCPU while it runs on CPU 0: HV_BUSY (%x)",
+	       ap_adopt_busy);
 	tap_ok(ap_interrupt_ret == HV_SUCCESS && reason == VMX_REASON_IRQ && count >= 100000,
 	       "hv_vcpu_interrupt from CPU 1 stops the guest spinning on CPU 0 (reason %lu after %u loops)",
 	       reason, count);
 	tap_ok(trap_nmi_count == nmis, "the kick NMI never reaches the control domain as its own (%lu)",
 	       trap_nmi_count - nmis);
 	uefi_call_wrapper(BS->CloseEvent, 1, done);
+}
+
+/* ---- the vCPU moves to CPU 1 and back (HVMETAL_HC_VCPU_ADOPT) ---- */
+
+static volatile hv_return_t ap_move_ret, ap_move_read, ap_move_run;
+static volatile uint64_t ap_move_rbx, ap_move_reason;
+
+/* CPU 1 takes the vCPU CPU 0 made and set up, reads it and runs it to its first exit. */
+static VOID EFIAPI ap_move(VOID *arg)
+{
+	uint64_t rbx = 0, reason = 0;
+
+	(void)arg;
+	ap_move_ret = adopt();
+	ap_move_read = hv_vcpu_read_register(vcpu, HV_X86_RBX, &rbx);
+	do {
+		ap_move_run = hv_vcpu_run(vcpu);
+		if (ap_move_run == HV_SUCCESS)
+			hv_vmx_vcpu_read_vmcs(vcpu, VMCS_RO_EXIT_REASON, &reason);
+	} while (ap_move_run == HV_SUCCESS && reason == VMX_REASON_IRQ);
+	ap_move_rbx = rbx;
+	ap_move_reason = reason;
+}
+
+static void test_move(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	uint64_t dummy;
+	EFI_STATUS st;
+	hv_return_t r;
+
+	load(guest_exits, guest_exits_end);
+	hv_vcpu_write_register(vcpu, HV_X86_RBX, 0x1234abcd);
+	ap_move_ret = ap_move_read = ap_move_run = HV_ERROR;
+	st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_move, 1, NULL, 5000000, NULL, NULL);
+	tap_ok(!EFI_ERROR(st) && ap_move_ret == HV_SUCCESS && ap_move_read == HV_SUCCESS &&
+	       ap_move_rbx == 0x1234abcd && ap_move_run == HV_SUCCESS && ap_move_reason == VMX_REASON_IO,
+	       "CPU 1 adopts the vCPU (VMCLEARed on CPU 0), sees its registers and runs it to its OUT "
+	       "(%lx: %x %x %x, RBX %lx, reason %lu)", (uint64_t)st, ap_move_ret, ap_move_read,
+	       ap_move_run, ap_move_rbx, ap_move_reason);
+	r = hv_vcpu_read_register(vcpu, HV_X86_RAX, &dummy);
+	tap_ok(r == HV_DENIED, "CPU 0 no longer owns it: HV_DENIED (%x)", r);
+	r = adopt();
+	tap_ok(r == HV_SUCCESS && (reg(HV_X86_RAX) & 0xff) == 'A' && reg(HV_X86_RIP) == CODE + 5,
+	       "CPU 0 takes it back from CPU 1, in the state CPU 1 left it (%x)", r);
+	skip();
+	tap_ok(run() == VMX_REASON_CPUID && adopt() == HV_SUCCESS,
+	       "and runs it on from there (VMLAUNCH again); adopting what it owns is a no-op");
 }
 
 /* ---- EPT changes from another CPU while the guest runs ---- */
@@ -805,6 +869,7 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	if (mp && cpus > 1) {
 		test_x2apic_cpu1(mp);
 		test_other_cpu(mp);
+		test_move(mp);
 		test_ept_stress(mp);
 	}
 	r = hv_vcpu_get_exec_time(vcpu, &t);

@@ -1,0 +1,2 @@
+/* The kernel has no C library: <stddef.h> of hvmetal's shared headers is the kernel's own types. */
+#include <linux/types.h>
