@@ -4,7 +4,7 @@
 #include "hypercall/hypercall.h"
 #include "hypercall/uaccess.h"
 #include "insn_decode.h"
-#include "ipi_dest.h"
+#include "apic/ipi_dest.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"
 #include "kernel/hvmetal.h"

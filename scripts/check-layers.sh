@@ -5,7 +5,7 @@
 # on the objects given as arguments). Run by `make all`; prints each violation.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-layers=(kernel ept vmx vm hypercall cd boot)
+layers=(kernel apic ept vmx vm hypercall cd boot)
 rank() {
 	local i
 	for i in "${!layers[@]}"; do [ "${layers[$i]}" = "$1" ] && { echo "$i"; return; }; done

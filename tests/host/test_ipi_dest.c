@@ -1,5 +1,5 @@
 /*
- * IPI destinations (cd/ipi_dest.c): before issue 9 hvmetal matched only physical
+ * IPI destinations (apic/ipi_dest.c): before issue 9 hvmetal matched only physical
  * destinations, so a logical INIT/SIPI went past it to the hardware.
  */
 #include <stdarg.h>
@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include "cd/ipi_dest.h"
+#include "apic/ipi_dest.h"
 
 #define LOGICAL		(1u << 11)
 #define SELF		(1u << 18)
