@@ -45,10 +45,15 @@ struct apic_msg {
 /* How the models reach the rest of hvmetal; every hook may be called with the VM's interrupt lock held. */
 struct apic_env {
 	void *ctx;
-	/* vCPU `vcpu` has a new event (an interrupt, NMI, INIT, timer change): wake it if idle, make it exit if running elsewhere. */
+	/* vCPU `vcpu` has a new event (an interrupt, NMI, INIT): wake it if idle, make it exit if running elsewhere. */
 	void (*kick)(void *ctx, uint32_t vcpu);
-	/* The TSC now: the time base of the APIC timers. */
-	uint64_t (*now)(void *ctx);
 };
+
+/*
+ * Time: the models never read a clock.  A call that needs the time takes `now`,
+ * the vCPU's guest TSC, and a timer reports its deadline in the same ticks; the
+ * owner of the vCPU arms and checks it (hvmetal in its run loop, tests with a
+ * fake clock).
+ */
 
 #endif
