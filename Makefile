@@ -35,7 +35,7 @@ CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/
 CORE_ASM := kernel/host_idt.asm kernel/msr_safe.asm cd/cd_entry.asm vm/vcpu_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
-LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_vm_allocate_efi.c libhv/hv_not_yet.c
+LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_apic.c libhv/hv_vm_allocate_efi.c libhv/hv_never.c
 HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c tests/machine/hvtest_vcpu.c tests/machine/hvtest_hostile.c tests/machine/hvtest_storm.c tests/machine/window.c kernel/log.c kernel/string.c
 HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm tests/machine/guest16.asm
 
@@ -65,7 +65,7 @@ test_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c
 test_log_SRCS := kernel/log.c
-test_libhv_SRCS := libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_not_yet.c
+test_libhv_SRCS := libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_apic.c libhv/hv_never.c
 test_insn_decode_SRCS := cd/insn_decode.c
 test_uaccess_SRCS := hypercall/uaccess.c kernel/guest_pt.c kernel/memmap.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
@@ -197,7 +197,7 @@ clean:
 LX := $(B)/linux-cd
 LINUX_HEADERS ?= $(lastword $(sort $(wildcard /usr/src/linux-headers-*-cloud-amd64)))
 LX_CFLAGS := -std=gnu11 -O2 -g $(WARN) -DHVMETAL_LINUX -Iinclude -I.
-LIBHV_LINUX_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_not_yet.c \
+LIBHV_LINUX_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_apic.c libhv/hv_never.c \
 	libhv/hv_vm_allocate_linux.c libhv/hvmetal_linux.c
 LX_VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.c \
 	examples/vmm/platform_linux.c examples/vmm/guests.asm

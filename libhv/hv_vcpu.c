@@ -34,6 +34,21 @@ static bool defer_rip(hv_vcpuid_t vcpu, uint64_t rip)
 	return true;
 }
 
+bool libhv_exit_code(uint32_t vcpu, uint32_t *code, uint32_t *apic_value)
+{
+	if (vcpu >= VCPUS || !last_exit[vcpu].valid)
+		return false;
+	*code = (uint32_t)last_exit[vcpu].ex.exitinfo;
+	*apic_value = (uint32_t)last_exit[vcpu].ex.apic_value;
+	return true;
+}
+
+void libhv_set_exit_code(uint32_t vcpu, uint32_t code)
+{
+	if (vcpu < VCPUS && last_exit[vcpu].valid)
+		last_exit[vcpu].ex.exitinfo = code;
+}
+
 /* One vCPU call: VM = the current one, RSI = vcpu. */
 static hv_return_t vcpu_call(uint64_t nr, hv_vcpuid_t vcpu, uint64_t a2, uint64_t *rdx)
 {
@@ -309,7 +324,7 @@ hv_return_t hv_vmx_vcpu_get_cap_write_vmcs(hv_vcpuid_t vcpu, uint32_t field, uin
 		return HV_BAD_ARGUMENT;
 	if (!libhv_vm())
 		return HV_NO_DEVICE;
-	r = hvmetal_vmcall_rdx_rcx(HVMETAL_HC_VMX_CAP_WRITE_VMCS, libhv_vm(), vcpu, field, &a0, &a1);
+	r = hvmetal_vmcall_rdx_rcx(HVMETAL_HC_VMX_CAP_WRITE_VMCS, libhv_vm(), vcpu, field, 0, &a0, &a1);
 	if (r == HV_SUCCESS) {
 		*allowed_0 = a0;
 		*allowed_1 = a1;

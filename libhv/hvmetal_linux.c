@@ -74,9 +74,9 @@ hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 }
 
 hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
-				   uint64_t *rdx, uint64_t *rcx)
+				   uint64_t a3, uint64_t *rdx, uint64_t *rcx)
 {
-	struct hvmetal_dev_call c = { .nr = nr, .arg = { a0, a1, a2 } };
+	struct hvmetal_dev_call c = { .nr = nr, .arg = { a0, a1, a2, a3 } };
 	hv_return_t r = call(&c);
 
 	*rdx = c.rdx;
@@ -97,5 +97,7 @@ hv_return_t hvmetal_vcpu_run(uint64_t vm, uint64_t vcpu, uint64_t deadline, uint
 	ex->qualification = c.rsi;
 	ex->insn_len = c.rdi;
 	ex->rip = c.r8;
+	ex->exitinfo = c.r9;
+	ex->apic_value = c.rcx;
 	return r;
 }

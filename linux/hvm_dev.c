@@ -245,6 +245,7 @@ static long hvm_ioctl_call(struct hvm_file *f, struct hvmetal_dev_call __user *u
 	c.rsi = r.rsi;
 	c.rdi = r.rdi;
 	c.r8 = r.r8;
+	c.r9 = r.r9;
 	return copy_to_user(uc, &c, sizeof(c)) ? -EFAULT : 0;
 }
 

@@ -77,7 +77,35 @@
 #define HVMETAL_HC_VMX_SHADOW_ACCESS	0x0037	/* RDX = field, RCX = hv_shadow_flags_t */
 #define HVMETAL_HC_VMX_SET_APIC_ADDRESS	0x0038	/* RDX = guest-physical address of the APIC page */
 #define HVMETAL_HC_VCPU_ADOPT		0x0039	/* RDI = vm, RSI = vcpu: the calling CPU becomes its owner */
-#define HVMETAL_HC_COUNT		0x003a
+
+/*
+ * APIC acceleration (VMs created with HV_VM_ACCEL_APIC, docs/apic.md); on any
+ * other VM these are HV_UNSUPPORTED.  vCPU calls: RDI = vm, RSI = vcpu, owner only.
+ */
+#define HVMETAL_HC_VCPU_APIC_CTRL	0x003a	/* RDX = hv_apic_ctrl_t */
+#define HVMETAL_HC_VCPU_APIC_READ	0x003b	/* RDX = offset -> RDX = value */
+#define HVMETAL_HC_VCPU_APIC_WRITE	0x003c	/* RDX = offset, RCX = value -> RDX = no_side_effect, RCX = hv_vm_exitinfo_t */
+#define HVMETAL_HC_VCPU_APIC_GET_STATE	0x003d	/* RDX = hv_apic_state_ext_t * */
+#define HVMETAL_HC_VCPU_APIC_PUT_STATE	0x003e	/* RDX = const hv_apic_state_ext_t * */
+#define HVMETAL_HC_VCPU_APIC_TRIGGER_LVT 0x003f	/* RDX = hv_apic_lvt_flavor_t */
+#define HVMETAL_HC_VCPU_APIC_LSC	0x0040	/* RDX = const struct hvmetal_lsc_entry *, or 0: invalidate all */
+#define HVMETAL_HC_VCPU_INJECT_EXTINT	0x0041
+#define HVMETAL_HC_VCPU_EXIT_INFO	0x0042	/* RDX = struct hvmetal_exit_info * */
+#define HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE 0x0043	/* RDX = gpa, RCX = asid */
+/* VM-wide, from any CPU: RDI = vm. */
+#define HVMETAL_HC_VM_LAPIC_SET_INTR	0x0044	/* RSI = vcpu, RDX = vector, RCX = hv_apic_intr_trigger_t */
+#define HVMETAL_HC_VM_LAPIC_MSI		0x0045	/* RSI = address, RDX = data */
+#define HVMETAL_HC_VM_IOAPIC_INTR	0x0046	/* RSI = redirection-entry-shaped message */
+#define HVMETAL_HC_VM_APIC_BUS_FREQ	0x0047	/* RSI = Hz */
+#define HVMETAL_HC_VM_IOAPIC_IRQ	0x0048	/* RSI = pin, RDX = HVMETAL_IRQ_* */
+#define HVMETAL_HC_VM_IOAPIC_MMIO	0x0049	/* RSI = gpa, RDX = HVMETAL_IO_*, RCX = value -> RDX = value */
+#define HVMETAL_HC_VM_IOAPIC_GET_STATE	0x004a	/* RSI = hv_ioapic_state_ext_t * */
+#define HVMETAL_HC_VM_IOAPIC_PUT_STATE	0x004b	/* RSI = const hv_ioapic_state_ext_t * */
+#define HVMETAL_HC_VM_ATPIC_IRQ		0x004c	/* RSI = irq, RDX = HVMETAL_IRQ_ASSERT / DEASSERT */
+#define HVMETAL_HC_VM_ATPIC_PORT	0x004d	/* RSI = port, RDX = HVMETAL_IO_*, RCX = value -> RDX = value */
+#define HVMETAL_HC_VM_ATPIC_GET_STATE	0x004e	/* RSI = hv_atpic_state_ext_t *, RDX = is_primary */
+#define HVMETAL_HC_VM_ATPIC_PUT_STATE	0x004f	/* RSI = const hv_atpic_state_ext_t *, RDX = is_primary */
+#define HVMETAL_HC_COUNT		0x0050
 
 /*
  * Or'ed into RAX: the call's pointer arguments are user addresses of the
@@ -100,7 +128,8 @@
  * the VMM's RIP writes to the next run: one call per exit instead of two).
  * Returns RAX = hv_return_t and, on HV_SUCCESS, the exit the VMM sees: RDX =
  * exit reason, RSI = exit qualification, RDI = VM-exit instruction length,
- * R8 = guest RIP.  RAX = HVMETAL_RUN_AGAIN: an interrupt for the control
+ * R8 = guest RIP, R9 = hv_vm_exitinfo_t (hv_vcpu_exit_info), RCX = the APIC
+ * register's value when R9 is HV_VM_EXITINFO_APIC_ACCESS_READ.  RAX = HVMETAL_RUN_AGAIN: an interrupt for the control
  * domain ended a run_until; the caller takes it and calls again (RDX..R8 then
  * hold VMX_REASON_IRQ, 0, 0 and the guest RIP: a caller that ends the run
  * there instead, for a signal, reports them as hv_vcpu_interrupt would).
@@ -110,6 +139,13 @@
 #define HVMETAL_RUN_MODE		0xff
 #define HVMETAL_RUN_SET_RIP		0x100
 #define HVMETAL_RUN_AGAIN		0x00000001u
+
+/* The operations of the APIC calls above */
+#define HVMETAL_IRQ_DEASSERT		0
+#define HVMETAL_IRQ_ASSERT		1
+#define HVMETAL_IRQ_PULSE		2
+#define HVMETAL_IO_READ			0
+#define HVMETAL_IO_WRITE		1
 
 /* VCPU_TIME */
 #define HVMETAL_TIME_EXEC		0
@@ -141,6 +177,38 @@ struct hvmetal_translation {
 	uint64_t hpa;			/* host-physical address */
 	uint64_t page_size;		/* 4096, 2 MiB or 1 GiB: the EPT leaf that maps it */
 	uint64_t flags;			/* HV_MEMORY_READ/WRITE/EXEC */
+};
+
+/*
+ * VCPU_EXIT_INFO: what Apple's hv_vcpu_exit_* accessors return about the last
+ * run or APIC write.  code is hv_vm_exitinfo_t; the other fields are meaningful
+ * for the code that fills them.
+ */
+struct hvmetal_exit_info {
+	uint32_t code;
+	uint32_t apic_value;		/* APIC_ACCESS_READ: the register's value */
+	uint64_t targets;		/* INIT_AP, STARTUP_AP: bit i = vCPU i */
+	uint64_t ap_rip;		/* STARTUP_AP: SIPI vector << 12 */
+	uint8_t vector;			/* IOAPIC_EOI: the vector; INJECT_EXCP: the exception */
+	uint8_t excp_valid;		/* INJECT_EXCP: the error code is valid */
+	uint8_t excp_restart;		/* INJECT_EXCP: re-execute the instruction */
+	uint8_t reserved;
+	uint32_t excp_code;
+};
+
+/* VCPU_APIC_LSC: one load-store-cache entry (hv_vcpu_apic_lsc_enter_*). */
+#define HVMETAL_LSC_LOAD_R32		0
+#define HVMETAL_LSC_STORE_R32		1
+#define HVMETAL_LSC_STORE_IMM32		2
+struct hvmetal_lsc_entry {
+	uint64_t rip;
+	uint32_t ilen;
+	uint16_t cs;
+	uint8_t kind;			/* HVMETAL_LSC_* */
+	uint8_t count;			/* valid entries in uva, 0..2 */
+	uint32_t reg;			/* hv_x86_reg_t, the r32 kinds */
+	uint32_t imm;			/* STORE_IMM32 */
+	uint64_t uva[2];		/* the caller's pages holding the instruction bytes */
 };
 
 struct hvmetal_vm_stats {

@@ -10,6 +10,8 @@
 /* What VCPU_RUN returns besides RAX (see abi.h). */
 struct hvmetal_run_exit {
 	uint64_t reason, qualification, insn_len, rip;
+	uint64_t exitinfo;		/* hv_vm_exitinfo_t */
+	uint64_t apic_value;		/* with HV_VM_EXITINFO_APIC_ACCESS_READ */
 };
 
 #if defined(HVMETAL_HOST_TEST) || defined(HVMETAL_LINUX)
@@ -21,7 +23,7 @@ hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, u
 hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
 			    uint64_t a3, uint64_t a4, uint64_t a5);
 hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
-				   uint64_t *rdx, uint64_t *rcx);
+				   uint64_t a3, uint64_t *rdx, uint64_t *rcx);
 hv_return_t hvmetal_vcpu_run(uint64_t vm, uint64_t vcpu, uint64_t deadline, uint64_t mode,
 			     uint64_t rip, struct hvmetal_run_exit *ex);
 #else
@@ -49,11 +51,11 @@ static inline hv_return_t hvmetal_vmcall6(uint64_t nr, uint64_t a0, uint64_t a1,
 	return (hv_return_t)rax;
 }
 
-/* A call that answers in RDX and RCX (VMX_CAP_WRITE_VMCS). */
+/* A call that answers in RDX and RCX (VMX_CAP_WRITE_VMCS, VCPU_APIC_WRITE). */
 static inline hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint64_t a1,
-						 uint64_t a2, uint64_t *rdx, uint64_t *rcx)
+						 uint64_t a2, uint64_t a3, uint64_t *rdx, uint64_t *rcx)
 {
-	uint64_t rax = nr, d = a2, c = 0;
+	uint64_t rax = nr, d = a2, c = a3;
 
 	__asm__ volatile("vmcall" : "+a"(rax), "+d"(d), "+c"(c) : "D"(a0), "S"(a1) : "memory", "cc");
 	*rdx = d;
@@ -61,19 +63,21 @@ static inline hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint6
 	return (hv_return_t)rax;
 }
 
-/* VCPU_RUN (R9 = RIP with HVMETAL_RUN_SET_RIP): the exit comes back in RDX, RSI, RDI and R8. */
+/* VCPU_RUN (R9 = RIP with HVMETAL_RUN_SET_RIP): the exit comes back in RDX, RSI, RDI, R8, R9, RCX. */
 static inline hv_return_t hvmetal_vcpu_run(uint64_t vm, uint64_t vcpu, uint64_t deadline,
 					   uint64_t mode, uint64_t rip, struct hvmetal_run_exit *ex)
 {
 	register uint64_t r8 __asm__("r8") = 0, r9 __asm__("r9") = rip;
 	uint64_t rax = HVMETAL_HC_VCPU_RUN, rdi = vm, rsi = vcpu, rdx = deadline, rcx = mode;
 
-	__asm__ volatile("vmcall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+c"(rcx), "+r"(r8)
-			 : "r"(r9) : "memory", "cc");
+	__asm__ volatile("vmcall" : "+a"(rax), "+D"(rdi), "+S"(rsi), "+d"(rdx), "+c"(rcx), "+r"(r8),
+			 "+r"(r9) : : "memory", "cc");
 	ex->reason = rdx;
 	ex->qualification = rsi;
 	ex->insn_len = rdi;
 	ex->rip = r8;
+	ex->exitinfo = r9;
+	ex->apic_value = rcx;
 	return (hv_return_t)rax;
 }
 #endif

@@ -24,6 +24,7 @@ struct hvmetal_dev_call {
 	__u64 rax;		/* out: hv_return_t (never HVMETAL_RUN_AGAIN: the driver runs again) */
 	__u64 rdx, rcx;		/* out: the scalar results (abi.h) */
 	__u64 rsi, rdi, r8;	/* out: VCPU_RUN's qualification, instruction length, RIP */
+	__u64 r9;		/* out: VCPU_RUN's hv_vm_exitinfo_t (RCX: the APIC value with it) */
 };
 
 /* What the driver holds and hvmetal's INFO, for tests and monitoring. */

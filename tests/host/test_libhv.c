@@ -35,9 +35,9 @@ hv_return_t hvmetal_vmcall(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2, u
 }
 
 hv_return_t hvmetal_vmcall_rdx_rcx(uint64_t nr, uint64_t a0, uint64_t a1, uint64_t a2,
-				   uint64_t *rdx, uint64_t *rcx)
+				   uint64_t a3, uint64_t *rdx, uint64_t *rcx)
 {
-	hv_return_t r = hvmetal_vmcall6(nr, a0, a1, a2, 0, 0, 0);
+	hv_return_t r = hvmetal_vmcall6(nr, a0, a1, a2, a3, 0, 0);
 
 	*rdx = fake.rdx;
 	*rcx = ~fake.rdx;
@@ -154,13 +154,106 @@ test_vm_lifecycle(void **state)
 }
 
 static void
-test_not_yet(void **state)
+test_never(void **state)
 {
 	(void)state;
 	answer(HV_SUCCESS, 0);
-	assert_int_equal(hv_vcpu_apic_ctrl(0, HV_APIC_CTRL_DEFAULT), HV_UNSUPPORTED);
+	assert_int_equal(hv_vm_add_pio_notifier(0x60, 1, 0, 0, HV_ION_NONE), HV_UNSUPPORTED);
 	assert_int_equal(hv_vcpu_flush(0), HV_UNSUPPORTED);
 	assert_int_equal(fake.calls, 0);
+}
+
+/* The APIC calls: exit information from the run's copy, arguments in the ABI's registers. */
+static void
+test_apic_calls(void **state)
+{
+	hv_vcpuid_t vcpu = 0;
+	hv_vm_exitinfo_t code = 0;
+	uint32_t value = 0;
+	bool nse = true, actv[4] = { true, true, true, true };
+	uint64_t uva[3] = { 0x1000, 0x2000, 0x3000 }, rip = 0;
+	uint8_t vec = 0;
+
+	(void)state;
+	answer(HV_SUCCESS, 0);
+	assert_int_equal(hv_vm_lapic_msi(0xfee00000, 0x41), HV_NO_DEVICE);
+	assert_int_equal(fake.calls, 0);
+	answer(HV_SUCCESS, 0x401);
+	assert_int_equal(hv_vm_create(HV_VM_ACCEL_APIC), HV_SUCCESS);
+	answer(HV_SUCCESS, 2);
+	assert_int_equal(hv_vcpu_create(&vcpu, HV_VCPU_DEFAULT), HV_SUCCESS);
+
+	/* After a run the code and the read value cost no call. */
+	answer(HV_SUCCESS, 0);
+	run_exit = (struct hvmetal_run_exit){ .reason = 44, .qualification = 0x30, .insn_len = 6,
+					      .rip = 0x1000, .exitinfo = HV_VM_EXITINFO_APIC_ACCESS_READ,
+					      .apic_value = 0x50014 };
+	assert_int_equal(hv_vcpu_run_until(vcpu, HV_DEADLINE_FOREVER), HV_SUCCESS);
+	answer(HV_SUCCESS, 0);
+	assert_int_equal(hv_vcpu_exit_info(vcpu, &code), HV_SUCCESS);
+	assert_int_equal(code, HV_VM_EXITINFO_APIC_ACCESS_READ);
+	assert_int_equal(hv_vcpu_exit_apic_access_read(vcpu, &value), HV_SUCCESS);
+	assert_int_equal(value, 0x50014);
+	assert_int_equal(fake.calls, 0);
+	assert_int_equal(hv_vcpu_exit_info(vcpu, NULL), HV_BAD_ARGUMENT);
+
+	/* A write with a side effect replaces the code; the details come from hvmetal. */
+	answer(HV_SUCCESS, 0);
+	assert_int_equal(hv_vcpu_apic_write(vcpu, 0x300, 0x4500, &nse), HV_SUCCESS);
+	assert_int_equal(fake.nr, HVMETAL_HC_VCPU_APIC_WRITE);
+	assert_int_equal(fake.arg[1], 2);
+	assert_int_equal(fake.arg[2], 0x300);
+	assert_int_equal(fake.arg[3], 0x4500);
+	assert_false(nse);	/* the fake answers RDX = 0: a side effect, code in RCX = ~0 */
+	assert_int_equal(hv_vcpu_exit_info(vcpu, &code), HV_SUCCESS);
+	assert_int_equal(code, (uint32_t)~0ull);
+	assert_int_equal(hv_vcpu_exit_apic_access_read(vcpu, &value), HV_BAD_ARGUMENT);
+	assert_int_equal(hv_vcpu_apic_write(vcpu, 0x300, 0, NULL), HV_BAD_ARGUMENT);
+	/* The fake writes no details: code 0 is no INIT, so nothing is filled in. */
+	assert_int_equal(hv_vcpu_exit_init_ap(vcpu, actv, 4), HV_BAD_ARGUMENT);
+	assert_true(actv[0]);
+	assert_int_equal(fake.nr, HVMETAL_HC_VCPU_EXIT_INFO);
+	assert_int_equal(hv_vcpu_exit_startup_ap(vcpu, actv, 4, NULL), HV_BAD_ARGUMENT);
+	assert_int_equal(hv_vcpu_exit_startup_ap(vcpu, NULL, 4, &rip), HV_BAD_ARGUMENT);
+	assert_int_equal(hv_vcpu_exit_ioapic_eoi(vcpu, NULL), HV_BAD_ARGUMENT);
+	assert_int_equal(hv_vcpu_exit_ioapic_eoi(vcpu, &vec), HV_BAD_ARGUMENT);
+
+	/* The load-store cache: at most two pages, checked before any call. */
+	fake.calls = 0;
+	assert_int_equal(hv_vcpu_apic_lsc_enter_r32(vcpu, true, 0x1000, 6, 8, HV_X86_RAX, uva, 3),
+			 HV_BAD_ARGUMENT);
+	assert_int_equal(hv_vcpu_apic_lsc_enter_imm32(vcpu, 0x1000, 10, 8, 0, NULL, 1), HV_BAD_ARGUMENT);
+	assert_int_equal(fake.calls, 0);
+	assert_int_equal(hv_vcpu_apic_lsc_enter_imm32(vcpu, 0x1000, 10, 8, 0, uva, 2), HV_SUCCESS);
+	assert_int_equal(fake.nr, HVMETAL_HC_VCPU_APIC_LSC);
+	assert_int_not_equal(fake.arg[2], 0);
+	assert_int_equal(hv_vcpu_apic_lsc_invalidate(vcpu), HV_SUCCESS);
+	assert_int_equal(fake.arg[2], 0);
+
+	/* VM-wide calls: RDI = vm, then the arguments; a negative pin stays negative. */
+	assert_int_equal(hv_vm_lapic_set_intr(3, 0x41, HV_APIC_LEVEL_TRIGGER), HV_SUCCESS);
+	assert_int_equal(fake.nr, HVMETAL_HC_VM_LAPIC_SET_INTR);
+	assert_int_equal(fake.arg[0], 0x401);
+	assert_int_equal(fake.arg[1], 3);
+	assert_int_equal(fake.arg[2], 0x41);
+	assert_int_equal(fake.arg[3], HV_APIC_LEVEL_TRIGGER);
+	assert_int_equal(hv_vm_ioapic_pulse_irq(-1), HV_SUCCESS);
+	assert_int_equal(fake.nr, HVMETAL_HC_VM_IOAPIC_IRQ);
+	assert_int_equal(fake.arg[1], UINT64_MAX);
+	assert_int_equal(fake.arg[2], HVMETAL_IRQ_PULSE);
+	assert_int_equal(hv_vm_atpic_port_write(0x20, 0x11), HV_SUCCESS);
+	assert_int_equal(fake.nr, HVMETAL_HC_VM_ATPIC_PORT);
+	assert_int_equal(fake.arg[2], HVMETAL_IO_WRITE);
+	assert_int_equal(fake.arg[3], 0x11);
+	assert_int_equal(hv_vm_ioapic_read(0xfec00010, NULL), HV_BAD_ARGUMENT);
+	answer(HV_SUCCESS, 0x11);
+	assert_int_equal(hv_vm_ioapic_read(0xfec00010, &value), HV_SUCCESS);
+	assert_int_equal(value, 0x11);
+	assert_int_equal(fake.arg[2], HVMETAL_IO_READ);
+	assert_int_equal(hv_vm_atpic_get_state(NULL, true), HV_SUCCESS);	/* hvmetal judges the pointer */
+	assert_int_equal(fake.nr, HVMETAL_HC_VM_ATPIC_GET_STATE);
+	assert_int_equal(fake.arg[2], 1);
+	assert_int_equal(hv_vm_destroy(), HV_SUCCESS);
 }
 
 static void
@@ -259,7 +352,8 @@ int main(void)
 		cmocka_unit_test(test_no_vm),
 		cmocka_unit_test(test_capability),
 		cmocka_unit_test(test_vm_lifecycle),
-		cmocka_unit_test(test_not_yet),
+		cmocka_unit_test(test_never),
+		cmocka_unit_test(test_apic_calls),
 		cmocka_unit_test(test_vcpu_calls),
 	};
 
