@@ -8,7 +8,7 @@
 #include "cd_exits.h"
 #include "cd_launch.h"
 #include "cd_msr.h"
-#include "ipi_dest.h"
+#include "apic/ipi_dest.h"
 #include "ept/ept_identity.h"
 #include "kernel/cpu.h"
 #include "kernel/host.h"
