@@ -145,11 +145,11 @@ int hypercall_fast(struct gpr_frame *g)
 	_Static_assert(HVMETAL_HC_COUNT <= HVMETAL_HC_NR_MASK + 1, "numbers fit below the flags");
 	/* Only the control domain's kernel may call; user code gets a refusal, not service. */
 	if (caller_cpl() != 0)
-		g->rax = HV_DENIED;
+		g->rax = HVMETAL_RAX(HV_DENIED);
 	else if (nr >= HVMETAL_HC_COUNT || !hcalls[nr])
-		g->rax = HV_UNSUPPORTED;
+		g->rax = HVMETAL_RAX(HV_UNSUPPORTED);
 	else
-		g->rax = hcalls[nr](&c);
+		g->rax = HVMETAL_RAX(hcalls[nr](&c));
 	vmx_skip_insn(vmcs_read(VMCS_EXIT_INSN_LEN));
 	return percpu_work_pending(this_cpu());
 }

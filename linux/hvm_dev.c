@@ -239,7 +239,7 @@ static long hvm_ioctl_call(struct hvm_file *f, struct hvmetal_dev_call __user *u
 		.rcx = c.arg[3], .r8 = c.arg[4], .r9 = c.arg[5],
 	};
 	/* Flags are the driver's to set: a number with any is not in the table. */
-	c.rax = hvm_dispatch(f, c.nr, &r);
+	c.rax = HVMETAL_RAX(hvm_dispatch(f, c.nr, &r));
 	c.rdx = r.rdx;
 	c.rcx = r.rcx;
 	c.rsi = r.rsi;
@@ -263,7 +263,8 @@ static long hvm_ioctl_stats(struct hvmetal_dev_stats __user *us)
 
 	BUILD_BUG_ON(sizeof(s.info) != sizeof(info));
 	/* A kernel buffer: walked as CPL 0, so no HVMETAL_HC_USER. */
-	s.info_result = hvm_call(HVMETAL_HC_INFO, (u64)(uintptr_t)&info, sizeof(info), 0, 0, NULL);
+	s.info_result = HVMETAL_RAX(hvm_call(HVMETAL_HC_INFO, (u64)(uintptr_t)&info, sizeof(info),
+						0, 0, NULL));
 	if (s.info_result == HV_SUCCESS)
 		memcpy(&s.info, &info, sizeof(info));
 	return copy_to_user(us, &s, sizeof(s)) ? -EFAULT : 0;

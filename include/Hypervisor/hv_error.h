@@ -1,15 +1,18 @@
 /*
  * hv_error.h - return codes of the Hypervisor.framework API (x86_64).
  *
- * The values are Apple's: Mach error system "local" (0x3e << 26), subsystem
- * 0xba5 (<< 14), then a small code, which gives 0xfae940xx.
+ * As in Apple's header: hv_return_t is mach_error_t, a signed 32-bit int,
+ * and the codes are enumerators (type int) built the Mach way: system
+ * "local" (0x3e << 26) | subsystem 0xba5 (<< 14) | a small code, which
+ * spells 0xfae940xx and is negative as an int.  So a caller may store a
+ * result in an int, test it with "< 0", switch on it, or print it with
+ * %x (the same 0xfae940xx digits) exactly as on macOS.
  *
- * Apple types hv_return_t as mach_error_t, a 32-bit int.  hvmetal uses a
- * 32-bit unsigned type instead (the control-domain contract in API.md): the
- * bit patterns, size and calling convention are the same, and the codes
- * can be compared with == and switched on without sign-conversion warnings.
- * They are macros rather than enumerators because ISO C limits enumerators
- * to the range of int.
+ * HV_FAULT is listed in Apple's current reference but not in the x86
+ * hv_error.h of the macOS 12 SDK; its value (code 0x08) is hvmetal's.
+ *
+ * The hypercall ABI carries a result in RAX zero-extended (bits 63:32
+ * clear): see HVMETAL_RAX() in <hvmetal/abi.h>.
  */
 #ifndef HYPERVISOR_HV_ERROR_H
 #define HYPERVISOR_HV_ERROR_H
@@ -18,19 +21,27 @@
 
 HV_EXTERN_C_BEGIN
 
-typedef uint32_t hv_return_t;
+/* Mach's err_local | err_sub(0xba5), as <mach/error.h> computes it. */
+#define HV_ERR_COMMON_HYPERVISOR \
+	((int)(((0x3eu & 0x3fu) << 26) | ((0xba5u & 0xfffu) << 14)))
 
-#define HV_SUCCESS		((hv_return_t)0)
-#define HV_ERROR		((hv_return_t)0xfae94001U) /* generic failure */
-#define HV_BUSY			((hv_return_t)0xfae94002U) /* resource in use */
-#define HV_BAD_ARGUMENT		((hv_return_t)0xfae94003U) /* invalid argument */
-#define HV_NO_RESOURCES		((hv_return_t)0xfae94005U) /* out of memory etc. */
-#define HV_NO_DEVICE		((hv_return_t)0xfae94006U) /* no VT-x / no VM */
-#define HV_DENIED		((hv_return_t)0xfae94007U) /* not permitted */
-#define HV_FAULT		((hv_return_t)0xfae94008U) /* bad guest/host address */
-#define HV_UNSUPPORTED		((hv_return_t)0xfae9400fU) /* not available */
+typedef int hv_return_t;
+
+enum {
+	HV_SUCCESS	= 0,
+	HV_ERROR	= HV_ERR_COMMON_HYPERVISOR | 0x01, /* (0xfae94001) generic failure */
+	HV_BUSY		= HV_ERR_COMMON_HYPERVISOR | 0x02, /* (0xfae94002) resource in use */
+	HV_BAD_ARGUMENT	= HV_ERR_COMMON_HYPERVISOR | 0x03, /* (0xfae94003) invalid argument */
+	HV_NO_RESOURCES	= HV_ERR_COMMON_HYPERVISOR | 0x05, /* (0xfae94005) out of memory etc. */
+	HV_NO_DEVICE	= HV_ERR_COMMON_HYPERVISOR | 0x06, /* (0xfae94006) no VT-x / no VM */
+	HV_DENIED	= HV_ERR_COMMON_HYPERVISOR | 0x07, /* (0xfae94007) not permitted */
+	HV_FAULT	= HV_ERR_COMMON_HYPERVISOR | 0x08, /* (0xfae94008) bad guest/host address */
+	HV_UNSUPPORTED	= HV_ERR_COMMON_HYPERVISOR | 0x0f, /* (0xfae9400f) not available */
+};
 
 HV_STATIC_ASSERT(sizeof(hv_return_t) == 4, "hv_return_t is 32 bits");
+HV_STATIC_ASSERT((hv_return_t)-1 < 0, "hv_return_t is signed (mach_error_t)");
+HV_STATIC_ASSERT((unsigned)HV_BAD_ARGUMENT == 0xfae94003u, "Apple's bit pattern");
 
 HV_EXTERN_C_END
 

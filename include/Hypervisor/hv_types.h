@@ -3,8 +3,13 @@
  * API (x86_64), with Apple's names and values.
  *
  * Apple declares the flag sets as anonymous enums next to a fixed-width
- * typedef (or with OS_ENUM, which comes to the same thing); the typedef,
- * not the enum, is what appears in the function signatures.
+ * typedef; the typedef, not the enum, is what appears in the function
+ * signatures.  The macOS 12 types (hv_vm_exitinfo_t, hv_apic_ctrl_t, ...)
+ * use OS_ENUM(name, type, ...), which is "typedef enum : type" where the
+ * compiler has fixed enum types and "enum {...}; typedef type name_t"
+ * elsewhere; hvmetal spells out the second form (gcc before 13 has no fixed
+ * enum types in C), so the typedefs have Apple's widths and the names are
+ * int enumerators.
  */
 #ifndef HYPERVISOR_HV_TYPES_H
 #define HYPERVISOR_HV_TYPES_H

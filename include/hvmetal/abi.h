@@ -15,6 +15,13 @@
 
 #define HVMETAL_ABI_VERSION		1
 
+/*
+ * The result in RAX: the 32 bits of the hv_return_t, zero-extended (bits 63:32
+ * are 0; HV_BAD_ARGUMENT is RAX = 0x00000000fae94003).  hv_return_t is a
+ * signed int (Apple's mach_error_t), so it is widened only through this.
+ */
+#define HVMETAL_RAX(ret)		((uint64_t)(uint32_t)(ret))
+
 /* CPUID leaves hvmetal answers in the control domain */
 #define HVMETAL_CPUID_SIGNATURE		0x40000000u	/* EAX = max leaf, EBX:ECX:EDX = "hvmetal\0\0\0\0\0" */
 #define HVMETAL_CPUID_FEATURES		0x40000001u	/* EAX = ABI version, EBX = HVMETAL_FEAT_* */

@@ -553,11 +553,14 @@ static NO_COVERAGE uint64_t decode(const struct arg *a)
 
 /* ---- checks ---- */
 
+/* RAX as it comes back: an hv_return_t zero-extended (HVMETAL_RAX), never sign-extended. */
 static bool valid_result(uint64_t r, bool run)
 {
 	switch (r) {
-	case HV_SUCCESS: case HV_ERROR: case HV_BUSY: case HV_BAD_ARGUMENT: case HV_NO_RESOURCES:
-	case HV_NO_DEVICE: case HV_DENIED: case HV_FAULT: case HV_UNSUPPORTED:
+	case HVMETAL_RAX(HV_SUCCESS): case HVMETAL_RAX(HV_ERROR): case HVMETAL_RAX(HV_BUSY):
+	case HVMETAL_RAX(HV_BAD_ARGUMENT): case HVMETAL_RAX(HV_NO_RESOURCES):
+	case HVMETAL_RAX(HV_NO_DEVICE): case HVMETAL_RAX(HV_DENIED): case HVMETAL_RAX(HV_FAULT):
+	case HVMETAL_RAX(HV_UNSUPPORTED):
 		return true;
 	default:
 		return run && r == HVMETAL_RUN_AGAIN;
@@ -839,21 +842,21 @@ static NO_COVERAGE void check_call(unsigned cpu)
 	check_cd_regs(cpu);
 	CHECK(fake_cpus[cpu].vmcs == hv.cpus[cpu].vmcs_pa);
 	if (calls[cpu].cpl || nr >= HVMETAL_HC_COUNT) {
-		CHECKF(r == (calls[cpu].cpl ? HV_DENIED : HV_UNSUPPORTED), "call %#lx at CPL %u: %#lx", nr,
+		CHECKF(r == HVMETAL_RAX(calls[cpu].cpl ? HV_DENIED : HV_UNSUPPORTED), "call %#lx at CPL %u: %#lx", nr,
 		       calls[cpu].cpl, r);
 		return;
 	}
 	m = model_vm(in->rdi);
 	if (names_vm(nr) && !m)
-		CHECKF(r != HV_SUCCESS && (!owner_only(nr) || r == HV_BAD_ARGUMENT),
+		CHECKF(r != HV_SUCCESS && (!owner_only(nr) || r == HVMETAL_RAX(HV_BAD_ARGUMENT)),
 		       "call %#lx on no VM (%#lx): %#lx", nr, in->rdi, r);
 	if (m && owner_only(nr)) {
 		bool live = in->rsi < VM_VCPUS_MAX && m->vcpu[in->rsi].live;
 
 		if (!live)
-			CHECKF(r == HV_BAD_ARGUMENT, "call %#lx on no vCPU %#lx: %#lx", nr, in->rsi, r);
+			CHECKF(r == HVMETAL_RAX(HV_BAD_ARGUMENT), "call %#lx on no vCPU %#lx: %#lx", nr, in->rsi, r);
 		else if (m->vcpu[in->rsi].owner != cpu)
-			CHECKF(r == HV_DENIED, "call %#lx on cpu %u for vCPU %lu of cpu %u: %#lx", nr, cpu,
+			CHECKF(r == HVMETAL_RAX(HV_DENIED), "call %#lx on cpu %u for vCPU %lu of cpu %u: %#lx", nr, cpu,
 			       in->rsi, m->vcpu[in->rsi].owner, r);
 	}
 	if (r == HV_SUCCESS && b->n)
@@ -889,7 +892,7 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 				   const struct gpr_frame *g)
 {
 	struct mvm *m = model_vm(in->rdi);
-	uint64_t r = g->rax;
+	hv_return_t r = (hv_return_t)g->rax;
 
 	if (calls[cpu].cpl || nr >= HVMETAL_HC_COUNT)
 		return;
@@ -914,7 +917,7 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 	case HVMETAL_HC_VM_DESTROY:
 		if (!m)
 			break;
-		CHECKF(r == (m->nvcpus ? HV_BUSY : HV_SUCCESS), "VM_DESTROY with %u vCPUs: %#lx",
+		CHECKF(r == (m->nvcpus ? HV_BUSY : HV_SUCCESS), "VM_DESTROY with %u vCPUs: %#x",
 		       m->nvcpus, r);
 		if (r == HV_SUCCESS) {
 			m->live = false;
@@ -935,7 +938,7 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 		for (unsigned i = 0; i < VM_VCPUS_MAX; i++)
 			used |= m->vcpu[i].live && m->vcpu[i].asid == in->rsi;
 		CHECKF(r == (in->rsi == 0 || !space_live(m, in->rsi) ? HV_BAD_ARGUMENT :
-			     used ? HV_BUSY : HV_SUCCESS), "SPACE_DESTROY %lu: %#lx", in->rsi, r);
+			     used ? HV_BUSY : HV_SUCCESS), "SPACE_DESTROY %lu: %#x", in->rsi, r);
 		if (r == HV_SUCCESS) {
 			space_set(m, in->rsi, false);
 			CHECK(!real_space(in->rdi, in->rsi));
@@ -954,7 +957,7 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 	case HVMETAL_HC_VCPU_DESTROY:
 		if (!m || in->rsi >= VM_VCPUS_MAX || !m->vcpu[in->rsi].live || m->vcpu[in->rsi].owner != cpu)
 			break;
-		CHECKF(r == HV_SUCCESS, "VCPU_DESTROY of its own vCPU: %#lx", r);
+		CHECKF(r == HV_SUCCESS, "VCPU_DESTROY of its own vCPU: %#x", r);
 		m->vcpu[in->rsi].live = false;
 		m->nvcpus--;
 		break;
@@ -966,7 +969,7 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 		break;
 	case HVMETAL_HC_VCPU_INTERRUPT:
 		if (m && in->rsi < VM_VCPUS_MAX && m->vcpu[in->rsi].live)
-			CHECKF(r == HV_SUCCESS, "VCPU_INTERRUPT of a live vCPU: %#lx", r);
+			CHECKF(r == HV_SUCCESS, "VCPU_INTERRUPT of a live vCPU: %#x", r);
 		break;
 	case HVMETAL_HC_VERSION:
 		CHECK(r == HV_SUCCESS && g->rdx == HVMETAL_ABI_VERSION);

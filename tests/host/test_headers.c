@@ -14,32 +14,48 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include <Hypervisor/hv.h>
 #include <Hypervisor/Hypervisor.h>	/* umbrella: must coexist with hv.h */
+#include <hvmetal/abi.h>
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define SAME_TYPE(a, b)	__builtin_types_compatible_p(a, b)
 
 /* --- Compile-time checks -------------------------------------------- */
 
-/* Return codes: 32-bit unsigned, Apple's 0xfae940xx values. */
+/*
+ * Return codes: Apple's hv_return_t is mach_error_t, a signed 32-bit int, and
+ * the codes are int enumerators whose bits spell 0xfae940xx (negative).
+ */
+#define BITS(x)	((uint32_t)(x))
 _Static_assert(sizeof(hv_return_t) == 4, "hv_return_t size");
-_Static_assert((hv_return_t)-1 > 0, "hv_return_t is unsigned");
+_Static_assert((hv_return_t)-1 < 0, "hv_return_t is signed");
+_Static_assert(SAME_TYPE(__typeof__(HV_ERROR), int), "codes are int enumerators");
+_Static_assert(SAME_TYPE(__typeof__(HV_SUCCESS), int), "codes are int enumerators");
 _Static_assert(HV_SUCCESS == 0, "HV_SUCCESS");
-_Static_assert(HV_ERROR == 0xfae94001U, "HV_ERROR");
-_Static_assert(HV_BUSY == 0xfae94002U, "HV_BUSY");
-_Static_assert(HV_BAD_ARGUMENT == 0xfae94003U, "HV_BAD_ARGUMENT");
-_Static_assert(HV_NO_RESOURCES == 0xfae94005U, "HV_NO_RESOURCES");
-_Static_assert(HV_NO_DEVICE == 0xfae94006U, "HV_NO_DEVICE");
-_Static_assert(HV_DENIED == 0xfae94007U, "HV_DENIED");
-_Static_assert(HV_FAULT == 0xfae94008U, "HV_FAULT");
-_Static_assert(HV_UNSUPPORTED == 0xfae9400fU, "HV_UNSUPPORTED");
+_Static_assert(HV_ERROR < 0 && HV_UNSUPPORTED < 0, "error codes are negative");
+_Static_assert(BITS(HV_ERROR) == 0xfae94001U, "HV_ERROR");
+_Static_assert(BITS(HV_BUSY) == 0xfae94002U, "HV_BUSY");
+_Static_assert(BITS(HV_BAD_ARGUMENT) == 0xfae94003U, "HV_BAD_ARGUMENT");
+_Static_assert(BITS(HV_NO_RESOURCES) == 0xfae94005U, "HV_NO_RESOURCES");
+_Static_assert(BITS(HV_NO_DEVICE) == 0xfae94006U, "HV_NO_DEVICE");
+_Static_assert(BITS(HV_DENIED) == 0xfae94007U, "HV_DENIED");
+_Static_assert(BITS(HV_FAULT) == 0xfae94008U, "HV_FAULT");
+_Static_assert(BITS(HV_UNSUPPORTED) == 0xfae9400fU, "HV_UNSUPPORTED");
+/* Mach layout: system 0x3e (bits 31:26), subsystem 0xba5 (25:14), code. */
+_Static_assert((BITS(HV_ERROR) >> 26) == 0x3e && ((BITS(HV_ERROR) >> 14) & 0xfff) == 0xba5,
+	"err_local | err_sub(0xba5)");
+/* The hypercall ABI: RAX holds the code zero-extended, as before the change. */
+_Static_assert(HVMETAL_RAX(HV_BAD_ARGUMENT) == 0x00000000fae94003ULL, "RAX bits");
+_Static_assert(HVMETAL_RAX(HV_SUCCESS) == 0, "RAX success");
+_Static_assert(SAME_TYPE(__typeof__(HVMETAL_RAX(HV_ERROR)), uint64_t), "RAX type");
 
 /* Scalar types, exactly as Apple declares them. */
-_Static_assert(SAME_TYPE(hv_return_t, uint32_t), "hv_return_t");
+_Static_assert(SAME_TYPE(hv_return_t, int), "hv_return_t is mach_error_t");
 _Static_assert(SAME_TYPE(hv_capability_t, uint64_t), "hv_capability_t");
 _Static_assert(SAME_TYPE(hv_vm_space_t, unsigned), "hv_vm_space_t");
 _Static_assert(SAME_TYPE(hv_vm_options_t, uint64_t), "hv_vm_options_t");
@@ -60,6 +76,58 @@ _Static_assert(SAME_TYPE(hv_vmx_msr_info_t, uint64_t), "hv_vmx_msr_info_t");
 _Static_assert(SAME_TYPE(hv_allocate_flags_t, uint64_t), "allocate flags");
 _Static_assert(sizeof(hv_x86_reg_t) == 4, "hv_x86_reg_t size");
 _Static_assert(sizeof(hv_vmx_capability_t) == 4, "hv_vmx_capability_t");
+
+/*
+ * Underlying types, as Apple's declarations give them (clang and gcc pick
+ * unsigned int for an enum without negative values; Apple's Swift overlay
+ * shows hv_x86_reg_t and hv_vmx_capability_t with a UInt32 raw value).
+ */
+_Static_assert(SAME_TYPE(hv_x86_reg_t, unsigned int), "hv_x86_reg_t: enum, unsigned int");
+_Static_assert((hv_x86_reg_t)-1 > 0, "hv_x86_reg_t is unsigned");
+_Static_assert(SAME_TYPE(hv_vmx_capability_t, unsigned int), "hv_vmx_capability_t: enum");
+_Static_assert(sizeof(enum hv_boot_state) == 4 && (enum hv_boot_state)-1 > 0,
+	"enum hv_boot_state: uint32_t-sized, unsigned");
+_Static_assert(SAME_TYPE(__typeof__(((struct hv_apic_state *)0)->boot_state),
+	enum hv_boot_state), "boot_state field");
+/*
+ * OS_ENUM(name, type, ...) is "typedef enum : type {...} name_t" where the
+ * compiler has fixed enum types, else "enum {...}; typedef type name_t".
+ * hvmetal takes the second form (gcc before 13 has no fixed enum types in
+ * C): Apple's width for the typedef, int enumerators.
+ */
+_Static_assert(sizeof(hv_vm_exitinfo_t) == 4 && sizeof(hv_apic_ctrl_t) == 8 &&
+	sizeof(hv_apic_lvt_flavor_t) == 4 && sizeof(hv_apic_intr_trigger_t) == 4,
+	"OS_ENUM widths");
+_Static_assert(SAME_TYPE(__typeof__(HV_VM_EXITINFO_VMX), int) &&
+	SAME_TYPE(__typeof__(HV_APIC_CTRL_IOAPIC_EOI), int) &&
+	SAME_TYPE(__typeof__(HV_APIC_LEVEL_TRIGGER), int), "OS_ENUM enumerators");
+/* Anonymous-enum constants are int (Swift: Int). */
+_Static_assert(SAME_TYPE(__typeof__(HV_MEMORY_EXEC), int) &&
+	SAME_TYPE(__typeof__(HV_VM_ACCEL_APIC), int) &&
+	SAME_TYPE(__typeof__(HV_VCPU_TSC_RELATIVE), int) &&
+	SAME_TYPE(__typeof__(HV_CAP_VCPUMAX), int) &&
+	SAME_TYPE(__typeof__(HV_MSR_WRITE), int) &&
+	SAME_TYPE(__typeof__(HV_ION_ANY_SIZE), int) &&
+	SAME_TYPE(__typeof__(VMCS_GUEST_RIP), int) &&
+	SAME_TYPE(__typeof__(VMCS_MAX), int) &&
+	SAME_TYPE(__typeof__(VMX_REASON_APIC_ACCESS), int), "int enumerators");
+/* #define'd with 1u: unsigned int (Swift: UInt32); ull ones 64-bit (UInt64). */
+_Static_assert(SAME_TYPE(__typeof__(PIN_BASED_NMI), unsigned int) &&
+	SAME_TYPE(__typeof__(CPU_BASED_HLT), unsigned int) &&
+	SAME_TYPE(__typeof__(CPU_BASED_SECONDARY_CTLS), unsigned int) &&
+	SAME_TYPE(__typeof__(CPU_BASED2_VIRTUAL_APIC), unsigned int) &&
+	SAME_TYPE(__typeof__(VMENTRY_GUEST_IA32E), unsigned int) &&
+	SAME_TYPE(__typeof__(VMEXIT_HOST_IA32E), unsigned int) &&
+	SAME_TYPE(__typeof__(VMX_EPT_VPID_SUPPORT_AD), unsigned int) &&
+	SAME_TYPE(__typeof__(IRQ_INFO_VALID), unsigned int) &&
+	SAME_TYPE(__typeof__(IRQ_INFO_VECTOR_MASK), unsigned int), "unsigned bits");
+_Static_assert(SAME_TYPE(__typeof__(VMX_BASIC_TRUE_CTLS), unsigned long long) &&
+	SAME_TYPE(__typeof__(GUEST_INTRBILITY_NMI_BLOCKING), unsigned long long),
+	"64-bit bits");
+/* Apple: enum { HV_DEADLINE_FOREVER = (~0ull) }, a 64-bit all-ones value. */
+_Static_assert(SAME_TYPE(__typeof__(HV_DEADLINE_FOREVER), uint64_t), "deadline type");
+/* #define HV_*_STATE_EXT_VER (100): int. */
+_Static_assert(SAME_TYPE(__typeof__(HV_APIC_STATE_EXT_VER), int), "ext ver type");
 
 /* Flag and option values. */
 _Static_assert(HV_MEMORY_READ == 1 && HV_MEMORY_WRITE == 2 &&
@@ -457,23 +525,34 @@ static void check_named_values(const struct named_value *v, size_t n)
 static void test_return_codes(void **state)
 {
 	static const struct named_value codes[] = {
-		NV(HV_SUCCESS, 0),
-		NV(HV_ERROR, 0xfae94001),
-		NV(HV_BUSY, 0xfae94002),
-		NV(HV_BAD_ARGUMENT, 0xfae94003),
-		NV(HV_NO_RESOURCES, 0xfae94005),
-		NV(HV_NO_DEVICE, 0xfae94006),
-		NV(HV_DENIED, 0xfae94007),
-		NV(HV_FAULT, 0xfae94008),
-		NV(HV_UNSUPPORTED, 0xfae9400f),
+		NV(BITS(HV_SUCCESS), 0),
+		NV(BITS(HV_ERROR), 0xfae94001),
+		NV(BITS(HV_BUSY), 0xfae94002),
+		NV(BITS(HV_BAD_ARGUMENT), 0xfae94003),
+		NV(BITS(HV_NO_RESOURCES), 0xfae94005),
+		NV(BITS(HV_NO_DEVICE), 0xfae94006),
+		NV(BITS(HV_DENIED), 0xfae94007),
+		NV(BITS(HV_FAULT), 0xfae94008),
+		NV(BITS(HV_UNSUPPORTED), 0xfae9400f),
 	};
-	hv_return_t ret = HV_ERROR;
+	volatile uint64_t rax = 0xfae94001ULL;	/* as a hypercall leaves it */
+	hv_return_t ret = (hv_return_t)rax;
+	int as_int = ret;
+	char text[16];
 
 	(void)state;
 	check_named_values(codes, ARRAY_SIZE(codes));
 
-	/* Stored, widened and switched on without sign extension. */
-	assert_int_equal((uint64_t)ret, 0xfae94001ULL);
+	/* What macOS callers do with a result: int, "< 0", %x, switch. */
+	assert_int_equal(ret, HV_ERROR);
+	assert_true(as_int < 0);
+	assert_true(HV_SUCCESS >= 0);
+	snprintf(text, sizeof(text), "%x", ret);
+	assert_string_equal(text, "fae94001");
+	assert_int_equal((int64_t)ret, -0x516bfffLL);
+	/* Back into RAX: zero-extended, never sign-extended. */
+	assert_int_equal(HVMETAL_RAX(ret), 0xfae94001ULL);
+	assert_int_equal(HVMETAL_RAX(HV_UNSUPPORTED), 0xfae9400fULL);
 	switch (ret) {
 	case HV_SUCCESS:
 		fail();

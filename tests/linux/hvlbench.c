@@ -110,7 +110,7 @@ static uint64_t null_loop(void *arg)
 	for (int i = 0; i < ITERS; i++) {
 		struct hvmetal_dev_call c = { .nr = HVMETAL_HC_VERSION };
 
-		if (ioctl(fd, HVMETAL_IOC_CALL, &c) < 0 || c.rax != HV_SUCCESS ||
+		if (ioctl(fd, HVMETAL_IOC_CALL, &c) < 0 || c.rax != HVMETAL_RAX(HV_SUCCESS) ||
 		    c.rdx != HVMETAL_ABI_VERSION)
 			bad++;
 	}
@@ -132,7 +132,7 @@ static uint64_t refused_loop(void *arg)
 	for (int i = 0; i < ITERS; i++) {
 		struct hvmetal_dev_call c = { .nr = HVMETAL_HC_VCPU_ADOPT };
 
-		if (ioctl(fd, HVMETAL_IOC_CALL, &c) < 0 || c.rax != HV_UNSUPPORTED)
+		if (ioctl(fd, HVMETAL_IOC_CALL, &c) < 0 || c.rax != HVMETAL_RAX(HV_UNSUPPORTED))
 			bad++;
 	}
 	t1 = tsc();
