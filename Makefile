@@ -26,17 +26,17 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 # The core, one folder per layer, lowest first (scripts/check-layers.sh).
 CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
 	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c kernel/cr_rules.c kernel/kick.c kernel/msr_safe.c \
-	apic/ipi_dest.c \
+	apic/ipi_dest.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c \
 	ept/ept_identity.c ept/ept.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
-	vm/vm.c vm/vcpu.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
-	hypercall/hypercall.c hypercall/uaccess.c hypercall/hc_vm.c hypercall/hc_vcpu.c \
+	vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
+	hypercall/hypercall.c hypercall/uaccess.c hypercall/hc_vm.c hypercall/hc_vcpu.c hypercall/hc_apic.c \
 	cd/cd_launch.c cd/cd_exits.c cd/cd_msr.c cd/cd_apic.c cd/insn_decode.c
 CORE_ASM := kernel/host_idt.asm kernel/msr_safe.asm cd/cd_entry.asm vm/vcpu_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
 LIBHV_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_apic.c libhv/hv_vm_allocate_efi.c libhv/hv_never.c
-HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c tests/machine/hvtest_vcpu.c tests/machine/hvtest_hostile.c tests/machine/hvtest_storm.c tests/machine/window.c kernel/log.c kernel/string.c
+HVTEST_SRCS := tests/machine/hvtest.c tests/machine/tap.c tests/machine/trap.c tests/machine/ring3.c tests/machine/hvtest_vm.c tests/machine/hvtest_vcpu.c tests/machine/hvtest_apic.c tests/machine/hvtest_hostile.c tests/machine/hvtest_storm.c tests/machine/window.c kernel/log.c kernel/string.c
 HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm tests/machine/guest16.asm
 
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))

@@ -387,7 +387,7 @@ hv_return_t hc_vmx_shadow_access(struct hcall *c)
  * CPU_BASED2_VIRTUAL_APIC the guest's accesses become APIC-access exits for the
  * VMM. A gpa the VMM already mapped is refused; the page holds nothing of hvmetal's.
  */
-hv_return_t hc_vmx_set_apic_address(struct hcall *c)
+static hv_return_t set_apic_address(struct hcall *c, uint64_t asid)
 {
 	struct vm *vm;
 	struct vcpu *v;
@@ -403,7 +403,11 @@ hv_return_t hc_vmx_set_apic_address(struct hcall *c)
 		vm_put(vm);
 		return HV_UNSUPPORTED;
 	}
-	e = vm_space(vm, HV_VM_SPACE_DEFAULT);
+	e = asid >> 32 ? NULL : vm_space(vm, (uint32_t)asid);
+	if (!e) {
+		vm_put(vm);
+		return HV_BAD_ARGUMENT;
+	}
 	if (!vm->apic_access_page)
 		vm->apic_access_page = pool_alloc_page(&host_pool);
 	if (!vm->apic_access_page) {
@@ -425,6 +429,17 @@ hv_return_t hc_vmx_set_apic_address(struct hcall *c)
 	}
 	vm_put(vm);
 	return r;
+}
+
+hv_return_t hc_vmx_set_apic_address(struct hcall *c)
+{
+	return set_apic_address(c, HV_VM_SPACE_DEFAULT);
+}
+
+/* The same in any space of the VM (hv_vmx_vcpu_set_apic_address_space). */
+hv_return_t hc_vmx_set_apic_address_space(struct hcall *c)
+{
+	return set_apic_address(c, c->gpr->rcx);
 }
 
 /* Guests get no PMU and no speculation-control MSRs: their masks are empty. */

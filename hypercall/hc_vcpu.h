@@ -29,6 +29,7 @@ hv_return_t hc_vmx_read_shadow(struct hcall *c);
 hv_return_t hc_vmx_write_shadow(struct hcall *c);
 hv_return_t hc_vmx_shadow_access(struct hcall *c);
 hv_return_t hc_vmx_set_apic_address(struct hcall *c);
+hv_return_t hc_vmx_set_apic_address_space(struct hcall *c);
 hv_return_t hc_vm_sync_tsc(struct hcall *c);
 
 /*

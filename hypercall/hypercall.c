@@ -1,5 +1,6 @@
 #include <Hypervisor/hv_error.h>
 #include <hvmetal/abi.h>
+#include "hc_apic.h"
 #include "hc_vcpu.h"
 #include "hc_vm.h"
 #include "hypercall.h"
@@ -127,6 +128,27 @@ static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
 	[HVMETAL_HC_VMX_SHADOW_ACCESS] = hc_vmx_shadow_access,
 	[HVMETAL_HC_VMX_SET_APIC_ADDRESS] = hc_vmx_set_apic_address,
 	[HVMETAL_HC_VCPU_ADOPT]	= hc_vcpu_adopt,
+	[HVMETAL_HC_VCPU_APIC_CTRL] = hc_vcpu_apic_ctrl,
+	[HVMETAL_HC_VCPU_APIC_READ] = hc_vcpu_apic_read,
+	[HVMETAL_HC_VCPU_APIC_WRITE] = hc_vcpu_apic_write,
+	[HVMETAL_HC_VCPU_APIC_GET_STATE] = hc_vcpu_apic_get_state,
+	[HVMETAL_HC_VCPU_APIC_PUT_STATE] = hc_vcpu_apic_put_state,
+	[HVMETAL_HC_VCPU_APIC_TRIGGER_LVT] = hc_vcpu_apic_trigger_lvt,
+	[HVMETAL_HC_VCPU_INJECT_EXTINT] = hc_vcpu_inject_extint,
+	[HVMETAL_HC_VCPU_EXIT_INFO] = hc_vcpu_exit_info,
+	[HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE] = hc_vmx_set_apic_address_space,
+	[HVMETAL_HC_VM_LAPIC_SET_INTR] = hc_vm_lapic_set_intr,
+	[HVMETAL_HC_VM_LAPIC_MSI] = hc_vm_lapic_msi,
+	[HVMETAL_HC_VM_IOAPIC_INTR] = hc_vm_ioapic_intr,
+	[HVMETAL_HC_VM_APIC_BUS_FREQ] = hc_vm_apic_bus_freq,
+	[HVMETAL_HC_VM_IOAPIC_IRQ] = hc_vm_ioapic_irq,
+	[HVMETAL_HC_VM_IOAPIC_MMIO] = hc_vm_ioapic_mmio,
+	[HVMETAL_HC_VM_IOAPIC_GET_STATE] = hc_vm_ioapic_get_state,
+	[HVMETAL_HC_VM_IOAPIC_PUT_STATE] = hc_vm_ioapic_put_state,
+	[HVMETAL_HC_VM_ATPIC_IRQ] = hc_vm_atpic_irq,
+	[HVMETAL_HC_VM_ATPIC_PORT] = hc_vm_atpic_port,
+	[HVMETAL_HC_VM_ATPIC_GET_STATE] = hc_vm_atpic_get_state,
+	[HVMETAL_HC_VM_ATPIC_PUT_STATE] = hc_vm_atpic_put_state,
 };
 
 /* SS.DPL is the CPL; in virtual-8086 mode VM entry has made it 3. */

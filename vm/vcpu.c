@@ -1,4 +1,5 @@
 #include <stddef.h>
+#include <Hypervisor/hv.h>
 #include <Hypervisor/hv_arch_x86.h>
 #include <Hypervisor/hv_types.h>
 #include <Hypervisor/hv_vmx.h>
@@ -9,6 +10,7 @@
 #include "kernel/hvmetal.h"
 #include "kernel/string.h"
 #include "kernel/xstate.h"
+#include "vapic.h"
 #include "vcpu.h"
 #include "vcpu_regs.h"
 #include "vm.h"
@@ -322,6 +324,15 @@ hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
 	v->ept_gen = UINT64_MAX;	/* invalidate at the first entry: the root may be reused */
 	v->xcr0 = 1;
 	v->dr6 = 0xffff0ff0;
+	v->exit_info.code = HV_VM_EXITINFO_VMX;
+	v->apic_deadline = HV_DEADLINE_FOREVER;
+	if (vm->apic) {
+		/* On the bus before the vCPU shows: what reaches it waits for its first run. */
+		spin_lock(&vm->apic->lock);
+		vlapic_init(&v->lapic, &vm->apic->vi, i);
+		vm->apic->vi.lapic[i] = &v->lapic;
+		spin_unlock(&vm->apic->lock);
+	}
 	memset(v->msr_bitmap, 0xff, PAGE_SIZE);	/* every MSR exits to the VMM */
 	xstate_area_init(v->xsave, xstate_pages() * PAGE_SIZE);
 	vpid = VPID_FIRST_GUEST + vm->slot * VM_VCPUS_MAX + i;
@@ -351,6 +362,11 @@ void vcpu_destroy(struct vcpu *v)
 	/* Flushes the VMCS out of the CPU before its page goes back (it is not the current one). */
 	if (vmx_clear(v->vmcs_pa) != VMX_OK)
 		panic("VMCLEAR of vCPU %u failed", v->id);
+	if (vm->apic) {
+		spin_lock(&vm->apic->lock);
+		vm->apic->vi.lapic[v->id] = NULL;
+		spin_unlock(&vm->apic->lock);
+	}
 	vm->vcpus[v->id] = NULL;
 	vm->nvcpus--;
 	pool_free_pages(&host_pool, (void *)(uintptr_t)v->vmcs_pa, 1);

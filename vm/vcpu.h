@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <Hypervisor/hv_error.h>
+#include <hvmetal/abi.h>
+#include "apic/vlapic.h"
 #include "ept/ept.h"
 #include "kernel/panic.h"
 #include "kernel/percpu.h"
@@ -43,6 +45,7 @@ extern bool vcpu_has_xfd;
 #define VCPU_REQ_KICK		(1u << 0)	/* hv_vcpu_interrupt: end the run */
 #define VCPU_REQ_TSC		(1u << 1)	/* hv_vm_sync_tsc: load tsc_offset */
 #define VCPU_REQ_FLUSH_VPID	(1u << 2)	/* hv_vcpu_invalidate_tlb */
+#define VCPU_REQ_INTR		(1u << 3)	/* its local APIC has news: look before the next entry */
 
 struct vcpu {
 	struct gpr_frame gpr;		/* the guest's, while hvmetal or the control domain runs */
@@ -73,7 +76,17 @@ struct vcpu {
 	uint64_t exec_ticks;		/* TSC ticks spent in the guest */
 	struct vcpu *next_free;		/* on vm->free_vcpus after destroy */
 	uint64_t tsc_offset;		/* hv_vm_sync_tsc's, for VCPU_REQ_TSC */
+	/* HV_VM_ACCEL_APIC (vcpu_apic.c); the model under vm->apic->lock, the rest the owner's. */
+	struct vlapic lapic;
+	struct hvmetal_exit_info exit_info;	/* hv_vcpu_exit_info of the last run or APIC write */
+	uint64_t apic_deadline;		/* host TSC its APIC timer fires at; HV_DEADLINE_FOREVER none */
+	uint64_t idle_ticks;		/* TSC ticks halted in hvmetal (hv_vcpu_get_idle_time) */
+	uint32_t own_windows;		/* PROC_*_WINDOW hvmetal set for its own injection */
+	bool halted;			/* entered in the HLT activity state by hvmetal */
+	bool extint_req;		/* hv_vcpu_inject_extint: the 8259's vector at the next chance */
 };
+
+_Static_assert(sizeof(struct vcpu) <= 4096, "a vCPU is one pool page");
 
 /* Where the swapped MSR msr is in enum vcpu_msr, or -1 (also for those this CPU lacks). */
 int vcpu_swapped_index(uint32_t msr);

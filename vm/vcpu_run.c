@@ -14,6 +14,7 @@
 #include "kernel/kick.h"
 #include "kernel/xstate.h"
 #include "vcpu.h"
+#include "vcpu_apic.h"
 #include "vcpu_move.h"
 #include "vcpu_run.h"
 #include "vm.h"
@@ -209,7 +210,8 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 	case VMX_REASON_IRQ:
 		return until ? STEP_AGAIN : STEP_REPORT;
 	case VMX_REASON_VMX_TIMER_EXPIRED:
-		return rdtsc() >= deadline ? STEP_REPORT : STEP_CONTINUE;
+		/* Otherwise it was an APIC timer's (or early): the next entry fires what is due. */
+		return until && rdtsc() >= deadline ? STEP_REPORT : STEP_CONTINUE;
 	default:
 		return STEP_REPORT;
 	}
@@ -225,12 +227,15 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 	uint64_t deadline = call->rdx;
 
 	vcpu_vmcs_get(v);
+	v->exit_info = (struct hvmetal_exit_info){ .code = HV_VM_EXITINFO_VMX };
 	if (call->rcx & HVMETAL_RUN_SET_RIP)
 		vmcs_write(VMCS_GUEST_RIP, call->r9);
 	switch_to_guest(v, &cd, cpu);
 	for (;;) {
+		enum vcpu_apic_exit apic;
 		enum loop_step step;
-		uint64_t t0;
+		uint64_t t0, stop;
+		bool halted;
 		int fail;
 
 		/* One load sees every request other CPUs and the VMM left. */
@@ -238,15 +243,28 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 			reason = VMX_REASON_IRQ;	/* hv_vcpu_interrupt */
 			break;
 		}
-		if ((until || v->timer_armed) &&
-		    !arm_deadline(v, until ? deadline : HV_DEADLINE_FOREVER)) {
-			reason = VMX_REASON_VMX_TIMER_EXPIRED;
-			break;
+		stop = until ? deadline : HV_DEADLINE_FOREVER;
+		if (v->vm->apic) {
+			vcpu_apic_entry(v);
+			if (v->apic_deadline < stop)
+				stop = v->apic_deadline;
+		}
+		if ((stop != HV_DEADLINE_FOREVER || v->timer_armed) && !arm_deadline(v, stop)) {
+			if (until && rdtsc() >= deadline) {
+				reason = VMX_REASON_VMX_TIMER_EXPIRED;
+				break;
+			}
+			continue;	/* the APIC timer is due: the next round fires it */
 		}
 		sync_ept(v);
+		halted = v->halted;
 		t0 = rdtsc();
 		fail = vcpu_enter(&v->gpr, v->launched);
-		v->exec_ticks += rdtsc() - t0;
+		t0 = rdtsc() - t0;
+		if (halted)
+			v->idle_ticks += t0;
+		else
+			v->exec_ticks += t0;
 		if (fail) {
 			/* Bad controls: the caller learns ZF/CF from hv_vcpu_vmx_status. */
 			v->vmx_status = fail == 1 ? RFLAGS_CF : RFLAGS_ZF;
@@ -257,7 +275,10 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		if (reason & EXIT_REASON_ENTRY_FAIL)
 			break;	/* bad guest state: the VMM sees the failure exit, as on macOS */
 		v->launched = 1;
-		step = classify_exit(reason, until, deadline, cpu);
+		apic = v->vm->apic ? vcpu_apic_exit(v, reason) : APIC_EXIT_NOT_MINE;
+		if (apic == APIC_EXIT_REPORT)
+			break;
+		step = apic == APIC_EXIT_HANDLED ? STEP_CONTINUE : classify_exit(reason, until, deadline, cpu);
 		if (step == STEP_REPORT)
 			break;
 		/* The VMM will not see this exit: an event it interrupted goes back in. */
@@ -273,11 +294,15 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		call->rsi = vmcs_read(VMCS_EXIT_QUALIFICATION);
 		call->rdi = vmcs_read(VMCS_EXIT_INSN_LEN);
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
+		call->r9 = v->exit_info.code;
+		call->rcx = v->exit_info.apic_value;
 	} else if (r == HVMETAL_RUN_AGAIN) {
 		/* Reads as hv_vcpu_interrupt's exit: a caller that stops here (a signal) reports it. */
 		v->exit_reason = call->rdx = VMX_REASON_IRQ;
-		call->rsi = call->rdi = 0;
+		v->exit_info.code = HV_VM_EXITINFO_VMX;
+		call->rsi = call->rdi = call->rcx = 0;
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
+		call->r9 = HV_VM_EXITINFO_VMX;
 	}
 	switch_to_cd(v, &cd, cpu);
 	vcpu_vmcs_put();
@@ -328,6 +353,20 @@ static bool kick_until(struct vcpu *v, bool (*done)(const struct vcpu *v, uint64
 		cpu_pause();
 	}
 	return true;
+}
+
+static bool intr_seen(const struct vcpu *v, uint64_t arg)
+{
+	(void)arg;
+	return !(__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_INTR);
+}
+
+void vcpu_notify(struct vcpu *v)
+{
+	__atomic_or_fetch(&v->requests, VCPU_REQ_INTR, __ATOMIC_ACQ_REL);
+	/* Its owner looks before every entry: only a vCPU in a guest elsewhere needs the kick. */
+	if (__atomic_load_n(&v->owner, __ATOMIC_ACQUIRE) != this_cpu()->index)
+		kick_until(v, intr_seen, 0);
 }
 
 bool vcpu_interrupt(struct vcpu *v)

@@ -22,5 +22,11 @@ hv_return_t vcpu_run(struct vcpu *v, struct gpr_frame *call);
  * be reached in a bounded time; the request stands for its next exit.
  */
 bool vcpu_interrupt(struct vcpu *v);
+/*
+ * From any CPU, no lock held: v's local APIC has something new (an interrupt,
+ * an NMI, INIT): a running v looks at it before its next entry, a halted one
+ * wakes. Waits, bounded, for a running v elsewhere to see it.
+ */
+void vcpu_notify(struct vcpu *v);
 
 #endif

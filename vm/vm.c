@@ -1,6 +1,7 @@
 #include <Hypervisor/hv_types.h>
 #include "kernel/percpu.h"
 #include "kernel/string.h"
+#include "vapic.h"
 #include "vcpu.h"
 #include "vm.h"
 #include "vmx/vmx_cpu.h"
@@ -56,6 +57,7 @@ static void space_dir_free(struct ept **dir)
 hv_return_t vm_create(uint64_t options, uint64_t *handle)
 {
 	struct vm *vm = NULL;
+	struct vapic *apic = NULL;
 	struct ept **dir;
 
 	if (options & ~(uint64_t)VM_OPTIONS_KNOWN)
@@ -69,6 +71,13 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 	dir = space_dir_new();
 	if (!dir)
 		return HV_NO_RESOURCES;
+	if (options & HV_VM_ACCEL_APIC) {
+		apic = vapic_create();
+		if (!apic) {
+			space_dir_free(dir);
+			return HV_NO_RESOURCES;
+		}
+	}
 	spin_lock(&vm_table_lock);
 	for (unsigned i = 0; i < VM_MAX && !vm; i++)
 		if (!vms[i].handle)
@@ -83,6 +92,9 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 		vm->space_hint = 1;
 		vm->nvcpus = 0;
 		vm->apic_access_page = NULL;
+		vm->apic = apic;
+		if (apic)
+			apic->vm = vm;
 		vm->nbusy = 0;
 		vm->handle = (++vm_generation << 8) | (vm->slot + 1);
 		*handle = vm->handle;
@@ -91,6 +103,8 @@ hv_return_t vm_create(uint64_t options, uint64_t *handle)
 	spin_unlock(&vm_table_lock);
 	if (!vm) {
 		space_dir_free(dir);
+		if (apic)
+			vapic_destroy(apic);
 		return HV_NO_RESOURCES;
 	}
 	return HV_SUCCESS;
@@ -100,6 +114,7 @@ hv_return_t vm_destroy(uint64_t handle)
 {
 	struct vm *vm = vm_get(handle);
 	struct ept **dir;
+	struct vapic *intr;
 	void *apic;
 
 	if (!vm)
@@ -115,12 +130,16 @@ hv_return_t vm_destroy(uint64_t handle)
 	vm->nspaces = 0;
 	apic = vm->apic_access_page;
 	vm->apic_access_page = NULL;
+	intr = vm->apic;
+	vm->apic = NULL;
 	vcpu_structs_free(vm);
 	vm->handle = 0;
 	vm_put(vm);
 	space_dir_free(dir);
 	if (apic)	/* no EPT maps it any more */
 		pool_free_pages(vm_pool, apic, 1);
+	if (intr)	/* no vCPU, no call uses it (nvcpus and holds were 0) */
+		vapic_destroy(intr);
 	return HV_SUCCESS;
 }
 

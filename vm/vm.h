@@ -19,6 +19,7 @@
 #define VM_SPACE_PAGES	512	/* the space directory: one page of page pointers */
 
 struct vcpu;
+struct vapic;
 
 struct vm {
 	uint64_t handle;		/* 0 when the slot is free; set under vm_table_lock */
@@ -36,6 +37,7 @@ struct vm {
 	uint32_t nvcpus;
 	struct vcpu *free_vcpus;	/* destroyed vCPUs' own pages, kept until the VM goes */
 	void *apic_access_page;		/* hv_vmx_vcpu_set_apic_address's page, made on first use */
+	struct vapic *apic;		/* HV_VM_ACCEL_APIC: the interrupt controllers (vapic.h), else NULL */
 	uint32_t holds;			/* calls using the VM unlocked (vm_hold); atomics */
 	/*
 	 * Per control-domain CPU, the space its call keeps using while the lock is

@@ -9,6 +9,7 @@
 
 /* Primary processor-based controls */
 #define PROC_TSC_OFFSET		(1u << 3)
+#define PROC_INTR_WINDOW	(1u << 2)
 #define PROC_HLT_EXIT		(1u << 7)
 #define PROC_NMI_WINDOW		(1u << 22)
 #define PROC_IO_EXIT		(1u << 24)
@@ -163,10 +164,12 @@
 #define EXIT_REASON_EXTERNAL_INTR	1
 #define EXIT_REASON_TRIPLE_FAULT	2
 #define EXIT_REASON_INIT		3
+#define EXIT_REASON_INTR_WINDOW		7
 #define EXIT_REASON_NMI_WINDOW		8
 #define EXIT_REASON_TASK_SWITCH		9
 #define EXIT_REASON_CPUID		10
 #define EXIT_REASON_GETSEC		11
+#define EXIT_REASON_HLT			12
 #define EXIT_REASON_INVD		13
 #define EXIT_REASON_VMCALL		18
 #define EXIT_REASON_VMCLEAR		19
@@ -201,6 +204,7 @@
 #define EPTP_WB_WALK4			(6ull | (3ull << 3))
 
 #define INTR_TYPE_MASK			(7u << 8)
+#define INTR_TYPE_EXTERNAL		(0u << 8)
 #define INTR_TYPE_NMI			(2u << 8)
 #define INTR_TYPE_HW_EXCEPTION		(3u << 8)
 
@@ -211,6 +215,7 @@
 
 /* Guest activity state */
 #define ACTIVITY_ACTIVE			0
+#define ACTIVITY_HLT			1
 
 /* Exception vectors hvmetal injects */
 #define VEC_UD				6

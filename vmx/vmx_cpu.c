@@ -27,6 +27,11 @@ static uint64_t tsc_frequency(void)
 	return 0;
 }
 
+uint64_t vmx_tsc_hz(void)
+{
+	return tsc_hz;
+}
+
 uint64_t vmx_ticks_to_ns(uint64_t ticks)
 {
 	if (!tsc_hz)

@@ -16,5 +16,7 @@ const char *vmx_probe(uint32_t hide);
 void vmx_write_host_state(struct percpu *cpu, uint64_t rip);
 /* hv_vcpu_get_exec_time's unit. */
 uint64_t vmx_ticks_to_ns(uint64_t ticks);
+/* The TSC's rate from CPUID 0x15/0x16; 0 when the CPU does not say. */
+uint64_t vmx_tsc_hz(void);
 
 #endif

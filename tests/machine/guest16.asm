@@ -92,4 +92,71 @@ GUEST guest_touch
 	jmp guest_touch
 guest_touch_end:
 
+; APIC acceleration (hvtest_apic.c). x2APIC on, software-enabled, one OUT to say
+; so, then idle with interrupts on: what wakes it comes from hvmetal's APIC.
+GUEST guest_x2apic
+	mov ecx, 0x1b			; IA32_APIC_BASE: EN | EXTD
+	rdmsr
+	or ax, 0xc00
+	wrmsr
+	mov ecx, 0x80f			; SVR: enabled, spurious vector 0xff
+	mov eax, 0x1ff
+	xor edx, edx
+	wrmsr
+	out 0xe9, al
+.idle:
+	sti
+	hlt
+	jmp .idle
+; Interrupt handlers: each counts at 0x2000 + 4 * n, then EOI through the x2APIC MSR.
+global guest_isr40, guest_isr41, guest_isr42, guest_isr43, guest_isr_pic
+guest_isr40:
+	inc dword [0x2000]
+	jmp isr_eoi
+guest_isr41:
+	inc dword [0x2004]
+	jmp isr_eoi
+guest_isr42:				; tells the VMM it ran (an OUT exit) before its EOI
+	inc dword [0x2008]
+	out 0xe9, al
+	jmp isr_eoi
+guest_isr43:
+	inc dword [0x200c]
+	jmp isr_eoi
+guest_isr_pic:				; the 8259's (auto-EOI): no local APIC EOI
+	inc dword [0x2010]
+	iret
+isr_eoi:
+	push eax
+	push ecx
+	push edx
+	mov ecx, 0x80b
+	xor eax, eax
+	xor edx, edx
+	wrmsr
+	pop edx
+	pop ecx
+	pop eax
+	iret
+guest_x2apic_end:
+
+; INIT then SIPI (vector 9) to vCPU 1 through the x2APIC ICR, then OUT.
+GUEST guest_init_sipi
+	mov ecx, 0x830
+	mov edx, 1
+	mov eax, 0x4500
+	wrmsr
+	mov eax, 0x4609
+	wrmsr
+	out 0xe9, al
+	hlt
+guest_init_sipi_end:
+
+; Reads the APIC version register through the page the VMM placed at 0x8000.
+GUEST guest_apic_ver
+	mov eax, [0x8030]
+	out 0xe9, al
+	hlt
+guest_apic_ver_end:
+
 section .note.GNU-stack noalloc noexec nowrite progbits

@@ -9,6 +9,7 @@
 #include "boot/efi_mp.h"
 #include "hvtest_hostile.h"
 #include "hvtest_storm.h"
+#include "hvtest_apic.h"
 #include "hvtest_vcpu.h"
 #include "hvtest_vm.h"
 #include "kernel/cpu.h"
@@ -423,6 +424,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		test_hostile_cd(&info);
 		test_vm_api(&info, mp, (unsigned)cpus_total());
 		test_vcpu_api(mp, (unsigned)cpus_total());
+		test_apic_api(mp, (unsigned)cpus_total());
 		test_storm(mp, (unsigned)cpus_total(), HVTEST_STORM_CALLS);
 	} else {
 		tap_diag("hvtest: hvmetal absent: running only the absent checks");

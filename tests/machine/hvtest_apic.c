@@ -1,0 +1,465 @@
+/*
+ * APIC acceleration on hvmetal (docs/apic.md): a VM made with HV_VM_ACCEL_APIC,
+ * real-mode guests (guest16.asm) in x2APIC mode idling with HLT, and the VMM's
+ * side of every APIC call: interrupts from hv_vm_lapic_set_intr, MSIs, the
+ * local APIC timer, the IOAPIC's level pins with remote IRR, the 8259 through
+ * LINT0, INIT/SIPI as exit info, APIC-page reads, HLT idling woken from
+ * another CPU.
+ */
+#include <efi.h>
+#include <efilib.h>
+#include <Hypervisor/hv.h>
+#include <hvmetal/hvmetal.h>
+#include "hvtest_apic.h"
+#include "kernel/cpu.h"
+#include "kernel/string.h"
+#include "tap.h"
+
+#define MEM		0x10000ull	/* guest-physical [0, 0x10000) */
+#define CODE		0x1000
+#define COUNT(n)	(0x2000 + 4 * (n))	/* what the handlers count */
+#define IOAPIC		0xfec00000ull
+#define APIC_PAGE	0x8000
+#define LEVEL		(1u << 15)
+#define REMOTE_IRR	(1u << 14)
+
+#define GUEST(name) extern const uint8_t name[], name##_end[]
+GUEST(guest_x2apic);
+GUEST(guest_init_sipi);
+GUEST(guest_apic_ver);
+extern const uint8_t guest_isr40[], guest_isr41[], guest_isr42[], guest_isr43[], guest_isr_pic[];
+
+static uint8_t *gmem;
+static hv_vcpuid_t vcpu, ap;
+
+static uint64_t vmcs(uint32_t field)
+{
+	uint64_t v = ~0ull;
+
+	hv_vmx_vcpu_read_vmcs(vcpu, field, &v);
+	return v;
+}
+
+static uint64_t reg(hv_x86_reg_t r)
+{
+	uint64_t v = ~0ull;
+
+	hv_vcpu_read_register(vcpu, r, &v);
+	return v;
+}
+
+static uint32_t count(unsigned n)
+{
+	uint32_t c;
+
+	memcpy(&c, gmem + COUNT(n), 4);
+	return c;
+}
+
+static uint64_t cap2ctrl(hv_vmx_capability_t cap, uint64_t want)
+{
+	uint64_t c = 0;
+
+	hv_vmx_read_capability(cap, &c);
+	return (want | (c & 0xffffffff)) & (c >> 32);
+}
+
+static void skip(void)
+{
+	hv_vcpu_write_register(vcpu, HV_X86_RIP, reg(HV_X86_RIP) + vmcs(VMCS_RO_VMEXIT_INSTR_LEN));
+}
+
+/* The IVT entry of vector v: handler h of the x2APIC guest, loaded at CODE. */
+static void ivt(unsigned v, const uint8_t *h)
+{
+	uint16_t e[2] = { (uint16_t)(CODE + (h - guest_x2apic)), 0 };
+
+	memcpy(gmem + 4 * v, e, 4);
+}
+
+static bool load(const uint8_t *start, const uint8_t *end)
+{
+	bool ok = true;
+
+	memcpy(gmem + CODE, start, (size_t)(end - start));
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS, 0) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS_BASE, 0) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(vcpu, HV_X86_RIP, CODE) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(vcpu, HV_X86_RFLAGS, 2) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(vcpu, HV_X86_RSP, 0xff0) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_IDTR_LIMIT, 0x3ff) == HV_SUCCESS;
+	return ok;
+}
+
+static bool controls(void)
+{
+	bool ok = true;
+
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_PIN_BASED, cap2ctrl(HV_VMX_CAP_PINBASED, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED, cap2ctrl(HV_VMX_CAP_PROCBASED,
+			CPU_BASED_HLT | CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_VMENTRY_CONTROLS, cap2ctrl(HV_VMX_CAP_ENTRY, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_EXC_BITMAP, 0) == HV_SUCCESS;
+	return ok;
+}
+
+/* Runs until an exit the VMM sees or `ticks` of TSC pass (VMX_REASON_VMX_TIMER_EXPIRED). */
+static uint64_t run_for(uint64_t ticks)
+{
+	hv_return_t r = hv_vcpu_run_until(vcpu, hv_tsc_clock() + ticks);
+
+	return r == HV_SUCCESS ? vmcs(VMCS_RO_EXIT_REASON) : 0xdead0000u | ((uint32_t)r & 0xffff);
+}
+
+static uint32_t exit_code(void)
+{
+	hv_vm_exitinfo_t code = 0;
+
+	hv_vcpu_exit_info(vcpu, &code);
+	return code;
+}
+
+/* Without HV_VM_ACCEL_APIC the calls exist but the VM has no APIC of hvmetal's. */
+static void test_not_accel(void)
+{
+	hv_vm_exitinfo_t code = 0;
+	uint32_t v = 0;
+	hv_vcpuid_t c;
+
+	if (hv_vm_create(HV_VM_DEFAULT) != HV_SUCCESS || hv_vcpu_create(&c, HV_VCPU_DEFAULT) != HV_SUCCESS) {
+		tap_ok(0, "a VM without APIC acceleration");
+		return;
+	}
+	tap_ok(hv_vcpu_apic_read(c, 0x30, &v) == HV_UNSUPPORTED && hv_vm_lapic_msi(0xfee00000, 0x41) == HV_UNSUPPORTED &&
+	       hv_vm_ioapic_assert_irq(1) == HV_UNSUPPORTED && hv_vm_atpic_port_write(0x20, 0x11) == HV_UNSUPPORTED &&
+	       hv_vcpu_apic_ctrl(c, 0) == HV_UNSUPPORTED,
+	       "without HV_VM_ACCEL_APIC the APIC calls are HV_UNSUPPORTED");
+	tap_ok(hv_vcpu_exit_info(c, &code) == HV_SUCCESS && code == HV_VM_EXITINFO_VMX,
+	       "and hv_vcpu_exit_info says HV_VM_EXITINFO_VMX (%u)", code);
+	hv_vcpu_destroy(c);
+	hv_vm_destroy();
+}
+
+static void test_registers_and_state(void)
+{
+	hv_apic_state_ext_t st = { 0 }, st1 = { .version = HV_APIC_STATE_EXT_VER };
+	uint32_t v = 0;
+
+	tap_ok(hv_vcpu_apic_read(vcpu, 0x30, &v) == HV_SUCCESS && v == 0x60014,
+	       "hv_vcpu_apic_read: version 0x14, 7 LVT entries (%x)", v);
+	tap_ok(hv_vcpu_apic_read(ap, 0x20, &v) == HV_SUCCESS && v == 1u << 24,
+	       "vCPU 1's xAPIC ID is 1 (%x)", v);
+	tap_ok(hv_vcpu_apic_read(vcpu, 0x1000, &v) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_apic_ctrl(vcpu, 1ull << 4) == HV_BAD_ARGUMENT &&
+	       hv_vcpu_apic_trigger_lvt(vcpu, 2) == HV_BAD_ARGUMENT,
+	       "an offset past the page, an unknown control, an unknown LVT flavor: HV_BAD_ARGUMENT");
+	tap_ok(hv_vcpu_apic_get_state(vcpu, &st) == HV_BAD_ARGUMENT,
+	       "hv_vcpu_apic_get_state without HV_APIC_STATE_EXT_VER: HV_BAD_ARGUMENT");
+	st.version = HV_APIC_STATE_EXT_VER;
+	tap_ok(hv_vcpu_apic_get_state(vcpu, &st) == HV_SUCCESS && st.state.ver == 0x60014 &&
+	       st.state.apic_gpa == 0xfee00000 && st.state.boot_state == HV_BS_RUNNING &&
+	       hv_vcpu_apic_get_state(ap, &st1) == HV_SUCCESS && st1.state.boot_state == HV_BS_INIT &&
+	       st1.state.apic_id == 1u << 24,
+	       "get_state: the BSP runs, the AP waits for INIT (boot states %u, %u)",
+	       st.state.boot_state, st1.state.boot_state);
+	st.state.tpr = 0x20;
+	tap_ok(hv_vcpu_apic_put_state(vcpu, &st) == HV_SUCCESS && hv_vcpu_apic_read(vcpu, 0x80, &v) == HV_SUCCESS &&
+	       v == 0x20, "put_state restores it (TPR %x)", v);
+	st.state.boot_state = 3;
+	st.state.tpr = 0;
+	tap_ok(hv_vcpu_apic_put_state(vcpu, &st) == HV_BAD_ARGUMENT && hv_vcpu_apic_read(vcpu, 0x80, &v) == HV_SUCCESS &&
+	       v == 0x20, "a bad state is HV_BAD_ARGUMENT and changes nothing");
+	tap_ok(hv_vcpu_apic_write(vcpu, 0x80, 0, NULL) == HV_BAD_ARGUMENT,
+	       "hv_vcpu_apic_write without no_side_effect: HV_BAD_ARGUMENT");
+	tap_ok(hv_vm_set_apic_bus_freq(100000000) == HV_BUSY && hv_vm_set_apic_bus_freq(1) != HV_SUCCESS,
+	       "hv_vm_set_apic_bus_freq with vCPUs: HV_BUSY");
+}
+
+/* The guest boots into x2APIC mode, then idles: interrupts wake it. */
+static void test_interrupts(void)
+{
+	uint64_t reason, idle0 = 0, idle1 = 0;
+	uint32_t v = 0;
+
+	load(guest_x2apic, guest_x2apic_end);
+	ivt(0x40, guest_isr40);
+	ivt(0x41, guest_isr41);
+	ivt(0x42, guest_isr42);
+	ivt(0x43, guest_isr43);
+	ivt(0x21, guest_isr_pic);
+	reason = run_for(50000000);
+	tap_ok(reason == VMX_REASON_IO && hv_vcpu_apic_read(vcpu, 0xf0, &v) == HV_SUCCESS && v == 0x1ff &&
+	       hv_vcpu_apic_read(vcpu, 0x20, &v) == HV_SUCCESS && v == 0,
+	       "the guest turned x2APIC mode on by WRMSR (reason %lu, SVR %x, x2APIC ID %u)", reason, v, v);
+	skip();
+	hv_vcpu_get_idle_time(vcpu, &idle0);
+	reason = run_for(2000000);
+	hv_vcpu_get_idle_time(vcpu, &idle1);
+	tap_ok(reason == VMX_REASON_VMX_TIMER_EXPIRED && idle1 > idle0,
+	       "HLT with interrupts on idles in hvmetal: run_until ends at its deadline (reason %lu), idle %lu ns more",
+	       reason, idle1 - idle0);
+	tap_ok(hv_vm_lapic_set_intr(vcpu, 0x40, HV_APIC_EDGE_TRIGGER) == HV_SUCCESS &&
+	       run_for(2000000) == VMX_REASON_VMX_TIMER_EXPIRED && count(0) == 1,
+	       "hv_vm_lapic_set_intr: the guest takes vector 0x40 once (%u)", count(0));
+	tap_ok(hv_vm_lapic_set_intr(vcpu, 5, HV_APIC_EDGE_TRIGGER) == HV_BAD_ARGUMENT &&
+	       hv_vm_lapic_set_intr(7, 0x40, HV_APIC_EDGE_TRIGGER) == HV_BAD_ARGUMENT &&
+	       hv_vm_lapic_set_intr(vcpu, 0x40, 3) == HV_BAD_ARGUMENT,
+	       "a vector below 16, an unknown vCPU or trigger: HV_BAD_ARGUMENT");
+	tap_ok(hv_vm_lapic_msi(0xfee00000, 0x41) == HV_SUCCESS && run_for(2000000) == VMX_REASON_VMX_TIMER_EXPIRED &&
+	       count(1) == 1 && hv_vm_lapic_msi(0xfed00000, 0x41) == HV_BAD_ARGUMENT,
+	       "hv_vm_lapic_msi to APIC ID 0 delivers vector 0x41 (%u); an address outside 0xFEExxxxx is refused",
+	       count(1));
+	tap_ok(hv_vm_send_ioapic_intr(0x41) == HV_SUCCESS && run_for(2000000) == VMX_REASON_VMX_TIMER_EXPIRED &&
+	       count(1) == 2, "hv_vm_send_ioapic_intr: an entry-shaped message reaches vCPU 0 (%u)", count(1));
+}
+
+/* Periodic, one-shot and NO_TIMER with trigger_lvt; the bus clock is the TSC's when the CPU names no rate. */
+static void test_timer(void)
+{
+	bool nse = false;
+	uint32_t n;
+
+	hv_vcpu_apic_write(vcpu, 0x3e0, 0xb, &nse);		/* divide by 1 */
+	hv_vcpu_apic_write(vcpu, 0x320, 0x20043, &nse);		/* periodic, vector 0x43 */
+	hv_vcpu_apic_write(vcpu, 0x380, 200000, &nse);
+	run_for(4000000);
+	hv_vcpu_apic_write(vcpu, 0x380, 0, &nse);		/* stops it */
+	n = count(3);
+	tap_diag("periodic timer: %u interrupts in 4,000,000 TSC ticks at a 200,000-count period", n);
+	tap_ok(nse && n >= 10 && n <= 21, "the periodic APIC timer fires in hvmetal (%u, expected 10..21)", n);
+	run_for(1000000);
+	tap_ok(count(3) == n, "an initial count of 0 stops it (%u)", count(3));
+	hv_vcpu_apic_write(vcpu, 0x320, 0x43, &nse);		/* one-shot */
+	hv_vcpu_apic_write(vcpu, 0x380, 100000, &nse);
+	run_for(2000000);
+	tap_ok(count(3) == n + 1, "a one-shot fires once (%u)", count(3) - n);
+	tap_ok(hv_vcpu_apic_ctrl(vcpu, HV_APIC_CTRL_NO_TIMER) == HV_SUCCESS, "HV_APIC_CTRL_NO_TIMER");
+	hv_vcpu_apic_write(vcpu, 0x380, 1000, &nse);
+	run_for(1000000);
+	tap_ok(count(3) == n + 1, "with NO_TIMER the timer never fires (%u)", count(3) - n);
+	tap_ok(hv_vcpu_apic_trigger_lvt(vcpu, HV_APIC_LVT_FLAVOR_TIMER) == HV_SUCCESS &&
+	       run_for(1000000) == VMX_REASON_VMX_TIMER_EXPIRED && count(3) == n + 2,
+	       "hv_vcpu_apic_trigger_lvt raises the timer's vector (%u)", count(3) - n);
+	hv_vcpu_apic_ctrl(vcpu, HV_APIC_CTRL_DEFAULT);
+	hv_vcpu_apic_write(vcpu, 0x380, 0, &nse);
+}
+
+static uint32_t rte_lo(unsigned pin)
+{
+	uint32_t v = 0;
+
+	hv_vm_ioapic_write(IOAPIC, 0x10 + 2 * pin);
+	hv_vm_ioapic_read(IOAPIC + 0x10, &v);
+	return v;
+}
+
+/* A level pin: the entry's remote IRR holds it until the EOI; IOAPIC_EOI gives the EOI to the VMM instead. */
+static void test_ioapic(void)
+{
+	hv_ioapic_state_ext_t st = { .version = HV_IOAPIC_STATE_EXT_VER };
+	uint64_t reason;
+	uint8_t vec = 0;
+	uint32_t v = 0;
+
+	tap_ok(hv_vm_ioapic_write(IOAPIC, 1) == HV_SUCCESS && hv_vm_ioapic_read(IOAPIC + 0x10, &v) == HV_SUCCESS &&
+	       v == 0x1f0011, "IOAPIC version 0x11, 32 pins (%x)", v);
+	tap_ok(hv_vm_ioapic_read(0xfed00000, &v) == HV_BAD_ARGUMENT && hv_vm_ioapic_assert_irq(32) == HV_BAD_ARGUMENT &&
+	       hv_vm_ioapic_assert_irq(-1) == HV_BAD_ARGUMENT,
+	       "outside the IOAPIC's page, pin 32, pin -1: HV_BAD_ARGUMENT");
+	hv_vm_ioapic_write(IOAPIC, 0x10 + 2 * 5);
+	hv_vm_ioapic_write(IOAPIC + 0x10, LEVEL | 0x42);
+	hv_vm_ioapic_write(IOAPIC, 0x11 + 2 * 5);
+	hv_vm_ioapic_write(IOAPIC + 0x10, 0);
+	hv_vm_ioapic_assert_irq(5);
+	reason = run_for(10000000);
+	tap_ok(reason == VMX_REASON_IO && count(2) == 1 && (rte_lo(5) & REMOTE_IRR),
+	       "a level pin delivers vector 0x42; remote IRR is set until the EOI (reason %lu, entry %x)",
+	       reason, rte_lo(5));
+	hv_vm_ioapic_deassert_irq(5);
+	skip();
+	run_for(1000000);
+	tap_ok(count(2) == 1 && !(rte_lo(5) & REMOTE_IRR), "the guest's EOI clears it (entry %x)", rte_lo(5));
+	hv_vm_ioapic_assert_irq(5);
+	run_for(10000000);
+	skip();
+	run_for(1000000);
+	tap_ok(count(2) == 2, "still asserted at the EOI, the pin fires again (%u)", count(2));
+	hv_vm_ioapic_deassert_irq(5);
+	skip();
+	run_for(1000000);
+	tap_ok(hv_vcpu_apic_ctrl(vcpu, HV_APIC_CTRL_IOAPIC_EOI) == HV_SUCCESS && hv_vm_ioapic_pulse_irq(5) == HV_SUCCESS &&
+	       run_for(10000000) == VMX_REASON_IO, "with HV_APIC_CTRL_IOAPIC_EOI, the pin again");
+	skip();
+	reason = run_for(10000000);
+	tap_ok(reason == VMX_REASON_WRMSR && exit_code() == HV_VM_EXITINFO_IOAPIC_EOI &&
+	       hv_vcpu_exit_ioapic_eoi(vcpu, &vec) == HV_SUCCESS && vec == 0x42 && (rte_lo(5) & REMOTE_IRR),
+	       "the EOI is the VMM's: exit info IOAPIC_EOI, vector %x, remote IRR left set (reason %lu)", vec, reason);
+	skip();
+	hv_vcpu_apic_ctrl(vcpu, HV_APIC_CTRL_DEFAULT);
+	tap_ok(hv_vm_ioapic_get_state(&st) == HV_SUCCESS && (st.state.rtbl[5] & REMOTE_IRR),
+	       "hv_vm_ioapic_get_state shows it");
+	st.state.rtbl[5] &= ~(uint64_t)REMOTE_IRR;
+	tap_ok(hv_vm_ioapic_put_state(&st) == HV_SUCCESS && !(rte_lo(5) & REMOTE_IRR),
+	       "and put_state clears it (entry %x)", rte_lo(5));
+	st.version = 0;
+	tap_ok(hv_vm_ioapic_put_state(&st) == HV_BAD_ARGUMENT, "a state without its version: HV_BAD_ARGUMENT");
+}
+
+/* The 8259 pair, programmed by port writes the VMM forwards, reaches the CPU through LINT0 in ExtINT mode. */
+static void test_atpic(void)
+{
+	static const uint8_t init[][2] = {
+		{ 0x20, 0x11 }, { 0x21, 0x20 }, { 0x21, 0x04 }, { 0x21, 0x03 }, { 0x21, 0xfd },
+		{ 0xa0, 0x11 }, { 0xa1, 0x28 }, { 0xa1, 0x02 }, { 0xa1, 0x01 }, { 0xa1, 0xff },
+	};
+	hv_atpic_state_ext_t st = { .version = HV_ATPIC_STATE_EXT_VER };
+	bool ok = true, nse = false;
+	uint8_t b = 0;
+
+	for (unsigned i = 0; i < sizeof(init) / sizeof(init[0]); i++)
+		ok &= hv_vm_atpic_port_write(init[i][0], init[i][1]) == HV_SUCCESS;
+	ok &= hv_vcpu_apic_write(vcpu, 0x350, 0x700, &nse) == HV_SUCCESS;	/* LINT0: ExtINT */
+	tap_ok(ok && hv_vm_atpic_port_read(0x21, &b) == HV_SUCCESS && b == 0xfd,
+	       "the 8259 pair programmed at vector 0x20 with auto-EOI, IRQ 1 unmasked (IMR %x)", b);
+	tap_ok(hv_vm_atpic_port_write(0x22, 0) == HV_BAD_ARGUMENT && hv_vm_atpic_assert_irq(16) == HV_BAD_ARGUMENT,
+	       "port 0x22 and IRQ 16: HV_BAD_ARGUMENT");
+	hv_vm_atpic_assert_irq(1);
+	run_for(2000000);
+	hv_vm_atpic_deassert_irq(1);
+	tap_ok(count(4) == 1, "IRQ 1 arrives as vector 0x21 through LINT0 (ExtINT) (%u)", count(4));
+	tap_ok(hv_vm_atpic_get_state(&st, true) == HV_SUCCESS && st.state.irq_base == 0x20 && st.state.mask == 0xfd &&
+	       st.state.aeoi && hv_vm_atpic_put_state(&st, true) == HV_SUCCESS,
+	       "hv_vm_atpic_get_state/put_state round trip (base %x, mask %x)", st.state.irq_base, st.state.mask);
+	hv_vm_atpic_port_write(0x21, 0xff);
+	hv_vcpu_apic_write(vcpu, 0x350, 0x10000, &nse);
+}
+
+/* INIT and SIPI through the x2APIC ICR: done in hvmetal, reported as exit info with RIP on the WRMSR. */
+static void test_init_sipi(void)
+{
+	hv_apic_state_ext_t st = { .version = HV_APIC_STATE_EXT_VER };
+	bool actv[3] = { true, false, true };
+	uint64_t reason, rip = 0;
+
+	load(guest_init_sipi, guest_init_sipi_end);
+	reason = run_for(10000000);
+	tap_ok(reason == VMX_REASON_WRMSR && exit_code() == HV_VM_EXITINFO_INIT_AP &&
+	       hv_vcpu_exit_init_ap(vcpu, actv, 3) == HV_SUCCESS && !actv[0] && actv[1] && !actv[2] &&
+	       reg(HV_X86_RIP) == CODE + 18,
+	       "INIT to vCPU 1: exit info INIT_AP, is_actv {%d, %d, %d}, RIP on the WRMSR", actv[0], actv[1], actv[2]);
+	tap_ok(hv_vcpu_exit_startup_ap(vcpu, actv, 3, &rip) == HV_BAD_ARGUMENT,
+	       "the STARTUP_AP accessor is HV_BAD_ARGUMENT then");
+	skip();
+	reason = run_for(10000000);
+	tap_ok(reason == VMX_REASON_WRMSR && exit_code() == HV_VM_EXITINFO_STARTUP_AP &&
+	       hv_vcpu_exit_startup_ap(vcpu, actv, 3, &rip) == HV_SUCCESS && actv[1] && !actv[0] && rip == 0x9000 &&
+	       hv_vcpu_apic_get_state(ap, &st) == HV_SUCCESS && st.state.boot_state == HV_BS_RUNNING,
+	       "SIPI vector 9: exit info STARTUP_AP, ap_rip %lx, vCPU 1 running (%u)", rip, st.state.boot_state);
+	skip();
+	tap_ok(run_for(10000000) == VMX_REASON_IO && exit_code() == HV_VM_EXITINFO_VMX,
+	       "the next exit is an ordinary one (exit info %u)", exit_code());
+}
+
+/* A read of the xAPIC page: hvmetal has the value, the VMM decodes and retires the MOV. */
+static void test_apic_page_read(void)
+{
+	uint32_t v = 0;
+	uint64_t reason, q;
+
+	load(guest_apic_ver, guest_apic_ver_end);
+	if (hv_vmx_vcpu_set_apic_address(vcpu, APIC_PAGE) != HV_SUCCESS ||
+	    hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2,
+				   cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VIRTUAL_APIC)) != HV_SUCCESS) {
+		tap_ok(0, "an APIC page at 0x8000");
+		return;
+	}
+	reason = run_for(10000000);
+	q = vmcs(VMCS_RO_EXIT_QUALIFIC);
+	tap_ok(reason == VMX_REASON_APIC_ACCESS && (q & 0xfff) == 0x30 && exit_code() == HV_VM_EXITINFO_APIC_ACCESS_READ &&
+	       hv_vcpu_exit_apic_access_read(vcpu, &v) == HV_SUCCESS && v == 0x60014 && reg(HV_X86_RIP) == CODE,
+	       "a read of the APIC page: exit info APIC_ACCESS_READ, value %x, RIP on the MOV (length %lu)", v,
+	       vmcs(VMCS_RO_VMEXIT_INSTR_LEN));
+	hv_vcpu_write_register(vcpu, HV_X86_RAX, v);
+	hv_vcpu_write_register(vcpu, HV_X86_RIP, CODE + 4);
+	tap_ok(run_for(10000000) == VMX_REASON_IO && exit_code() == HV_VM_EXITINFO_VMX &&
+	       hv_vcpu_exit_apic_access_read(vcpu, &v) == HV_BAD_ARGUMENT,
+	       "the VMM retires it; after the next exit the accessor is HV_BAD_ARGUMENT");
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0));
+}
+
+static volatile hv_return_t ap_ret;
+static volatile int ap_done;
+
+/* On CPU 1: a while after the guest went idle on CPU 0, an interrupt for it. */
+static VOID EFIAPI ap_wake(VOID *arg)
+{
+	(void)arg;
+	for (uint64_t t0 = rdtsc(); rdtsc() - t0 < 5000000; )
+		cpu_pause();
+	ap_ret = hv_vm_lapic_set_intr(vcpu, 0x42, HV_APIC_EDGE_TRIGGER);
+	ap_done = 1;
+}
+
+/* HLT idles in hvmetal on CPU 0 until CPU 1's hv_vm_lapic_set_intr: the guest's handler then exits. */
+static void test_wake_from_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	uint64_t reason, t0, idle0 = 0, idle1 = 0;
+	uint32_t before = count(2);
+	EFI_EVENT done = NULL;
+	EFI_STATUS st;
+
+	load(guest_x2apic, guest_x2apic_end);
+	if (run_for(50000000) != VMX_REASON_IO) {
+		tap_ok(0, "the guest idles again");
+		return;
+	}
+	skip();
+	st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done);
+	if (!EFI_ERROR(st))
+		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_wake, 1, done, 0, NULL, NULL);
+	if (EFI_ERROR(st)) {
+		tap_ok(0, "CPU 1 runs a procedure while CPU 0 runs the guest (%lx)", (uint64_t)st);
+		return;
+	}
+	hv_vcpu_get_idle_time(vcpu, &idle0);
+	t0 = rdtsc();
+	reason = run_for(2000000000ull);
+	t0 = rdtsc() - t0;
+	hv_vcpu_get_idle_time(vcpu, &idle1);
+	for (uint64_t w = rdtsc(); !ap_done && rdtsc() - w < 200000000ull; )
+		cpu_pause();
+	tap_ok(ap_ret == HV_SUCCESS && reason == VMX_REASON_IO && count(2) == before + 1 && t0 < 2000000000ull &&
+	       idle1 > idle0,
+	       "an interrupt from CPU 1 wakes the vCPU idling on CPU 0 (reason %lu after %lu ticks, idle +%lu ns)",
+	       reason, t0, idle1 - idle0);
+	skip();
+	run_for(1000000);
+}
+
+void test_apic_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
+{
+	test_not_accel();
+	if (hv_vm_create(HV_VM_ACCEL_APIC) != HV_SUCCESS ||
+	    hv_vm_allocate((void **)&gmem, MEM, HV_ALLOCATE_DEFAULT) != HV_SUCCESS) {
+		tap_ok(0, "an HV_VM_ACCEL_APIC VM and its memory");
+		return;
+	}
+	memset(gmem, 0, MEM);
+	tap_ok(hv_vm_map(gmem, 0, MEM, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC) == HV_SUCCESS &&
+	       hv_vcpu_create(&vcpu, HV_VCPU_DEFAULT) == HV_SUCCESS && vcpu == 0 &&
+	       hv_vcpu_create(&ap, HV_VCPU_DEFAULT) == HV_SUCCESS && ap == 1 && controls(),
+	       "an HV_VM_ACCEL_APIC VM with two vCPUs");
+	test_registers_and_state();
+	test_interrupts();
+	test_timer();
+	test_ioapic();
+	test_atpic();
+	test_init_sipi();
+	test_apic_page_read();
+	if (mp && cpus > 1)
+		test_wake_from_other_cpu(mp);
+	tap_ok(hv_vcpu_destroy(ap) == HV_SUCCESS && hv_vcpu_destroy(vcpu) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS,
+	       "the vCPUs and the VM go");
+	hv_vm_deallocate(gmem, MEM);
+}

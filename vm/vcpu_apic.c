@@ -1,0 +1,225 @@
+#include <Hypervisor/hv.h>
+#include <Hypervisor/hv_arch_vmx.h>
+#include "apic/vatpic.h"
+#include "apic/vintr.h"
+#include "apic/vlapic.h"
+#include "kernel/cpu.h"
+#include "kernel/kick.h"
+#include "vapic.h"
+#include "vcpu_apic.h"
+#include "vm.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx_bits.h"
+#include "vmx/vmx_cpu.h"
+#include "vmx/vmx_exit.h"
+
+#define RFLAGS_IF		(1u << 9)
+#define MSR_TSC_DEADLINE	0x6e0
+#define MSR_X2APIC_FIRST	0x800
+#define MSR_X2APIC_LAST		0x8ff
+#define QUAL_APIC_OFFSET(q)	((uint32_t)(q) & 0xfff)
+#define QUAL_APIC_TYPE(q)	(((q) >> 12) & 0xf)
+#define APIC_ACCESS_READ	0	/* linear read (SDM table 28-6) */
+#define NMI_VECTOR		2
+#define MISC_ACTIVITY_HLT	(1ull << 6)	/* IA32_VMX_MISC: guests may enter halted */
+
+uint64_t vcpu_guest_tsc(void)
+{
+	return rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
+}
+
+/* The exiting control hvmetal sets for itself; an exit it causes the VMM did not ask for. */
+static void want_window(struct vcpu *v, uint32_t bit)
+{
+	uint32_t proc = (uint32_t)vmcs_read(VMCS_PROC_CTLS);
+
+	if (!(proc & bit)) {
+		vmcs_write(VMCS_PROC_CTLS, proc | bit);
+		v->own_windows |= bit;
+	}
+}
+
+/* An injected event ends HLT. */
+static void inject(struct vcpu *v, uint32_t info)
+{
+	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+	if (v->halted) {
+		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
+		v->halted = false;
+	}
+}
+
+/*
+ * Priority as on the bus: NMI, then the 8259's ExtINT (it bypasses the local
+ * APIC's priority), then the local APIC's highest vector above PPR.
+ */
+static void inject_pending(struct vcpu *v, struct vapic *a)
+{
+	uint32_t block = (uint32_t)vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+	uint8_t ext = 0;
+	bool extint;
+	int vec;
+
+	if (v->lapic.nmi_pending) {
+		if (block & (INTR_BLOCK_NMI | INTR_BLOCK_STI | INTR_BLOCK_MOVSS)) {
+			want_window(v, PROC_NMI_WINDOW);
+			return;
+		}
+		vlapic_take_nmi(&v->lapic);
+		inject(v, INTR_INFO_VALID | INTR_TYPE_NMI | NMI_VECTOR);
+		return;
+	}
+	extint = (v->extint_req || vlapic_extint_pending(&v->lapic)) && vatpic_pending(&a->atpic, &ext);
+	vec = extint ? ext : vlapic_pending(&v->lapic);
+	if (vec < 0)
+		return;
+	if (!(vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_IF) || (block & (INTR_BLOCK_STI | INTR_BLOCK_MOVSS))) {
+		want_window(v, PROC_INTR_WINDOW);
+		return;
+	}
+	if (extint) {
+		vatpic_accept(&a->atpic, ext);
+		v->extint_req = false;
+	} else {
+		vlapic_accept(&v->lapic, (uint8_t)vec);
+	}
+	inject(v, INTR_INFO_VALID | INTR_TYPE_EXTERNAL | (uint32_t)vec);
+}
+
+void vcpu_apic_entry(struct vcpu *v)
+{
+	struct vapic *a = v->vm->apic;
+	uint64_t off = vmcs_read(VMCS_TSC_OFFSET), deadline;
+
+	vapic_lock(a);
+	vlapic_timer_check(&v->lapic, rdtsc() + off);
+	/* An event already going in (the VMM's, or one an exit interrupted) goes first. */
+	if (!(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID))
+		inject_pending(v, a);
+	deadline = vlapic_deadline(&v->lapic);
+	vapic_unlock(a);
+	v->apic_deadline = deadline == UINT64_MAX ? HV_DEADLINE_FOREVER : deadline - off;
+}
+
+/* A window exit hvmetal asked for is its own; one the VMM asked for too goes to it. */
+static enum vcpu_apic_exit window_exit(struct vcpu *v, uint32_t bit)
+{
+	if (!(v->own_windows & bit))
+		return APIC_EXIT_NOT_MINE;
+	v->own_windows &= ~bit;
+	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)bit);
+	return APIC_EXIT_HANDLED;
+}
+
+/*
+ * HLT with interrupts enabled idles in hvmetal: the guest re-enters in the HLT
+ * activity state, so the CPU halts in it until an interrupt for the control
+ * domain, a kick (an interrupt for the vCPU) or the preemption timer (its APIC
+ * timer, the run's deadline) makes it exit.  With interrupts disabled nothing
+ * could wake it: the VMM sees the HLT (Apple's clients take it as shutdown).
+ */
+static enum vcpu_apic_exit hlt_exit(struct vcpu *v)
+{
+	if (!(vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_IF) || !(vmcs_policy.misc & MISC_ACTIVITY_HLT))
+		return APIC_EXIT_NOT_MINE;
+	vmx_skip_insn((unsigned)vmcs_read(VMCS_EXIT_INSN_LEN));
+	vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_HLT);
+	v->halted = true;
+	return APIC_EXIT_HANDLED;
+}
+
+/* Effects the VMM must see (INIT/SIPI, IOAPIC_EOI) become the run's exit info. */
+static enum vcpu_apic_exit report_effect(struct vcpu *v, const struct vlapic_effect *eff)
+{
+	v->exit_info = (struct hvmetal_exit_info){
+		.code = eff->exitinfo, .targets = eff->targets, .vector = eff->vector,
+		.ap_rip = (uint64_t)eff->vector << 12,
+	};
+	return APIC_EXIT_REPORT;
+}
+
+/*
+ * IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC MSRs are the local APIC's:
+ * handled here, #GP where the model says the CPU would give one.  A write with
+ * an effect for the VMM (an x2APIC ICR write of INIT or SIPI) is done, and the
+ * VMM sees the WRMSR exit with the exit info, RIP on the instruction, as for
+ * the same write through the page (docs/apic.md).
+ */
+static enum vcpu_apic_exit msr_exit(struct vcpu *v, bool write)
+{
+	struct gpr_frame *g = &v->gpr;
+	uint32_t msr = (uint32_t)g->rcx;
+	struct vlapic_effect eff = { 0 };
+	struct vapic *a = v->vm->apic;
+	uint64_t val = 0, base;
+	bool ok;
+
+	if (msr != MSR_IA32_APIC_BASE && msr != MSR_TSC_DEADLINE &&
+	    (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST))
+		return APIC_EXIT_NOT_MINE;
+	vapic_lock(a);
+	base = vlapic_apic_base(&v->lapic);
+	if (write)
+		ok = vlapic_wrmsr(&v->lapic, msr, (uint32_t)g->rax | g->rdx << 32, vcpu_guest_tsc(), &eff);
+	else
+		ok = vlapic_rdmsr(&v->lapic, msr, &val, vcpu_guest_tsc());
+	/* A moved xAPIC page is the VMM's to place (hv_vmx_vcpu_set_apic_address). */
+	if (ok && write && (vlapic_apic_base(&v->lapic) ^ base) & ~0xfffull)
+		eff.exitinfo = eff.exitinfo ? eff.exitinfo : HV_VM_EXITINFO_VMX;
+	vapic_unlock(a);
+	if (!ok) {
+		vmx_inject_exception(VEC_GP, 1, 0);
+		return APIC_EXIT_HANDLED;
+	}
+	if (eff.exitinfo)
+		return report_effect(v, &eff);
+	if (!write) {
+		g->rax = (uint32_t)val;
+		g->rdx = val >> 32;
+	}
+	vmx_skip_insn((unsigned)vmcs_read(VMCS_EXIT_INSN_LEN));
+	return APIC_EXIT_HANDLED;
+}
+
+/*
+ * The xAPIC page: a read is done here and reported with its value
+ * (HV_VM_EXITINFO_APIC_ACCESS_READ: the VMM decodes, writes the register and
+ * moves RIP); a write is the VMM's to decode (hv_vcpu_apic_write), an ordinary
+ * VMX exit.  Either way RIP stays on the instruction, as Apple's clients expect.
+ */
+static enum vcpu_apic_exit apic_access_exit(struct vcpu *v)
+{
+	uint64_t qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
+	struct vapic *a = v->vm->apic;
+	uint32_t value;
+
+	if (QUAL_APIC_TYPE(qual) != APIC_ACCESS_READ)
+		return APIC_EXIT_NOT_MINE;
+	vapic_lock(a);
+	value = vlapic_read(&v->lapic, QUAL_APIC_OFFSET(qual), vcpu_guest_tsc());
+	vapic_unlock(a);
+	v->exit_info = (struct hvmetal_exit_info){
+		.code = HV_VM_EXITINFO_APIC_ACCESS_READ, .apic_value = value,
+	};
+	return APIC_EXIT_REPORT;
+}
+
+enum vcpu_apic_exit vcpu_apic_exit(struct vcpu *v, uint32_t reason)
+{
+	switch (EXIT_REASON_BASIC(reason)) {
+	case EXIT_REASON_INTR_WINDOW:
+		return window_exit(v, PROC_INTR_WINDOW);
+	case EXIT_REASON_NMI_WINDOW:
+		return window_exit(v, PROC_NMI_WINDOW);
+	case EXIT_REASON_HLT:
+		return hlt_exit(v);
+	case EXIT_REASON_RDMSR:
+		return msr_exit(v, false);
+	case EXIT_REASON_WRMSR:
+		return msr_exit(v, true);
+	case EXIT_REASON_APIC_ACCESS:
+		return apic_access_exit(v);
+	default:
+		return APIC_EXIT_NOT_MINE;
+	}
+}

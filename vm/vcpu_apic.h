@@ -1,0 +1,26 @@
+/*
+ * The run loop's side of APIC acceleration (HV_VM_ACCEL_APIC, docs/apic.md):
+ * what a vCPU's local APIC holds goes into each VM entry, and the exits that
+ * belong to the APIC (its page, its MSRs, HLT, interrupt windows) are handled
+ * here, most of them without the VMM seeing them.  On the owner, VMCS loaded.
+ */
+#ifndef HVMETAL_VCPU_APIC_H
+#define HVMETAL_VCPU_APIC_H
+
+#include <stdint.h>
+#include "vcpu.h"
+
+enum vcpu_apic_exit {
+	APIC_EXIT_NOT_MINE,	/* not an APIC matter: the loop decides */
+	APIC_EXIT_HANDLED,	/* done in hvmetal: enter again */
+	APIC_EXIT_REPORT,	/* the VMM sees it, with v->exit_info.code */
+};
+
+/* Before each entry: due timers fire, the most urgent pending event goes in or
+ * an interrupt window is asked for; v->apic_deadline is the timer's host TSC. */
+void vcpu_apic_entry(struct vcpu *v);
+enum vcpu_apic_exit vcpu_apic_exit(struct vcpu *v, uint32_t reason);
+/* The guest TSC now (host TSC + the VMCS's offset). */
+uint64_t vcpu_guest_tsc(void);
+
+#endif
