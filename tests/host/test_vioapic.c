@@ -479,6 +479,7 @@ static void ref_level_due(struct ref_pin *c, uint8_t *exp, int *ne)
 static void test_random_vs_reference(void **state)
 {
 	struct ref_pin ref[VIOAPIC_PINS] = { 0 };
+	int sent[2] = { 0 };
 
 	(void)state;
 	for (int pin = 0; pin < VIOAPIC_PINS; pin++) {
@@ -535,12 +536,15 @@ static void test_random_vs_reference(void **state)
 		for (int q = 0; q < VIOAPIC_PINS; q++)
 			ref_level_due(&ref[q], exp, &ne);
 		assert_int_equal(sink.n, ne);
-		for (int i = 0; i < ne; i++)
+		for (int i = 0; i < ne; i++) {
 			assert_int_equal(sink.msg[i].vector, exp[i]);
+			sent[sink.msg[i].level]++;
+		}
 		for (int q = pin & ~1; q <= (pin | 1); q++)
 			assert_int_equal(rd(LO(q)), (ref[q].masked ? MASKED : 0) | (ref[q].level ? LEVEL : 0) |
 							    (ref[q].rirr ? RIRR : 0) | ref[q].vector);
 	}
+	assert_true(sent[0] > 1000 && sent[1] > 1000);	/* edge and level both exercised */
 }
 
 int main(void)
