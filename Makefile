@@ -61,6 +61,7 @@ test_vmx_caps_SRCS := vmx/vmx_caps.c
 test_vcpu_regs_SRCS := vm/vcpu_regs.c
 test_cr_rules_SRCS := kernel/cr_rules.c
 test_ipi_dest_SRCS := apic/ipi_dest.c
+test_lsc_SRCS := apic/lsc.c
 test_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c
