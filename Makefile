@@ -63,6 +63,7 @@ test_cr_rules_SRCS := kernel/cr_rules.c
 test_ipi_dest_SRCS := apic/ipi_dest.c
 test_vioapic_SRCS := apic/vioapic.c
 test_vatpic_SRCS := apic/vatpic.c
+test_lsc_SRCS := apic/lsc.c
 test_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c
