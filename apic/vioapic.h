@@ -25,7 +25,8 @@
  *   APIC decides); NMI/SMI/INIT/ExtINT entries programmed level behave as
  *   any level entry (as in KVM and bhyve).
  * - State: rtbl[] as the registers read (remote IRR included); irr = the
- *   pin levels (bit n: pin n asserted); ioa_id = the bare ID 0..15 (what the
+ *   pin levels (bit n: pin n asserted; remote IRR is already in rtbl bit 14,
+ *   whatever hv_intr.h's comment says); ioa_id = the bare ID 0..15 (what the
  *   ID register holds in bits 27:24, as QEMU's IOAPIC keeps it); ioregsel as
  *   written.  put_state rejects an ID > 15, ioregsel > 0xff, reserved or
  *   delivery-status bits set, and remote IRR on an edge entry, changing

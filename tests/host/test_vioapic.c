@@ -417,7 +417,7 @@ static void test_put_rejects(void **state)
 {
 	struct hv_ioapic_state good, bad, after;
 	const uint64_t bad_rte[] = {
-		1ull << 12,			/* delivery status */
+		VIOAPIC_RTE_STATUS,
 		1ull << 17, 1ull << 31,		/* reserved, low half */
 		1ull << 32, 1ull << 55,		/* reserved, high half */
 		RIRR | 0x20,			/* remote IRR on an edge entry */
@@ -444,7 +444,7 @@ static void test_put_rejects(void **state)
 	bad = good;
 	bad.ioa_id = 15;
 	bad.ioregsel = 0xff;
-	bad.rtbl[20] = ~0ull & ~(1ull << 12) & ~(0xffffffull << 32) & ~(0x7fffull << 17);
+	bad.rtbl[20] = ~0ull & ~VIOAPIC_RTE_STATUS & ~(0xffffffull << 32) & ~(0x7fffull << 17);
 	assert_int_equal(vioapic_put_state(&io, &bad), HV_SUCCESS);	/* the limits themselves */
 }
 
