@@ -15,8 +15,8 @@
 
 #define ICR_LOGICAL		(1u << 11)
 
-/* ceil(a * 2^32 / b) without a 128-bit division; a, b > 0. */
-static uint64_t vintr_ratio(uint64_t a, uint64_t b)
+/* a * 2^32 / b rounded down or up, without a 128-bit division; a, b > 0. */
+static uint64_t vintr_ratio(uint64_t a, uint64_t b, bool up)
 {
 	uint64_t q, r;
 	int i;
@@ -29,15 +29,19 @@ static uint64_t vintr_ratio(uint64_t a, uint64_t b)
 	r = a % b;
 	if (q >> 32)
 		return UINT64_MAX;
-	return (q << 32) + ((r << 32) + b - 1) / b;
+	return (q << 32) + ((r << 32) + (up ? b - 1 : 0)) / b;
 }
 
+/*
+ * Ticks round the rate down and the result up, counts the other way, so an
+ * integer ratio is exact and a count read at its deadline is 0.
+ */
 static void vintr_rates(struct vintr *vi)
 {
 	uint64_t tsc = vi->tsc_hz ? vi->tsc_hz : vi->bus_hz;
 
-	vi->tsc_per_bus = vintr_ratio(tsc, vi->bus_hz);
-	vi->bus_per_tsc = vintr_ratio(vi->bus_hz, tsc);
+	vi->tsc_per_bus = vintr_ratio(tsc, vi->bus_hz, false);
+	vi->bus_per_tsc = vintr_ratio(vi->bus_hz, tsc, true);
 }
 
 void vintr_init(struct vintr *vi, const struct apic_env *env, uint64_t tsc_hz)

@@ -42,7 +42,7 @@ struct vintr {
 	const struct apic_env *env;		/* kick */
 	uint64_t bus_hz;			/* APIC timer input clock */
 	uint64_t tsc_hz;			/* guest TSC rate */
-	uint64_t tsc_per_bus;			/* 32.32 fixed point, rounded up; from the two above */
+	uint64_t tsc_per_bus;			/* 32.32 fixed point, rounded down; from the two above */
 	uint64_t bus_per_tsc;			/* 32.32 fixed point, rounded up */
 	void (*eoi_level)(void *arg, uint8_t vector);	/* level EOI to the in-kernel IOAPIC (may be NULL) */
 	void *eoi_arg;
