@@ -260,7 +260,7 @@ hv_return_t hc_vcpu_time(struct hcall *c)
 		c->gpr->rdx = vmx_ticks_to_ns(v->exec_ticks);
 		return HV_SUCCESS;
 	case HVMETAL_TIME_IDLE:
-		c->gpr->rdx = 0;	/* a guest's HLT exits to the VMM: hvmetal never idles for it */
+		c->gpr->rdx = vmx_ticks_to_ns(v->idle_ticks);	/* HLT idled in hvmetal (HV_VM_ACCEL_APIC) */
 		return HV_SUCCESS;
 	default:
 		return HV_BAD_ARGUMENT;

@@ -86,6 +86,18 @@ static void inject_pending(struct vcpu *v, struct vapic *a)
 	inject(v, INTR_INFO_VALID | INTR_TYPE_EXTERNAL | (uint32_t)vec);
 }
 
+void vcpu_apic_run_start(struct vcpu *v)
+{
+	if (!v->halted)
+		return;
+	if (vmcs_read(VMCS_GUEST_ACTIVITY) != ACTIVITY_HLT) {
+		v->halted = false;
+	} else if (vmcs_read(VMCS_GUEST_RIP) != v->halt_rip) {
+		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
+		v->halted = false;
+	}
+}
+
 void vcpu_apic_entry(struct vcpu *v)
 {
 	struct vapic *a = v->vm->apic;
@@ -125,6 +137,7 @@ static enum vcpu_apic_exit hlt_exit(struct vcpu *v)
 	vmx_skip_insn((unsigned)vmcs_read(VMCS_EXIT_INSN_LEN));
 	vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_HLT);
 	v->halted = true;
+	v->halt_rip = vmcs_read(VMCS_GUEST_RIP);
 	return APIC_EXIT_HANDLED;
 }
 

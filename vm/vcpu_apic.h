@@ -16,6 +16,11 @@ enum vcpu_apic_exit {
 	APIC_EXIT_REPORT,	/* the VMM sees it, with v->exit_info.code */
 };
 
+/*
+ * At the start of a run: a vCPU hvmetal left halted stays so unless the VMM
+ * moved it meanwhile (a new RIP, its own activity state): then it runs.
+ */
+void vcpu_apic_run_start(struct vcpu *v);
 /* Before each entry: due timers fire, the most urgent pending event goes in or
  * an interrupt window is asked for; v->apic_deadline is the timer's host TSC. */
 void vcpu_apic_entry(struct vcpu *v);

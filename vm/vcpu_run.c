@@ -230,6 +230,8 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 	v->exit_info = (struct hvmetal_exit_info){ .code = HV_VM_EXITINFO_VMX };
 	if (call->rcx & HVMETAL_RUN_SET_RIP)
 		vmcs_write(VMCS_GUEST_RIP, call->r9);
+	if (v->vm->apic)
+		vcpu_apic_run_start(v);
 	switch_to_guest(v, &cd, cpu);
 	for (;;) {
 		enum vcpu_apic_exit apic;

@@ -152,9 +152,13 @@ GUEST guest_init_sipi
 	hlt
 guest_init_sipi_end:
 
-; Reads the APIC version register through the page the VMM placed at 0x8000.
+; Reads the APIC version register through the page the VMM placed at 0x20000.
 GUEST guest_apic_ver
-	mov eax, [0x8030]
+	mov ax, 0x2000
+	mov ds, ax
+	mov eax, [0x30]
+	xor bx, bx
+	mov ds, bx
 	out 0xe9, al
 	hlt
 guest_apic_ver_end:
