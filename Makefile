@@ -335,10 +335,10 @@ FUZZ_NOCMP_CFLAGS := $(subst -fsanitize=fuzzer,-fsanitize=fuzzer-no-link,$(FUZZ_
 fuzz_ept_NOCMP := ept/ept.c kernel/pool.c
 # The hypercall layer and the VM, vCPU and run code under it, on the fake CPU of
 # tests/fuzz/fake_cpu.c (force-included: the instruction wrappers become its).
-fuzz_hypercall_SRCS := hypercall/hypercall.c hypercall/hc_vm.c hypercall/hc_vcpu.c \
-	hypercall/uaccess.c vm/vm.c vm/vcpu.c vm/vcpu_move.c vm/vcpu_run.c vmx/vmx_cpu.c vmx/vmx_exit.c \
-	vmx/vmcs.c \
-	kernel/kick.c
+fuzz_hypercall_SRCS := hypercall/hypercall.c hypercall/hc_vm.c hypercall/hc_vcpu.c hypercall/hc_apic.c \
+	hypercall/uaccess.c vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_move.c vm/vcpu_run.c \
+	vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs.c \
+	kernel/kick.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/ipi_dest.c
 fuzz_hypercall_NOCMP := tests/fuzz/fake_cpu.c ept/ept.c kernel/pool.c vmx/vmcs_policy.c \
 	vmx/vmx_caps.c kernel/guest_pt.c kernel/memmap.c kernel/xstate.c vm/vcpu_regs.c
 fuzz_hypercall_FLAGS := -include tests/fuzz/fake_cpu.h

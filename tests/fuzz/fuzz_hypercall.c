@@ -575,18 +575,20 @@ static uint32_t result_regs(uint64_t nr)
 	const uint32_t rsi = 1u << (offsetof(struct gpr_frame, rsi) / 8);
 	const uint32_t rdi = 1u << (offsetof(struct gpr_frame, rdi) / 8);
 	const uint32_t r8 = 1u << (offsetof(struct gpr_frame, r8) / 8);
+	const uint32_t r9 = 1u << (offsetof(struct gpr_frame, r9) / 8);
 
 	switch (nr) {
 	case HVMETAL_HC_VERSION: case HVMETAL_HC_CAPABILITY: case HVMETAL_HC_VM_CREATE:
 	case HVMETAL_HC_VM_SPACE_CREATE: case HVMETAL_HC_VCPU_CREATE: case HVMETAL_HC_VCPU_READ_REG:
 	case HVMETAL_HC_VCPU_READ_MSR: case HVMETAL_HC_VCPU_TIME: case HVMETAL_HC_VCPU_VMX_STATUS:
 	case HVMETAL_HC_VMX_READ_VMCS: case HVMETAL_HC_VMX_READ_CAPABILITY: case HVMETAL_HC_VMX_MSR_INFO:
-	case HVMETAL_HC_VMX_READ_SHADOW:
+	case HVMETAL_HC_VMX_READ_SHADOW: case HVMETAL_HC_VCPU_APIC_READ:
+	case HVMETAL_HC_VM_IOAPIC_MMIO: case HVMETAL_HC_VM_ATPIC_PORT:
 		return rdx;
-	case HVMETAL_HC_VMX_CAP_WRITE_VMCS:
+	case HVMETAL_HC_VMX_CAP_WRITE_VMCS: case HVMETAL_HC_VCPU_APIC_WRITE:
 		return rdx | rcx;
 	case HVMETAL_HC_VCPU_RUN:
-		return rdx | rsi | rdi | r8;
+		return rdx | rsi | rdi | r8 | r9 | rcx;
 	default:
 		return 0;
 	}
