@@ -26,7 +26,7 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 # The core, one folder per layer, lowest first (scripts/check-layers.sh).
 CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
 	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c kernel/cr_rules.c kernel/kick.c kernel/msr_safe.c \
-	apic/ipi_dest.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c \
+	apic/ipi_dest.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/lsc.c \
 	ept/ept_identity.c ept/ept.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
 	vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
@@ -338,7 +338,7 @@ fuzz_ept_NOCMP := ept/ept.c kernel/pool.c
 fuzz_hypercall_SRCS := hypercall/hypercall.c hypercall/hc_vm.c hypercall/hc_vcpu.c hypercall/hc_apic.c \
 	hypercall/uaccess.c vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_move.c vm/vcpu_run.c \
 	vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs.c \
-	kernel/kick.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/ipi_dest.c
+	kernel/kick.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/ipi_dest.c apic/lsc.c
 fuzz_hypercall_NOCMP := tests/fuzz/fake_cpu.c ept/ept.c kernel/pool.c vmx/vmcs_policy.c \
 	vmx/vmx_caps.c kernel/guest_pt.c kernel/memmap.c kernel/xstate.c vm/vcpu_regs.c
 fuzz_hypercall_FLAGS := -include tests/fuzz/fake_cpu.h

@@ -7,16 +7,20 @@
  */
 #include <Hypervisor/hv.h>
 #include <hvmetal/abi.h>
+#include "apic/lsc.h"
 #include "apic/vatpic.h"
 #include "apic/vintr.h"
 #include "apic/vioapic.h"
 #include "apic/vlapic.h"
 #include "hc_apic.h"
 #include "kernel/cpu.h"
+#include "uaccess.h"
 #include "vm/vapic.h"
 #include "vm/vcpu.h"
 #include "vm/vcpu_apic.h"
 #include "vm/vm.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx_bits.h"
 
 #define APIC_PAGE_SIZE	0x1000u
 #define APIC_CTRL_KNOWN	(HV_APIC_CTRL_EOI_ICR_TPR | HV_APIC_CTRL_GUEST_IDLE | \
@@ -156,6 +160,58 @@ hv_return_t hc_vcpu_apic_trigger_lvt(struct hcall *c)
 	r = vlapic_trigger_lvt(&v->lapic, (hv_apic_lvt_flavor_t)c->gpr->rdx);
 	vapic_unlock(v->vm->apic);
 	return r;
+}
+
+/*
+ * hv_vcpu_apic_lsc_enter_*: the caller's pages of the instruction become
+ * their physical addresses (RAM of the control domain, as its page tables and
+ * hvmetal's memory map say), and the model records the bytes and the paging
+ * state it will compare at each hit.  RDX = 0: hv_vcpu_apic_lsc_invalidate.
+ */
+hv_return_t hc_vcpu_apic_lsc(struct hcall *c)
+{
+	static const unsigned kinds[] = {
+		[HVMETAL_LSC_LOAD_R32] = LSC_LOAD_R32,
+		[HVMETAL_LSC_STORE_R32] = LSC_STORE_R32,
+		[HVMETAL_LSC_STORE_IMM32] = LSC_STORE_IMM32,
+	};
+	struct uaccess ua = hypercall_uaccess(hcall_access(c));
+	struct hvmetal_lsc_entry e;
+	struct lsc_code code = { 0 };
+	struct lsc_paging pg;
+	struct lsc_op op;
+	struct vcpu *v;
+	uint64_t extent, base;
+	hv_return_t r = apic_vcpu(c, &v);
+
+	if (r != HV_SUCCESS)
+		return r;
+	if (!c->gpr->rdx) {
+		lsc_invalidate(&v->lsc);
+		return HV_SUCCESS;
+	}
+	r = hypercall_copy_in(c, &e, c->gpr->rdx, sizeof(e));
+	if (r != HV_SUCCESS)
+		return r;
+	if (e.kind > HVMETAL_LSC_STORE_IMM32 || e.count > 2)
+		return HV_BAD_ARGUMENT;
+	for (unsigned i = 0; i < e.count; i++) {
+		if ((e.uva[i] & (PAGE_SIZE - 1)) ||
+		    uaccess_translate(&ua, e.uva[i], &code.page[i], &extent) || extent < PAGE_SIZE)
+			return HV_BAD_ARGUMENT;
+	}
+	code.pages = e.count;
+	op = (struct lsc_op){
+		.rip = e.rip, .cs = e.cs, .ilen = e.ilen, .kind = kinds[e.kind],
+		.reg = (hv_x86_reg_t)e.reg, .imm = e.imm,
+	};
+	if (e.kind == HVMETAL_LSC_STORE_IMM32)
+		op.reg = 0;
+	vcpu_vmcs_get(v);
+	vcpu_apic_lsc_paging(&pg);
+	base = vmcs_read(VMCS_GUEST_CS_BASE);
+	vcpu_vmcs_put();
+	return lsc_enter(&v->lsc, &op, &code, &pg, base + e.rip, vcpu_apic_lsc_read, NULL);
 }
 
 /* The 8259's vector goes in at the vCPU's next chance (an INTA cycle then). */

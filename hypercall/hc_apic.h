@@ -10,6 +10,7 @@ hv_return_t hc_vcpu_apic_write(struct hcall *c);
 hv_return_t hc_vcpu_apic_get_state(struct hcall *c);
 hv_return_t hc_vcpu_apic_put_state(struct hcall *c);
 hv_return_t hc_vcpu_apic_trigger_lvt(struct hcall *c);
+hv_return_t hc_vcpu_apic_lsc(struct hcall *c);
 hv_return_t hc_vcpu_inject_extint(struct hcall *c);
 hv_return_t hc_vcpu_exit_info(struct hcall *c);
 hv_return_t hc_vm_lapic_set_intr(struct hcall *c);

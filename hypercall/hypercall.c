@@ -134,6 +134,7 @@ static const hcall_fn hcalls[HVMETAL_HC_COUNT] = {
 	[HVMETAL_HC_VCPU_APIC_GET_STATE] = hc_vcpu_apic_get_state,
 	[HVMETAL_HC_VCPU_APIC_PUT_STATE] = hc_vcpu_apic_put_state,
 	[HVMETAL_HC_VCPU_APIC_TRIGGER_LVT] = hc_vcpu_apic_trigger_lvt,
+	[HVMETAL_HC_VCPU_APIC_LSC] = hc_vcpu_apic_lsc,
 	[HVMETAL_HC_VCPU_INJECT_EXTINT] = hc_vcpu_inject_extint,
 	[HVMETAL_HC_VCPU_EXIT_INFO] = hc_vcpu_exit_info,
 	[HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE] = hc_vmx_set_apic_address_space,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <Hypervisor/hv_error.h>
 #include <hvmetal/abi.h>
+#include "apic/lsc.h"
 #include "apic/vlapic.h"
 #include "ept/ept.h"
 #include "kernel/panic.h"
@@ -78,6 +79,7 @@ struct vcpu {
 	uint64_t tsc_offset;		/* hv_vm_sync_tsc's, for VCPU_REQ_TSC */
 	/* HV_VM_ACCEL_APIC (vcpu_apic.c); the model under vm->apic->lock, the rest the owner's. */
 	struct vlapic lapic;
+	struct lsc lsc;			/* hv_vcpu_apic_lsc_*: the owner's */
 	struct hvmetal_exit_info exit_info;	/* hv_vcpu_exit_info of the last run or APIC write */
 	uint64_t apic_deadline;		/* host TSC its APIC timer fires at; HV_DEADLINE_FOREVER none */
 	uint64_t idle_ticks;		/* TSC ticks halted in hvmetal (hv_vcpu_get_idle_time) */

@@ -5,6 +5,7 @@
 #include "apic/vlapic.h"
 #include "kernel/cpu.h"
 #include "kernel/kick.h"
+#include "kernel/string.h"
 #include "vapic.h"
 #include "vcpu_apic.h"
 #include "vm.h"
@@ -20,8 +21,68 @@
 #define QUAL_APIC_OFFSET(q)	((uint32_t)(q) & 0xfff)
 #define QUAL_APIC_TYPE(q)	(((q) >> 12) & 0xf)
 #define APIC_ACCESS_READ	0	/* linear read (SDM table 28-6) */
+#define APIC_ACCESS_WRITE	1	/* linear write */
 #define NMI_VECTOR		2
 #define MISC_ACTIVITY_HLT	(1ull << 6)	/* IA32_VMX_MISC: guests may enter halted */
+
+bool vcpu_apic_lsc_read(void *ctx, uint64_t page, unsigned off, void *buf, unsigned len)
+{
+	(void)ctx;
+	/* The page was the control domain's RAM when entered (uaccess); RAM stays RAM: only compared, never shown. */
+	memcpy(buf, (const uint8_t *)(uintptr_t)page + off, len);
+	return true;
+}
+
+void vcpu_apic_lsc_paging(struct lsc_paging *pg)
+{
+	*pg = (struct lsc_paging){
+		.cr0 = vmcs_read(VMCS_GUEST_CR0), .cr3 = vmcs_read(VMCS_GUEST_CR3),
+		.cr4 = vmcs_read(VMCS_GUEST_CR4), .efer = vmcs_read(VMCS_GUEST_EFER),
+	};
+}
+
+/* GPR n of hv_x86_reg_t (HV_X86_RAX..HV_X86_R15); RSP lives in the VMCS. */
+static uint64_t *lsc_gpr(struct vcpu *v, hv_x86_reg_t reg)
+{
+	struct gpr_frame *g = &v->gpr;
+
+	switch (reg) {
+	case HV_X86_RAX: return &g->rax;
+	case HV_X86_RCX: return &g->rcx;
+	case HV_X86_RDX: return &g->rdx;
+	case HV_X86_RBX: return &g->rbx;
+	case HV_X86_RSI: return &g->rsi;
+	case HV_X86_RDI: return &g->rdi;
+	case HV_X86_RBP: return &g->rbp;
+	case HV_X86_R8: return &g->r8;
+	case HV_X86_R9: return &g->r9;
+	case HV_X86_R10: return &g->r10;
+	case HV_X86_R11: return &g->r11;
+	case HV_X86_R12: return &g->r12;
+	case HV_X86_R13: return &g->r13;
+	case HV_X86_R14: return &g->r14;
+	case HV_X86_R15: return &g->r15;
+	default: return NULL;	/* RSP */
+	}
+}
+
+static uint32_t lsc_reg_read(struct vcpu *v, hv_x86_reg_t reg)
+{
+	uint64_t *r = lsc_gpr(v, reg);
+
+	return (uint32_t)(r ? *r : vmcs_read(VMCS_GUEST_RSP));
+}
+
+/* A 32-bit load zero-extends into the register in 64-bit mode; elsewhere bits 63:32 are not visible. */
+static void lsc_reg_write(struct vcpu *v, hv_x86_reg_t reg, uint32_t val)
+{
+	uint64_t *r = lsc_gpr(v, reg);
+
+	if (r)
+		*r = val;
+	else
+		vmcs_write(VMCS_GUEST_RSP, val);
+}
 
 uint64_t vcpu_guest_tsc(void)
 {
@@ -200,14 +261,54 @@ static enum vcpu_apic_exit msr_exit(struct vcpu *v, bool write)
  * moves RIP); a write is the VMM's to decode (hv_vcpu_apic_write), an ordinary
  * VMX exit.  Either way RIP stays on the instruction, as Apple's clients expect.
  */
+/*
+ * A load-store-cache hit: hvmetal does the MOV the VMM described and retires
+ * it, and the VMM sees nothing; a store with an effect for the VMM (INIT, SIPI,
+ * IOAPIC_EOI) is done and reported as the same write through
+ * hv_vcpu_apic_write would be, RIP on the instruction.
+ */
+static enum vcpu_apic_exit lsc_hit(struct vcpu *v, uint64_t qual)
+{
+	uint64_t rip = vmcs_read(VMCS_GUEST_RIP), now = vcpu_guest_tsc();
+	unsigned ilen = (unsigned)vmcs_read(VMCS_EXIT_INSN_LEN);
+	bool write = QUAL_APIC_TYPE(qual) == APIC_ACCESS_WRITE;
+	struct vlapic_effect eff = { 0 };
+	struct vapic *a = v->vm->apic;
+	const struct lsc_entry *e;
+	struct lsc_paging pg;
+	uint32_t val;
+
+	vcpu_apic_lsc_paging(&pg);
+	e = lsc_lookup(&v->lsc, rip, ilen, (uint16_t)vmcs_read(VMCS_GUEST_CS_SEL), write, &pg,
+		       vmcs_read(VMCS_GUEST_CS_BASE) + rip, vcpu_apic_lsc_read, NULL);
+	if (!e)
+		return APIC_EXIT_NOT_MINE;
+	vapic_lock(a);
+	if (!write) {
+		lsc_reg_write(v, e->op.reg, vlapic_read(&v->lapic, QUAL_APIC_OFFSET(qual), now));
+	} else {
+		val = e->op.kind == LSC_STORE_IMM32 ? e->op.imm : lsc_reg_read(v, e->op.reg);
+		vlapic_write(&v->lapic, QUAL_APIC_OFFSET(qual), val, now, &eff);
+	}
+	vapic_unlock(a);
+	if (eff.exitinfo)
+		return report_effect(v, &eff);
+	vmx_skip_insn(ilen);
+	return APIC_EXIT_HANDLED;
+}
+
 static enum vcpu_apic_exit apic_access_exit(struct vcpu *v)
 {
 	uint64_t qual = vmcs_read(VMCS_EXIT_QUALIFICATION);
 	struct vapic *a = v->vm->apic;
+	enum vcpu_apic_exit r;
 	uint32_t value;
 
-	if (QUAL_APIC_TYPE(qual) != APIC_ACCESS_READ)
+	if (QUAL_APIC_TYPE(qual) != APIC_ACCESS_READ && QUAL_APIC_TYPE(qual) != APIC_ACCESS_WRITE)
 		return APIC_EXIT_NOT_MINE;
+	r = lsc_hit(v, qual);
+	if (r != APIC_EXIT_NOT_MINE || QUAL_APIC_TYPE(qual) == APIC_ACCESS_WRITE)
+		return r;
 	vapic_lock(a);
 	value = vlapic_read(&v->lapic, QUAL_APIC_OFFSET(qual), vcpu_guest_tsc());
 	vapic_unlock(a);

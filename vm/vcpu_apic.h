@@ -25,6 +25,10 @@ void vcpu_apic_run_start(struct vcpu *v);
  * an interrupt window is asked for; v->apic_deadline is the timer's host TSC. */
 void vcpu_apic_entry(struct vcpu *v);
 enum vcpu_apic_exit vcpu_apic_exit(struct vcpu *v, uint32_t reason);
+/* The LSC's reader: bytes of a control-domain page (its physical address). */
+bool vcpu_apic_lsc_read(void *ctx, uint64_t page, unsigned off, void *buf, unsigned len);
+/* The guest's paging state and CS.base + rip, for the LSC; VMCS loaded. */
+void vcpu_apic_lsc_paging(struct lsc_paging *pg);
 /* The guest TSC now (host TSC + the VMCS's offset). */
 uint64_t vcpu_guest_tsc(void);
 

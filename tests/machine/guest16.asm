@@ -163,4 +163,17 @@ GUEST guest_apic_ver
 	hlt
 guest_apic_ver_end:
 
+; The load-store cache: an APIC-page load, an imm32 store and a register store
+; (the page at 0x20000), then OUT, round after round.
+GUEST guest_lsc
+	mov ax, 0x2000
+	mov ds, ax
+.round:
+	mov eax, [0x30]			; version -> EAX
+	mov dword [0x80], 0x10		; TPR = 0x10
+	mov [0x80], ebx			; TPR = EBX
+	out 0xe9, al
+	jmp .round
+guest_lsc_end:
+
 section .note.GNU-stack noalloc noexec nowrite progbits

@@ -30,6 +30,7 @@
 GUEST(guest_x2apic);
 GUEST(guest_init_sipi);
 GUEST(guest_apic_ver);
+GUEST(guest_lsc);
 extern const uint8_t guest_isr40[], guest_isr41[], guest_isr42[], guest_isr43[], guest_isr_pic[];
 
 static uint8_t *gmem;
@@ -87,6 +88,8 @@ static bool load(const uint8_t *start, const uint8_t *end)
 	memcpy(gmem + CODE, start, (size_t)(end - start));
 	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS, 0) == HV_SUCCESS;
 	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS_BASE, 0) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_DS, 0) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_DS_BASE, 0) == HV_SUCCESS;
 	ok &= hv_vcpu_write_register(vcpu, HV_X86_RIP, CODE) == HV_SUCCESS;
 	ok &= hv_vcpu_write_register(vcpu, HV_X86_RFLAGS, 2) == HV_SUCCESS;
 	ok &= hv_vcpu_write_register(vcpu, HV_X86_RSP, 0xff0) == HV_SUCCESS;
@@ -410,6 +413,94 @@ static void test_apic_page_read(void)
 	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0));
 }
 
+/* One APIC-access exit handled the way a VMM does, with its load-store-cache entry. */
+static uint64_t lsc_teach(uint64_t reason, uint64_t *uva, bool *entered)
+{
+	uint64_t q = vmcs(VMCS_RO_EXIT_QUALIFIC), rip = reg(HV_X86_RIP), len = vmcs(VMCS_RO_VMEXIT_INSTR_LEN);
+	uint32_t off = (uint32_t)(rip - CODE), v = 0;
+	bool nse;
+
+	if (reason != VMX_REASON_APIC_ACCESS)
+		return reason;
+	if (off == 5) {			/* mov eax, [0x30] */
+		hv_vcpu_exit_apic_access_read(vcpu, &v);
+		hv_vcpu_write_register(vcpu, HV_X86_RAX, v);
+		*entered &= hv_vcpu_apic_lsc_enter_r32(vcpu, true, rip, (unsigned)len, 0, HV_X86_RAX, uva, 1) ==
+			    HV_SUCCESS;
+	} else if (off == 9) {		/* mov dword [0x80], imm32 */
+		memcpy(&v, gmem + CODE + 14, 4);
+		hv_vcpu_apic_write(vcpu, q & 0xfff, v, &nse);
+		*entered &= hv_vcpu_apic_lsc_enter_imm32(vcpu, rip, (unsigned)len, 0, v, uva, 1) == HV_SUCCESS;
+	} else if (off == 18) {		/* mov [0x80], ebx */
+		hv_vcpu_apic_write(vcpu, q & 0xfff, (uint32_t)reg(HV_X86_RBX), &nse);
+		*entered &= hv_vcpu_apic_lsc_enter_r32(vcpu, false, rip, (unsigned)len, 0, HV_X86_RBX, uva, 1) ==
+			    HV_SUCCESS;
+	} else {
+		return reason;
+	}
+	hv_vcpu_write_register(vcpu, HV_X86_RIP, rip + len);
+	return 0;
+}
+
+/* Runs one round of guest_lsc, teaching the cache what exits; how many APIC exits the VMM saw. */
+static unsigned lsc_round(uint64_t *uva, bool *entered, uint64_t *last)
+{
+	unsigned exits = 0;
+	uint64_t reason;
+
+	while ((reason = lsc_teach(run_for(10000000), uva, entered)) == 0)
+		exits++;
+	*last = reason;
+	skip();
+	return exits;
+}
+
+/* The load-store cache: taught once, the moves need no exit; changed bytes, paging or an invalidate undo it. */
+static void test_lsc(void)
+{
+	uint64_t uva[2] = { (uint64_t)(uintptr_t)(gmem + CODE), 0 }, last = 0, cr3 = 0;
+	struct hvmetal_info info = { 0 };
+	bool entered = true;
+	unsigned exits;
+	uint32_t tpr = 0;
+
+	hvmetal_info(&info);
+
+	load(guest_lsc, guest_lsc_end);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VIRTUAL_APIC));
+	hv_vcpu_write_register(vcpu, HV_X86_RBX, 0x20);
+	exits = lsc_round(uva, &entered, &last);
+	CHECK(exits == 3 && entered && last == VMX_REASON_IO,
+	      "the first round: 3 APIC-access exits, each entered in the cache (%u, reason %lu)", exits, last);
+	hv_vcpu_write_register(vcpu, HV_X86_RAX, 0);
+	hv_vcpu_write_register(vcpu, HV_X86_RBX, 0x30);
+	exits = lsc_round(uva, &entered, &last);
+	CHECK(exits == 0 && last == VMX_REASON_IO && reg(HV_X86_RAX) == 0x60014 &&
+	      hv_vcpu_apic_read(vcpu, 0x80, &tpr) == HV_SUCCESS && tpr == 0x30,
+	      "the next round: no exit; the load gave EAX %lx, the stores left TPR %x", reg(HV_X86_RAX), tpr);
+	gmem[CODE + 14] = 0x40;		/* the imm32 store's bytes change */
+	exits = lsc_round(uva, &entered, &last);
+	CHECK(exits == 1 && hv_vcpu_apic_read(vcpu, 0x80, &tpr) == HV_SUCCESS && tpr == 0x30,
+	      "a changed instruction misses (its own exit, %u) and is entered again", exits);
+	exits = lsc_round(uva, &entered, &last);
+	CHECK(exits == 0, "then hits (%u exits)", exits);
+	hv_vcpu_read_register(vcpu, HV_X86_CR3, &cr3);
+	hv_vcpu_write_register(vcpu, HV_X86_CR3, cr3 + 0x1000);
+	exits = lsc_round(uva, &entered, &last);
+	CHECK(exits == 3, "a new CR3 misses every checked entry (%u exits)", exits);
+	CHECK(hv_vcpu_apic_lsc_invalidate(vcpu) == HV_SUCCESS && lsc_round(uva, &entered, &last) == 3 &&
+	      lsc_round(uva, &entered, &last) == 0,
+	      "hv_vcpu_apic_lsc_invalidate empties the cache; the next round teaches it again");
+	CHECK(hv_vcpu_apic_lsc_enter_r32(vcpu, true, CODE, 0, 0, HV_X86_RAX, NULL, 0) == HV_BAD_ARGUMENT &&
+	      hv_vcpu_apic_lsc_enter_r32(vcpu, true, CODE, 4, 0, (hv_x86_reg_t)99, NULL, 0) == HV_BAD_ARGUMENT &&
+	      hv_vcpu_apic_lsc_enter_imm32(vcpu, CODE, 4, 0, 0, (uint64_t[]){ uva[0] + 8 }, 1) == HV_BAD_ARGUMENT &&
+	      hv_vcpu_apic_lsc_enter_imm32(vcpu, CODE, 4, 0, 0, (uint64_t[]){ info.region_base }, 1) == HV_BAD_ARGUMENT &&
+	      hv_vcpu_apic_lsc_enter_imm32(vcpu, CODE, 4, 0, 0, uva, 2) == HV_BAD_ARGUMENT,
+	      "a zero length, a non-GPR, an unaligned page, hvmetal's own page, two pages for one: HV_BAD_ARGUMENT");
+	hv_vcpu_write_register(vcpu, HV_X86_CR3, cr3);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0));
+}
+
 static volatile hv_return_t ap_ret;
 static volatile int ap_done;
 
@@ -479,6 +570,7 @@ void test_apic_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_atpic();
 	test_init_sipi();
 	test_apic_page_read();
+	test_lsc();
 	if (mp && cpus > 1)
 		test_wake_from_other_cpu(mp);
 	CHECK(hv_vcpu_destroy(ap) == HV_SUCCESS && hv_vcpu_destroy(vcpu) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS,
