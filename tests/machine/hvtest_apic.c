@@ -477,8 +477,9 @@ static void test_lsc(void)
 	unsigned exits;
 	uint32_t tpr = 0;
 
+	if (!apic_access_offered())
+		return;
 	hvmetal_info(&info);
-
 	load(guest_lsc, guest_lsc_end);
 	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VIRTUAL_APIC));
 	hv_vcpu_write_register(vcpu, HV_X86_RBX, 0x20);
