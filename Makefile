@@ -42,7 +42,7 @@ HVTEST_ASM := tests/machine/probe.asm tests/machine/ring3.asm tests/machine/gues
 HVMETAL_OBJS := $(patsubst %,$(B)/efi/%.o,$(BOOT_SRCS) $(BOOT_ASM) $(CORE_SRCS) $(CORE_ASM))
 LIBHV_OBJS := $(patsubst %,$(B)/efi/%.o,$(LIBHV_SRCS))
 HVTEST_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVTEST_SRCS) $(HVTEST_ASM))
-HVBENCH_SRCS := tests/machine/hvbench.c tests/machine/hvbench_vcpu.c tests/machine/window.c kernel/log.c kernel/string.c
+HVBENCH_SRCS := tests/machine/hvbench.c tests/machine/hvbench_vcpu.c tests/machine/hvbench_apic.c tests/machine/window.c kernel/log.c kernel/string.c
 HVBENCH_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVBENCH_SRCS))
 # The example VMM (README.md, "Example VMM"): the portable VMM and its UEFI platform file.
 VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.c \

@@ -12,6 +12,7 @@
 #include "kernel/xstate.h"
 #include "vapic.h"
 #include "vcpu.h"
+#include "vcpu_apic.h"
 #include "vcpu_regs.h"
 #include "vm.h"
 #include "vmx/vmcs.h"
@@ -548,7 +549,10 @@ hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t 
 hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	int sw = vcpu_swapped_index(msr), field = vmcs_msr_field(msr);
+	hv_return_t r;
 
+	if (vcpu_apic_msr(v, msr, false, val, &r))
+		return r;
 	if (sw >= 0)
 		*val = v->msr[sw];
 	else if (field >= 0)
@@ -563,7 +567,10 @@ hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val)
 hv_return_t vcpu_write_msr(struct vcpu *v, uint32_t msr, uint64_t val)
 {
 	int sw = vcpu_swapped_index(msr), field = vmcs_msr_field(msr);
+	hv_return_t r;
 
+	if (vcpu_apic_msr(v, msr, true, &val, &r))
+		return r;
 	if (sw >= 0) {
 		/* WRMSR would #GP in hvmetal on these. */
 		if ((sw == VCPU_MSR_TSC_AUX || sw == VCPU_MSR_SFMASK) && (val >> 32))

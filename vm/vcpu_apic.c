@@ -212,6 +212,39 @@ static enum vcpu_apic_exit report_effect(struct vcpu *v, const struct vlapic_eff
 	return APIC_EXIT_REPORT;
 }
 
+static bool apic_msr(uint32_t msr)
+{
+	return msr == MSR_IA32_APIC_BASE || msr == MSR_TSC_DEADLINE ||
+	       (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST);
+}
+
+/* With HV_APIC_CTRL_NO_TIMER the timer's registers are the VMM's: their MSR accesses exit to it. */
+static bool timer_msr(uint32_t msr)
+{
+	return msr == MSR_TSC_DEADLINE || msr == 0x832 || msr == 0x838 || msr == 0x839 || msr == 0x83e;
+}
+
+bool vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val, hv_return_t *r)
+{
+	struct vlapic_effect eff = { 0 };
+	struct vapic *a = v->vm->apic;
+	bool ok;
+
+	if (!a || !apic_msr(msr))
+		return false;
+	vapic_lock(a);
+	ok = write ? vlapic_wrmsr(&v->lapic, msr, *val, vcpu_guest_tsc(), &eff) :
+		     vlapic_rdmsr(&v->lapic, msr, val, vcpu_guest_tsc());
+	vapic_unlock(a);
+	if (eff.exitinfo)
+		v->exit_info = (struct hvmetal_exit_info){
+			.code = eff.exitinfo, .targets = eff.targets, .vector = eff.vector,
+			.ap_rip = (uint64_t)eff.vector << 12,
+		};
+	*r = ok ? HV_SUCCESS : HV_BAD_ARGUMENT;
+	return true;
+}
+
 /*
  * IA32_APIC_BASE, IA32_TSC_DEADLINE and the x2APIC MSRs are the local APIC's:
  * handled here, #GP where the model says the CPU would give one.  A write with
@@ -228,8 +261,7 @@ static enum vcpu_apic_exit msr_exit(struct vcpu *v, bool write)
 	uint64_t val = 0, base;
 	bool ok;
 
-	if (msr != MSR_IA32_APIC_BASE && msr != MSR_TSC_DEADLINE &&
-	    (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST))
+	if (!apic_msr(msr) || ((v->lapic.ctrl & HV_APIC_CTRL_NO_TIMER) && timer_msr(msr)))
 		return APIC_EXIT_NOT_MINE;
 	vapic_lock(a);
 	base = vlapic_apic_base(&v->lapic);

@@ -25,6 +25,13 @@ void vcpu_apic_run_start(struct vcpu *v);
  * an interrupt window is asked for; v->apic_deadline is the timer's host TSC. */
 void vcpu_apic_entry(struct vcpu *v);
 enum vcpu_apic_exit vcpu_apic_exit(struct vcpu *v, uint32_t reason);
+/*
+ * hv_vcpu_read_msr/write_msr of a local-APIC MSR (IA32_APIC_BASE,
+ * IA32_TSC_DEADLINE, x2APIC) on an HV_VM_ACCEL_APIC vCPU: the model's value;
+ * false when msr is not one (or the VM has no APIC), else *r (HV_BAD_ARGUMENT
+ * where the guest's access would #GP). VMCS loaded.
+ */
+bool vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val, hv_return_t *r);
 /* The LSC's reader: bytes of a control-domain page (its physical address). */
 bool vcpu_apic_lsc_read(void *ctx, uint64_t page, unsigned off, void *buf, unsigned len);
 /* The guest's paging state and CS.base + rip, for the LSC; VMCS loaded. */

@@ -223,14 +223,14 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 	struct cd_saved cd;
 	hv_return_t r = HV_SUCCESS;
 	uint32_t reason = VMX_REASON_IRQ;
-	bool until = (call->rcx & HVMETAL_RUN_MODE) == HVMETAL_RUN_UNTIL;
+	bool until = (call->rcx & HVMETAL_RUN_MODE) == HVMETAL_RUN_UNTIL, accel = v->vm->apic;
 	uint64_t deadline = call->rdx;
 
 	vcpu_vmcs_get(v);
-	v->exit_info = (struct hvmetal_exit_info){ .code = HV_VM_EXITINFO_VMX };
+	v->exit_info.code = HV_VM_EXITINFO_VMX;	/* the other fields mean something only with their code */
 	if (call->rcx & HVMETAL_RUN_SET_RIP)
 		vmcs_write(VMCS_GUEST_RIP, call->r9);
-	if (v->vm->apic)
+	if (accel)
 		vcpu_apic_run_start(v);
 	switch_to_guest(v, &cd, cpu);
 	for (;;) {
@@ -246,7 +246,7 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 			break;
 		}
 		stop = until ? deadline : HV_DEADLINE_FOREVER;
-		if (v->vm->apic) {
+		if (accel) {
 			vcpu_apic_entry(v);
 			if (v->apic_deadline < stop)
 				stop = v->apic_deadline;
@@ -277,7 +277,7 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		if (reason & EXIT_REASON_ENTRY_FAIL)
 			break;	/* bad guest state: the VMM sees the failure exit, as on macOS */
 		v->launched = 1;
-		apic = v->vm->apic ? vcpu_apic_exit(v, reason) : APIC_EXIT_NOT_MINE;
+		apic = accel ? vcpu_apic_exit(v, reason) : APIC_EXIT_NOT_MINE;
 		if (apic == APIC_EXIT_REPORT)
 			break;
 		step = apic == APIC_EXIT_HANDLED ? STEP_CONTINUE : classify_exit(reason, until, deadline, cpu);

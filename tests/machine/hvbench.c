@@ -129,6 +129,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	}
 	hv_vm_destroy();
 	hv_vm_deallocate(mem, GB1 + MB2);
+	bench_apic();
 out:
 	log_printf("bench: done\n");
 	log_flush();

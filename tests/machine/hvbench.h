@@ -18,5 +18,7 @@ extern uint64_t tsc_overhead;	/* what two back-to-back tsc() calls read */
 void report(const char *name, uint64_t value, const char *unit);
 /* The vCPU figures: exits and vCPU calls, on the VM that exists now. */
 void bench_vcpu(void);
+/* The APIC figures, on a VM of its own (made and destroyed here). */
+void bench_apic(void);
 
 #endif
