@@ -23,19 +23,20 @@
 
 HV_EXTERN_C_BEGIN
 
-/* Where an AP is in the INIT/SIPI sequence. */
+/* Where a vCPU is in the INIT/SIPI sequence (bhyve's BS_INIT/BS_SIPI/BS_RUNNING). */
 enum hv_boot_state {
-	HV_BS_INIT	= 0,	/* held in wait-for-SIPI */
-	HV_BS_SIPI	= 1,	/* SIPI received, not yet started */
-	HV_BS_RUNNING	= 2,
+	HV_BS_INIT	= 0,	/* not yet INIT'ed: waiting for INIT (an AP at power-on) */
+	HV_BS_SIPI	= 1,	/* INIT received: waiting for SIPI */
+	HV_BS_RUNNING	= 2,	/* started: the BSP at power-on, an AP once its SIPI came */
 };
 
 /* Local APIC: registers are the 32-bit values of the xAPIC page. */
 struct hv_apic_state {
-	uint64_t apic_gpa;		/* guest physical address of the page */
+	uint64_t apic_gpa;		/* IA32_APIC_BASE's page address (hvmetal: not the
+				   APIC-access page of hv_vmx_vcpu_set_apic_address) */
 	uint64_t apic_controls;		/* hv_apic_ctrl_t */
 	uint64_t tsc_deadline;		/* IA32_TSC_DEADLINE */
-	uint32_t apic_id;
+	uint32_t apic_id;		/* ID register as read: xAPIC id << 24, x2APIC id */
 	uint32_t ver;
 	uint32_t tpr;
 	uint32_t apr;
@@ -46,7 +47,8 @@ struct hv_apic_state {
 	uint32_t tmr[8];
 	uint32_t irr[8];
 	uint32_t esr;
-	uint32_t lvt[7];		/* local vector table */
+	uint32_t lvt[7];		/* LVT, bhyve's order (hvmetal): LINT0, LINT1,
+				   TIMER, ERROR, PMC, THERMAL, CMCI */
 	uint32_t icr[2];		/* low, high */
 	uint32_t icr_timer;		/* initial count */
 	uint32_t dcr_timer;		/* divide configuration */
@@ -77,7 +79,7 @@ struct hv_atpic_state {
 	uint8_t service;		/* ISR */
 	uint8_t mask;			/* IMR */
 	bool smm;			/* special mask mode */
-	uint8_t last_request;		/* for edge detection */
+	uint8_t last_request;		/* input levels as last seen (edge detection) */
 	uint8_t lowprio;		/* lowest-priority IR line */
 	bool intr_raised;		/* INT output asserted */
 	uint8_t elc;			/* edge/level control (ELCR) */
@@ -93,8 +95,9 @@ typedef struct {
 /* The IOAPIC: 32 redirection-table entries. */
 struct hv_ioapic_state {
 	uint64_t rtbl[32];
-	uint32_t irr;			/* remote IRR per pin */
-	uint32_t ioa_id;
+	uint32_t irr;			/* pin levels: bit n set while input pin n is
+				   asserted (remote IRR is bit 14 of rtbl[n]) */
+	uint32_t ioa_id;		/* IOAPIC ID, 0..15 (ID register bits 27:24) */
 	uint32_t ioregsel;		/* index register */
 };
 
@@ -190,7 +193,8 @@ hv_return_t hv_vcpu_exit_ioapic_eoi(hv_vcpuid_t vcpu, uint8_t *vec);
 hv_return_t hv_vcpu_exit_apic_access_read(hv_vcpuid_t vcpu,
 	uint32_t *value);
 
-/* HV_VM_EXITINFO_INJECT_EXCP: the exception to reflect to the guest. */
+/* HV_VM_EXITINFO_INJECT_EXCP: the exception to reflect to the guest
+ * (hvmetal never reports it: it injects the #GPs itself). */
 hv_return_t hv_vcpu_exit_inject_excp(hv_vcpuid_t vcpu, uint8_t *vec,
 	bool *valid, uint32_t *code, bool *restart);
 
@@ -215,7 +219,7 @@ hv_return_t hv_vm_send_ioapic_intr(uint64_t data);
 hv_return_t hv_vm_atpic_assert_irq(int irq);
 hv_return_t hv_vm_atpic_deassert_irq(int irq);
 
-/* Guest I/O to the 8259 ports (0x20/0x21, 0xa0/0xa1). */
+/* Guest I/O to the 8259 ports (0x20/0x21, 0xa0/0xa1) and the ELCR (0x4d0/0x4d1). */
 hv_return_t hv_vm_atpic_port_read(int port, uint8_t *valuep);
 hv_return_t hv_vm_atpic_port_write(int port, uint8_t value);
 
