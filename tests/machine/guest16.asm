@@ -176,4 +176,31 @@ GUEST guest_lsc
 	jmp .round
 guest_lsc_end:
 
+; vCPU 1 on another CPU (loaded at 0x3000): x2APIC on, then 100 fixed IPIs (vector
+; 0x41) to APIC ID 0, each after the one before was counted at 0x2004; then OUT.
+GUEST guest_ipi_sender
+	mov ecx, 0x1b
+	rdmsr
+	or ax, 0xc00
+	wrmsr
+	mov ecx, 0x80f
+	mov eax, 0x1ff
+	xor edx, edx
+	wrmsr
+	mov si, 100
+.send:
+	mov ebx, [0x2004]
+	mov ecx, 0x830
+	xor edx, edx
+	mov eax, 0x41
+	wrmsr
+.wait:
+	cmp [0x2004], ebx
+	je .wait
+	dec si
+	jnz .send
+	out 0xe9, al
+	hlt
+guest_ipi_sender_end:
+
 section .note.GNU-stack noalloc noexec nowrite progbits

@@ -13,6 +13,7 @@
 #include "hvtest_apic.h"
 #include "kernel/cpu.h"
 #include "kernel/string.h"
+#include "libhv/libhv.h"
 #include "tap.h"
 
 #define MEM		0x10000ull	/* guest-physical [0, 0x10000) */
@@ -31,6 +32,7 @@ GUEST(guest_x2apic);
 GUEST(guest_init_sipi);
 GUEST(guest_apic_ver);
 GUEST(guest_lsc);
+GUEST(guest_ipi_sender);
 extern const uint8_t guest_isr40[], guest_isr41[], guest_isr42[], guest_isr43[], guest_isr_pic[];
 
 static uint8_t *gmem;
@@ -94,6 +96,19 @@ static bool load(const uint8_t *start, const uint8_t *end)
 	ok &= hv_vcpu_write_register(vcpu, HV_X86_RFLAGS, 2) == HV_SUCCESS;
 	ok &= hv_vcpu_write_register(vcpu, HV_X86_RSP, 0xff0) == HV_SUCCESS;
 	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_IDTR_LIMIT, 0x3ff) == HV_SUCCESS;
+	return ok;
+}
+
+static bool controls(void);
+
+static bool controls_of(hv_vcpuid_t c)
+{
+	hv_vcpuid_t saved = vcpu;
+	bool ok;
+
+	vcpu = c;
+	ok = controls();
+	vcpu = saved;
 	return ok;
 }
 
@@ -564,6 +579,74 @@ static void test_wake_from_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 	run_for(1000000);
 }
 
+#define SENDER	0x3000	/* vCPU 1's code */
+
+static volatile hv_return_t ipi_adopt, ipi_run;
+static volatile uint64_t ipi_reason;
+static volatile int ipi_done, ipi_stop;
+
+/* On CPU 1: vCPU 1 becomes CPU 1's and runs the sender to its OUT (or until told to stop). */
+static VOID EFIAPI ap_ipi(VOID *arg)
+{
+	uint64_t reason = 0;
+
+	(void)arg;
+	ipi_adopt = hvmetal_vmcall(HVMETAL_HC_VCPU_ADOPT, libhv_vm(), ap, 0, 0);
+	do {
+		ipi_run = hv_vcpu_run(ap);
+		if (ipi_run == HV_SUCCESS)
+			hv_vmx_vcpu_read_vmcs(ap, VMCS_RO_EXIT_REASON, &reason);
+	} while (ipi_run == HV_SUCCESS && reason == VMX_REASON_IRQ && !ipi_stop);
+	ipi_reason = reason;
+	ipi_done = 1;
+}
+
+/*
+ * vCPU 1 on CPU 1 sends vCPU 0, idle on CPU 0, 100 IPIs through its x2APIC ICR,
+ * each waiting for the one before to be taken: both run at once, and every IPI
+ * wakes the halted vCPU on the other CPU.
+ */
+static void test_ipi_across_cpus(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	uint32_t before = count(1), got;
+	EFI_EVENT done = NULL;
+	EFI_STATUS st;
+	bool ok = true;
+
+	memcpy(gmem + SENDER, guest_ipi_sender, (size_t)(guest_ipi_sender_end - guest_ipi_sender));
+	ok &= controls_of(ap);
+	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_CS, SENDER >> 4) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_CS_BASE, SENDER) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_DS, 0) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_DS_BASE, 0) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(ap, HV_X86_RIP, 0) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(ap, HV_X86_RFLAGS, 2) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(ap, HV_X86_RSP, 0xe00) == HV_SUCCESS;
+	load(guest_x2apic, guest_x2apic_end);
+	ok &= run_for(50000000) == VMX_REASON_IO;
+	skip();
+	st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done);
+	if (ok && !EFI_ERROR(st))
+		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_ipi, 1, done, 0, NULL, NULL);
+	if (!ok || EFI_ERROR(st)) {
+		tap_ok(0, "vCPU 1 set up and started on CPU 1 (%lx)", (uint64_t)st);
+		return;
+	}
+	for (int i = 0; i < 200 && !ipi_done; i++)
+		run_for(20000000);
+	ipi_stop = 1;
+	if (!ipi_done)
+		hv_vcpu_interrupt(&ap, 1);
+	for (uint64_t w = rdtsc(); !ipi_done && rdtsc() - w < 500000000ull; )
+		cpu_pause();
+	got = count(1) - before;
+	CHECK(ipi_adopt == HV_SUCCESS && ipi_run == HV_SUCCESS && ipi_reason == VMX_REASON_IO && got == 100,
+	      "vCPU 1 on CPU 1 sent 100 IPIs through its x2APIC ICR to vCPU 0 idling on CPU 0: %u taken "
+	      "(reason %lu)", got, ipi_reason);
+	CHECK(hvmetal_vmcall(HVMETAL_HC_VCPU_ADOPT, libhv_vm(), ap, 0, 0) == HV_SUCCESS,
+	      "CPU 0 takes vCPU 1 back");
+}
+
 void test_apic_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 {
 	test_not_accel();
@@ -585,8 +668,10 @@ void test_apic_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_init_sipi();
 	test_apic_page_read();
 	test_lsc();
-	if (mp && cpus > 1)
+	if (mp && cpus > 1) {
 		test_wake_from_other_cpu(mp);
+		test_ipi_across_cpus(mp);
+	}
 	CHECK(hv_vcpu_destroy(ap) == HV_SUCCESS && hv_vcpu_destroy(vcpu) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS,
 	       "the vCPUs and the VM go");
 	hv_vm_deallocate(gmem, MEM);
