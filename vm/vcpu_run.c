@@ -186,6 +186,46 @@ static bool arm_deadline(struct vcpu *v, uint64_t deadline)
 	return true;
 }
 
+/*
+ * The last look before an entry (APIC acceleration): in_guest set, then the
+ * requests read, while a notifier sets its request, then reads in_guest
+ * (vcpu_notify): either this sees the request, or the notifier sees in_guest
+ * and kicks until the vCPU is out. A notifier that sees in_guest clear need
+ * not wait, so two CPUs notifying each other's vCPUs never wait on each other.
+ */
+static bool enter_window_open(struct vcpu *v)
+{
+	__atomic_store_n(&v->in_guest, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_INTR) {
+		__atomic_store_n(&v->in_guest, 0, __ATOMIC_RELEASE);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * An entry of an ACCEL_APIC vCPU: -1 when an interrupt came before it (none
+ * made), else vcpu_enter's result. Time halted in the guest is idle time.
+ */
+static __attribute__((noinline)) int enter_accel(struct vcpu *v)
+{
+	uint64_t t0;
+	int fail;
+
+	if (!enter_window_open(v))
+		return -1;
+	t0 = rdtsc();
+	fail = vcpu_enter(&v->gpr, v->launched);
+	t0 = rdtsc() - t0;
+	__atomic_store_n(&v->in_guest, 0, __ATOMIC_RELEASE);
+	if (v->halted)
+		v->idle_ticks += t0;
+	else
+		v->exec_ticks += t0;
+	return fail;
+}
+
 enum loop_step { STEP_REPORT, STEP_AGAIN, STEP_CONTINUE };
 
 /* What an exit means for the loop; the VMM sees STEP_REPORT exits only. */
@@ -237,7 +277,6 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		enum vcpu_apic_exit apic;
 		enum loop_step step;
 		uint64_t t0, stop;
-		bool halted;
 		int fail;
 
 		/* One load sees every request other CPUs and the VMM left. */
@@ -259,14 +298,15 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 			continue;	/* the APIC timer is due: the next round fires it */
 		}
 		sync_ept(v);
-		halted = v->halted;
-		t0 = rdtsc();
-		fail = vcpu_enter(&v->gpr, v->launched);
-		t0 = rdtsc() - t0;
-		if (halted)
-			v->idle_ticks += t0;
-		else
-			v->exec_ticks += t0;
+		if (accel) {
+			fail = enter_accel(v);
+			if (fail < 0)
+				continue;	/* an interrupt came meanwhile: the next round takes it */
+		} else {
+			t0 = rdtsc();
+			fail = vcpu_enter(&v->gpr, v->launched);
+			v->exec_ticks += rdtsc() - t0;
+		}
 		if (fail) {
 			/* Bad controls: the caller learns ZF/CF from hv_vcpu_vmx_status. */
 			v->vmx_status = fail == 1 ? RFLAGS_CF : RFLAGS_ZF;
@@ -357,18 +397,21 @@ static bool kick_until(struct vcpu *v, bool (*done)(const struct vcpu *v, uint64
 	return true;
 }
 
+/* Seen, or not in (or entering) the guest: it will look before its next entry (enter_window_open). */
 static bool intr_seen(const struct vcpu *v, uint64_t arg)
 {
 	(void)arg;
-	return !(__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_INTR);
+	return !(__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_INTR) ||
+	       !__atomic_load_n(&v->in_guest, __ATOMIC_ACQUIRE);
 }
 
 void vcpu_notify(struct vcpu *v)
 {
-	__atomic_or_fetch(&v->requests, VCPU_REQ_INTR, __ATOMIC_ACQ_REL);
-	/* Its owner looks before every entry: only a vCPU in a guest elsewhere needs the kick. */
-	if (__atomic_load_n(&v->owner, __ATOMIC_ACQUIRE) != this_cpu()->index)
-		kick_until(v, intr_seen, 0);
+	/* Its owner looks before every entry: this CPU, when it owns v, is not running it. */
+	if (__atomic_load_n(&v->owner, __ATOMIC_ACQUIRE) == this_cpu()->index)
+		return;
+	__atomic_or_fetch(&v->requests, VCPU_REQ_INTR, __ATOMIC_SEQ_CST);
+	kick_until(v, intr_seen, 0);
 }
 
 bool vcpu_interrupt(struct vcpu *v)
