@@ -231,6 +231,7 @@ static void apic_child(void)
 	uint16_t ivt[2] = { GUEST_CODE + ISR, 0 };
 	struct guest g;
 	hv_return_t r;
+	bool pass;
 
 	sigaction(SIGUSR1, &sa, NULL);
 	not_accel();
@@ -240,9 +241,10 @@ static void apic_child(void)
 		_exit(1);
 	}
 	memcpy(g.ram + 4 * VECTOR, ivt, sizeof(ivt));
-	ok(guest_run_to_out(&g, &rbx) && hv_vcpu_exit_info(g.vcpu, &code) == HV_SUCCESS &&
-	   code == HV_VM_EXITINFO_VMX,
-	   "an HV_VM_ACCEL_APIC VM: the guest turns x2APIC on by WRMSR and OUTs "
+	/* The calls first: the message's arguments may be evaluated before ok()'s condition. */
+	pass = guest_run_to_out(&g, &rbx) && hv_vcpu_exit_info(g.vcpu, &code) == HV_SUCCESS &&
+	       code == HV_VM_EXITINFO_VMX;
+	ok(pass, "an HV_VM_ACCEL_APIC VM: the guest turns x2APIC on by WRMSR and OUTs "
 	   "(exit info %u)", (unsigned)code);
 
 	/* Idle in hvmetal; a signal to the vCPU's thread ends the run. */
