@@ -175,7 +175,8 @@ static const struct hvm_call hvm_calls[] = {
 	[HVMETAL_HC_VM_ATPIC_GET_STATE]	= { HVM_VM, OUT(HVM_RSI, sizeof(hv_atpic_state_ext_t)) },
 	[HVMETAL_HC_VM_ATPIC_PUT_STATE]	= { HVM_VM, IN(HVM_RSI, sizeof(hv_atpic_state_ext_t)) },
 };
-static_assert(ARRAY_SIZE(hvm_calls) == HVMETAL_HC_COUNT, "every call number has its entry");
+/* Reaches the last call number (an entry left out inside is HVM_REFUSED: HV_UNSUPPORTED). */
+static_assert(ARRAY_SIZE(hvm_calls) == HVMETAL_HC_COUNT, "the table reaches HVMETAL_HC_COUNT");
 
 /* At most this much of a buffer is faulted in: more than any XSAVE area. */
 #define HVM_FAULT_IN_MAX	(64u << 10)
