@@ -22,6 +22,7 @@
 #include <linux/uaccess.h>
 #include <asm/cpufeature.h>
 #include <asm/processor.h>
+#include <Hypervisor/hv_intr.h>
 #include "hvm.h"
 
 struct hvm_stats hvm_stats;
@@ -96,6 +97,7 @@ static hv_return_t hvm_do_run(struct hvm_file *f, struct hvm_vm *vm, struct hvm_
 }
 
 #define OUT(arg, size)		.ptr = (arg), .fixed_len = (size)
+#define IN(arg, size)		.ptr = (arg), .fixed_len = (size), .in = true
 #define OUT_LEN(arg, larg)	.ptr = (arg), .len = (larg)
 #define IN_LEN(arg, larg)	.ptr = (arg), .len = (larg), .in = true
 
@@ -142,7 +144,39 @@ static const struct hvm_call hvm_calls[] = {
 	[HVMETAL_HC_VMX_WRITE_SHADOW]	= { HVM_VCPU },
 	[HVMETAL_HC_VMX_SHADOW_ACCESS]	= { HVM_VCPU },
 	[HVMETAL_HC_VMX_SET_APIC_ADDRESS] = { HVM_VCPU },
+	/*
+	 * APIC acceleration (HV_VM_ACCEL_APIC VMs; hvmetal answers HV_UNSUPPORTED on
+	 * others). vCPU calls: the owning thread only, as Apple's.
+	 */
+	[HVMETAL_HC_VCPU_APIC_CTRL]	= { HVM_VCPU },
+	[HVMETAL_HC_VCPU_APIC_READ]	= { HVM_VCPU },
+	[HVMETAL_HC_VCPU_APIC_WRITE]	= { HVM_VCPU },
+	/* hvmetal reads the version first, then writes the state: faulted in writable. */
+	[HVMETAL_HC_VCPU_APIC_GET_STATE] = { HVM_VCPU, OUT(HVM_RDX, sizeof(hv_apic_state_ext_t)) },
+	[HVMETAL_HC_VCPU_APIC_PUT_STATE] = { HVM_VCPU, IN(HVM_RDX, sizeof(hv_apic_state_ext_t)) },
+	[HVMETAL_HC_VCPU_APIC_TRIGGER_LVT] = { HVM_VCPU },
+	/* RDX 0: invalidate the cache (a NULL pointer is not faulted in, hvm_fault_in). */
+	[HVMETAL_HC_VCPU_APIC_LSC]	= { HVM_VCPU,
+					    IN(HVM_RDX, sizeof(struct hvmetal_lsc_entry)) },
+	[HVMETAL_HC_VCPU_INJECT_EXTINT]	= { HVM_VCPU },
+	[HVMETAL_HC_VCPU_EXIT_INFO]	= { HVM_VCPU, OUT(HVM_RDX, sizeof(struct hvmetal_exit_info)) },
+	[HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE] = { HVM_VCPU },
+	/* VM-wide: any thread of the process that made the VM, as Apple's. */
+	[HVMETAL_HC_VM_LAPIC_SET_INTR]	= { HVM_VM },
+	[HVMETAL_HC_VM_LAPIC_MSI]	= { HVM_VM },
+	[HVMETAL_HC_VM_IOAPIC_INTR]	= { HVM_VM },
+	[HVMETAL_HC_VM_APIC_BUS_FREQ]	= { HVM_VM },
+	[HVMETAL_HC_VM_IOAPIC_IRQ]	= { HVM_VM },
+	[HVMETAL_HC_VM_IOAPIC_MMIO]	= { HVM_VM },
+	[HVMETAL_HC_VM_IOAPIC_GET_STATE] = { HVM_VM, OUT(HVM_RSI, sizeof(hv_ioapic_state_ext_t)) },
+	[HVMETAL_HC_VM_IOAPIC_PUT_STATE] = { HVM_VM, IN(HVM_RSI, sizeof(hv_ioapic_state_ext_t)) },
+	[HVMETAL_HC_VM_ATPIC_IRQ]	= { HVM_VM },
+	[HVMETAL_HC_VM_ATPIC_PORT]	= { HVM_VM },
+	[HVMETAL_HC_VM_ATPIC_GET_STATE]	= { HVM_VM, OUT(HVM_RSI, sizeof(hv_atpic_state_ext_t)) },
+	[HVMETAL_HC_VM_ATPIC_PUT_STATE]	= { HVM_VM, IN(HVM_RSI, sizeof(hv_atpic_state_ext_t)) },
 };
+/* Reaches the last call number (an entry left out inside is HVM_REFUSED: HV_UNSUPPORTED). */
+static_assert(ARRAY_SIZE(hvm_calls) == HVMETAL_HC_COUNT, "the table reaches HVMETAL_HC_COUNT");
 
 /* At most this much of a buffer is faulted in: more than any XSAVE area. */
 #define HVM_FAULT_IN_MAX	(64u << 10)
@@ -169,8 +203,13 @@ static hv_return_t hvm_fault_in(const struct hvm_call *c, const struct hvm_regs 
 	u64 len = c->len ? hvm_arg(r, c->len) : c->fixed_len;
 
 	len = min_t(u64, len, HVM_FAULT_IN_MAX);
-	if (!len)
-		return HV_SUCCESS;	/* hvmetal judges the size */
+	/*
+	 * hvmetal judges a size of 0 and a NULL pointer: its walk finds no page at 0
+	 * (HV_BAD_ARGUMENT, after the calls it checks first: HV_UNSUPPORTED on a VM
+	 * without APIC acceleration), and VCPU_APIC_LSC takes 0 for "invalidate".
+	 */
+	if (!len || !p)
+		return HV_SUCCESS;
 	if (!access_ok(p, len))
 		return HV_BAD_ARGUMENT;
 	if (c->in ? fault_in_readable(p, len) : fault_in_safe_writeable(p, len))

@@ -151,11 +151,19 @@ hv_return_t hvm_vcpu_destroy(struct hvm_vm *vm, struct hvm_regs *r)
 }
 
 /*
- * VCPU_RUN: RDI vm, RSI id (owned), RDX deadline, RCX mode, R9 RIP. Runs again after
- * each HVMETAL_RUN_AGAIN (Linux has taken its interrupt by then) unless a signal is
- * pending: then the run ends as hv_vcpu_interrupt would end it, HV_SUCCESS with the
- * exit registers hvmetal gave (VMX_REASON_IRQ, 0, 0, RIP), and the signal is
- * delivered on the way back to the process.
+ * VCPU_RUN: RDI vm, RSI id (owned), RDX deadline, RCX mode, R9 RIP; out RDX, RSI, RDI,
+ * R8 (the exit), R9 (hv_vm_exitinfo_t) and RCX (the APIC value with
+ * HV_VM_EXITINFO_APIC_ACCESS_READ), all handed back by hvm_ioctl_call. Runs again
+ * after each HVMETAL_RUN_AGAIN (Linux has taken its interrupt by then) unless a
+ * signal is pending: then the run ends as hv_vcpu_interrupt would end it, HV_SUCCESS
+ * with the exit registers hvmetal gave (VMX_REASON_IRQ, 0, 0, RIP, HV_VM_EXITINFO_VMX),
+ * and the signal is delivered on the way back to the process.
+ *
+ * A run may last: with APIC acceleration a guest's HLT idles inside hvmetal (the CPU
+ * halts in the guest) until an interrupt for it. Linux's own interrupts (its tick, the
+ * IPI that tells this thread of a signal) still end each VMCALL with
+ * HVMETAL_RUN_AGAIN, so preemption is off for at most a tick at a time and a signal
+ * ends an idle run within about one.
  */
 hv_return_t hvm_vcpu_run(struct hvm_vm *vm, struct hvm_regs *r)
 {

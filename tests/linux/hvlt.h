@@ -71,6 +71,7 @@ void test_release(void);
 void test_kill(void);
 void test_sleep(void);
 void test_migrate(void);
+void test_apic(void);
 void test_vmm(void);
 extern const char *vmm_path;	/* the example VMM program: argv[1], default /vmm */
 

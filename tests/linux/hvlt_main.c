@@ -83,6 +83,7 @@ static const struct {
 	{ "kill", test_kill },
 	{ "sleep", test_sleep },
 	{ "migrate", test_migrate },
+	{ "apic", test_apic },
 	{ "vmm", test_vmm },
 };
 
