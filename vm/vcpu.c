@@ -416,7 +416,14 @@ hv_return_t vcpu_read_reg(struct vcpu *v, uint32_t reg, uint64_t *val)
 		*val = v->xcr0;
 		break;
 	case REG_TPR:
-		*val = v->tpr;
+		/* With hvmetal's local APIC, CR8 is its TPR[7:4], as on hardware. */
+		if (v->vm->apic) {
+			vapic_lock(v->vm->apic);
+			*val = vlapic_get_tpr(&v->lapic);
+			vapic_unlock(v->vm->apic);
+		} else {
+			*val = v->tpr;
+		}
 		break;
 	}
 	return HV_SUCCESS;
@@ -462,7 +469,13 @@ hv_return_t vcpu_write_reg(struct vcpu *v, uint32_t reg, uint64_t val)
 	case REG_TPR:
 		if (val > 15)
 			return HV_BAD_ARGUMENT;
-		v->tpr = val;
+		if (v->vm->apic) {
+			vapic_lock(v->vm->apic);
+			vlapic_set_tpr(&v->lapic, (uint8_t)val);
+			vapic_unlock(v->vm->apic);
+		} else {
+			v->tpr = val;
+		}
 		return HV_SUCCESS;
 	}
 	return HV_BAD_ARGUMENT;

@@ -176,6 +176,7 @@ static void test_not_accel(void)
 static void test_registers_and_state(void)
 {
 	hv_apic_state_ext_t st = { 0 }, st1 = { .version = HV_APIC_STATE_EXT_VER };
+	uint64_t cr8 = 0;
 	uint32_t v = 0;
 
 	CHECK(hv_vcpu_apic_read(vcpu, 0x30, &v) == HV_SUCCESS && v == 0x60014,
@@ -198,6 +199,11 @@ static void test_registers_and_state(void)
 	st.state.tpr = 0x20;
 	CHECK(hv_vcpu_apic_put_state(vcpu, &st) == HV_SUCCESS && hv_vcpu_apic_read(vcpu, 0x80, &v) == HV_SUCCESS &&
 	       v == 0x20, "put_state restores it (TPR %x)", v);
+	CHECK(hv_vcpu_read_register(vcpu, HV_X86_TPR, &cr8) == HV_SUCCESS && cr8 == 2 &&
+	      hv_vcpu_write_register(vcpu, HV_X86_TPR, 3) == HV_SUCCESS &&
+	      hv_vcpu_apic_read(vcpu, 0x80, &v) == HV_SUCCESS && v == 0x30 &&
+	      hv_vcpu_write_register(vcpu, HV_X86_TPR, 2) == HV_SUCCESS,
+	      "HV_X86_TPR is the local APIC's TPR[7:4] (CR8 %lu; TPR after writing 3: %x)", cr8, v);
 	st.state.boot_state = 3;
 	st.state.tpr = 0;
 	CHECK(hv_vcpu_apic_put_state(vcpu, &st) == HV_BAD_ARGUMENT && hv_vcpu_apic_read(vcpu, 0x80, &v) == HV_SUCCESS &&
