@@ -20,5 +20,9 @@ void report(const char *name, uint64_t value, const char *unit);
 void bench_vcpu(void);
 /* The APIC figures, on a VM of its own (made and destroyed here). */
 void bench_apic(void);
+/* With two CPUs: the latency of an IPI between vCPUs on them (its own boot). */
+#include <efi.h>
+#include "boot/efi_mp.h"
+void bench_apic_ipi(EFI_MP_SERVICES_PROTOCOL *mp);
 
 #endif

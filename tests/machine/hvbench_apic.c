@@ -12,6 +12,7 @@
 #include "hvbench.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
+#include "libhv/libhv.h"
 
 #define ITERS		64
 #define TRIES		8
@@ -204,4 +205,146 @@ out:
 		hv_vm_deallocate(gmem, 0x10000);
 	}
 	hv_vm_destroy();
+}
+
+/* ---- an IPI between vCPUs on two CPUs (a boot of its own with two CPUs) ---- */
+
+#define SENDER		0x3000
+#define STAMP		0x2100		/* the receiver's TSC at its handler */
+#define TAKEN		0x2004		/* IPIs the receiver took */
+#define SUM		0x2110		/* the sender's sum of handler TSC - send TSC */
+#define IPIS		64
+
+/*
+ * Real mode. The receiver (vCPU 0, CPU 0): x2APIC on, OUT, idle in HLT; its
+ * handler stamps the TSC, counts and EOIs. The sender (vCPU 1, CPU 1): x2APIC
+ * on, then IPIS times: TSC, a fixed IPI to APIC ID 0, wait for the count, add
+ * the receiver's stamp minus its own to SUM; then OUT.
+ */
+static const uint8_t receiver[] = {
+	0x66, 0xb9, 0x1b, 0x00, 0x00, 0x00,		/* mov ecx, 0x1b */
+	0x0f, 0x32, 0x0d, 0x00, 0x0c, 0x0f, 0x30,	/* rdmsr; or ax, 0xc00; wrmsr */
+	0x66, 0xb9, 0x0f, 0x08, 0x00, 0x00,		/* mov ecx, 0x80f */
+	0x66, 0xb8, 0xff, 0x01, 0x00, 0x00,		/* mov eax, 0x1ff */
+	0x66, 0x31, 0xd2, 0x0f, 0x30,			/* xor edx, edx; wrmsr */
+	0xe6, 0xe9,					/* out 0xe9, al */
+	0xfb, 0xf4, 0xeb, 0xfc,				/* .idle: sti; hlt; jmp .idle */
+};
+static const uint8_t receiver_isr[] = {
+	0x0f, 0x31,					/* rdtsc */
+	0x66, 0xa3, STAMP & 0xff, STAMP >> 8,		/* mov [STAMP], eax */
+	0x66, 0xff, 0x06, TAKEN & 0xff, TAKEN >> 8,	/* inc dword [TAKEN] */
+	0x66, 0xb9, 0x0b, 0x08, 0x00, 0x00,		/* mov ecx, 0x80b */
+	0x66, 0x31, 0xc0, 0x66, 0x31, 0xd2, 0x0f, 0x30,	/* xor eax, eax; xor edx, edx; wrmsr */
+	0xcf,						/* iret */
+};
+static const uint8_t sender[] = {
+	0x66, 0xb9, 0x1b, 0x00, 0x00, 0x00,		/* mov ecx, 0x1b */
+	0x0f, 0x32, 0x0d, 0x00, 0x0c, 0x0f, 0x30,	/* rdmsr; or ax, 0xc00; wrmsr */
+	0x66, 0xb9, 0x0f, 0x08, 0x00, 0x00,		/* mov ecx, 0x80f */
+	0x66, 0xb8, 0xff, 0x01, 0x00, 0x00,		/* mov eax, 0x1ff */
+	0x66, 0x31, 0xd2, 0x0f, 0x30,			/* xor edx, edx; wrmsr */
+	0xbe, IPIS, 0x00,				/* mov si, IPIS */
+	/* .send: */
+	0x66, 0x8b, 0x1e, TAKEN & 0xff, TAKEN >> 8,	/* mov ebx, [TAKEN] */
+	0x0f, 0x31, 0x66, 0x89, 0xc7,			/* rdtsc; mov edi, eax */
+	0x66, 0xb9, 0x30, 0x08, 0x00, 0x00,		/* mov ecx, 0x830 */
+	0x66, 0x31, 0xd2,				/* xor edx, edx */
+	0x66, 0xb8, 0x41, 0x00, 0x00, 0x00,		/* mov eax, 0x41 */
+	0x0f, 0x30,					/* wrmsr */
+	/* .wait: */
+	0x66, 0x39, 0x1e, TAKEN & 0xff, TAKEN >> 8,	/* cmp [TAKEN], ebx */
+	0x74, 0xf9,					/* je .wait */
+	0x66, 0xa1, STAMP & 0xff, STAMP >> 8,		/* mov eax, [STAMP] */
+	0x66, 0x29, 0xf8,				/* sub eax, edi */
+	0x66, 0x01, 0x06, SUM & 0xff, SUM >> 8,		/* add [SUM], eax */
+	0x4e,						/* dec si */
+	0x75, 0xcf,					/* jnz .send */
+	0xe6, 0xe9, 0xf4,				/* out 0xe9, al; hlt */
+};
+
+static hv_vcpuid_t ipi_sender;
+static volatile hv_return_t ipi_run;
+static volatile int ipi_done;
+
+static VOID EFIAPI ap_sender(VOID *arg)
+{
+	uint64_t reason = 0;
+
+	(void)arg;
+	ipi_run = hvmetal_vmcall(HVMETAL_HC_VCPU_ADOPT, libhv_vm(), ipi_sender, 0, 0);
+	while (ipi_run == HV_SUCCESS) {
+		ipi_run = hv_vcpu_run(ipi_sender);
+		if (ipi_run == HV_SUCCESS)
+			hv_vmx_vcpu_read_vmcs(ipi_sender, VMCS_RO_EXIT_REASON, &reason);
+		if (reason != VMX_REASON_IRQ)
+			break;
+	}
+	ipi_done = 1;
+}
+
+static bool real_mode_at(hv_vcpuid_t c, uint16_t cs)
+{
+	bool ok = true;
+
+	ok &= hv_vmx_vcpu_write_vmcs(c, VMCS_CTRL_PIN_BASED, cap2ctrl(HV_VMX_CAP_PINBASED, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(c, VMCS_CTRL_CPU_BASED, cap2ctrl(HV_VMX_CAP_PROCBASED, CPU_BASED_HLT)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(c, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(c, VMCS_CTRL_VMENTRY_CONTROLS, cap2ctrl(HV_VMX_CAP_ENTRY, 0)) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(c, VMCS_GUEST_CS, cs) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(c, VMCS_GUEST_CS_BASE, (uint64_t)cs << 4) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(c, VMCS_GUEST_IDTR_LIMIT, 0x3ff) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(c, HV_X86_RIP, 0) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(c, HV_X86_RFLAGS, 2) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(c, HV_X86_RSP, cs ? 0xe00 : 0xff0) == HV_SUCCESS;
+	return ok;
+}
+
+void bench_apic_ipi(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	uint16_t ivt[2] = { ISR, 0 };
+	uint64_t reason = 0, len = 0;
+	EFI_EVENT done = NULL;
+	uint32_t taken = 0, sum = 0;
+	bool ok;
+
+	if (hv_vm_create(HV_VM_ACCEL_APIC) != HV_SUCCESS ||
+	    hv_vm_allocate((void **)&gmem, 0x10000, HV_ALLOCATE_DEFAULT) != HV_SUCCESS ||
+	    hv_vm_map(gmem, 0, 0x10000, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC) != HV_SUCCESS ||
+	    hv_vcpu_create(&vcpu, HV_VCPU_DEFAULT) != HV_SUCCESS ||
+	    hv_vcpu_create(&ipi_sender, HV_VCPU_DEFAULT) != HV_SUCCESS) {
+		log_printf("bench: IPI: no HV_VM_ACCEL_APIC VM with two vCPUs\n");
+		goto out;
+	}
+	memset(gmem, 0, 0x10000);
+	memcpy(gmem + CODE, receiver, sizeof(receiver));
+	memcpy(gmem + ISR, receiver_isr, sizeof(receiver_isr));
+	memcpy(gmem + SENDER, sender, sizeof(sender));
+	memcpy(gmem + 4 * 0x41, ivt, sizeof(ivt));
+	ok = real_mode_at(vcpu, CODE >> 4) && real_mode_at(ipi_sender, SENDER >> 4);
+	/* The receiver's code and handler are at CODE and ISR with CS = 0. */
+	ok &= hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS, 0) == HV_SUCCESS &&
+	      hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS_BASE, 0) == HV_SUCCESS &&
+	      hv_vcpu_write_register(vcpu, HV_X86_RIP, CODE) == HV_SUCCESS;
+	ok &= hv_vcpu_run(vcpu) == HV_SUCCESS;
+	hv_vmx_vcpu_read_vmcs(vcpu, VMCS_RO_EXIT_REASON, &reason);
+	hv_vmx_vcpu_read_vmcs(vcpu, VMCS_RO_VMEXIT_INSTR_LEN, &len);
+	hv_vcpu_write_register(vcpu, HV_X86_RIP, reg(HV_X86_RIP) + len);
+	if (!ok || reason != VMX_REASON_IO ||
+	    EFI_ERROR(uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done)) ||
+	    EFI_ERROR(uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_sender, 1, done, 0, NULL, NULL))) {
+		log_printf("bench: IPI: the guests did not start (reason %lu)\n", reason);
+		goto out;
+	}
+	for (int i = 0; i < 1000 && !ipi_done; i++)
+		hv_vcpu_run_until(vcpu, hv_tsc_clock() + 20000000);
+	memcpy(&taken, gmem + TAKEN, 4);
+	memcpy(&sum, gmem + SUM, 4);
+	if (ipi_done && taken == IPIS)
+		report("IPI between vCPUs on two CPUs (x2APIC ICR write to the handler's first instruction, "
+		       "receiver idle in HLT), TSC ticks of Bochs's shared clock", sum / IPIS, "ticks");
+	else
+		log_printf("bench: IPI: %u of %u taken, sender %s\n", taken, IPIS, ipi_done ? "done" : "stuck");
+out:
+	log_printf("bench: done\n");
 }
