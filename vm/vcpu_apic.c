@@ -100,11 +100,15 @@ static void want_window(struct vcpu *v, uint32_t bit)
 	}
 }
 
-/* An injected event ends HLT. */
+/*
+ * An injected event ends HLT: hvmetal's own idle HLT, or one the guest executes
+ * without HLT exiting (the CPU then saved the HLT activity state), whose RIP the
+ * CPU has already moved past the HLT.
+ */
 static void inject(struct vcpu *v, uint32_t info)
 {
 	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
-	if (v->halted) {
+	if (v->halted || vmcs_read(VMCS_GUEST_ACTIVITY) == ACTIVITY_HLT) {
 		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
 		v->halted = false;
 	}
