@@ -28,6 +28,8 @@
 #define RFLAGS_ZF	(1u << 6)
 #define KICK_RESEND	4096	/* pause loops before a kick NMI is sent again */
 #define KICK_TRIES	64	/* kicks before a target that never answers is given up */
+#define APIC_MIN_SLICE	4096	/* TSC ticks a guest runs at least when its APIC timer is always due */
+#define ENTRY_MISSES_MAX 16	/* rounds an entry waits for interrupts other CPUs keep sending */
 
 extern int vcpu_enter(struct gpr_frame *g, uint32_t launched);	/* vcpu_entry.asm */
 
@@ -206,15 +208,22 @@ static bool enter_window_open(struct vcpu *v)
 
 /*
  * An entry of an ACCEL_APIC vCPU: -1 when an interrupt came before it (none
- * made), else vcpu_enter's result. Time halted in the guest is idle time.
+ * made; look: check for one), else vcpu_enter's result. Time halted in the
+ * guest is idle time.
  */
-static __attribute__((noinline)) int enter_accel(struct vcpu *v)
+static __attribute__((noinline)) int enter_accel(struct vcpu *v, bool look)
 {
 	uint64_t t0;
 	int fail;
 
-	if (!enter_window_open(v))
-		return -1;
+	if (look) {
+		if (!enter_window_open(v))
+			return -1;
+	} else {
+		/* Entering regardless: whoever notified it sees in_guest and kicks it out. */
+		__atomic_store_n(&v->in_guest, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
 	t0 = rdtsc();
 	fail = vcpu_enter(&v->gpr, v->launched);
 	t0 = rdtsc() - t0;
@@ -265,6 +274,7 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 	uint32_t reason = VMX_REASON_IRQ;
 	bool until = (call->rcx & HVMETAL_RUN_MODE) == HVMETAL_RUN_UNTIL, accel = v->vm->apic;
 	uint64_t deadline = call->rdx;
+	unsigned misses = 0;
 
 	vcpu_vmcs_get(v);
 	v->exit_info.code = HV_VM_EXITINFO_VMX;	/* the other fields mean something only with their code */
@@ -295,13 +305,23 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 				reason = VMX_REASON_VMX_TIMER_EXPIRED;
 				break;
 			}
-			continue;	/* the APIC timer is due: the next round fires it */
+			/*
+			 * An APIC timer due again before the guest could run (its period
+			 * shorter than a round of this loop): the guest gets a slice all
+			 * the same, so no guest keeps hvmetal from entering it, nor its
+			 * control domain from its interrupts (which exit that slice).
+			 */
+			arm_deadline(v, rdtsc() + APIC_MIN_SLICE);
 		}
 		sync_ept(v);
 		if (accel) {
-			fail = enter_accel(v);
-			if (fail < 0)
+			/* Another CPU's interrupts delay an entry a bounded number of rounds. */
+			fail = enter_accel(v, misses < ENTRY_MISSES_MAX);
+			if (fail < 0) {
+				misses++;
 				continue;	/* an interrupt came meanwhile: the next round takes it */
+			}
+			misses = 0;
 		} else {
 			t0 = rdtsc();
 			fail = vcpu_enter(&v->gpr, v->launched);

@@ -259,7 +259,7 @@ static void test_timer(void)
 	uint32_t n;
 
 	uint32_t c0 = 0, c1 = 0;
-	uint64_t t0, t1, want;
+	uint64_t t0, t1, want, reason;
 
 	/* The count's rate against the TSC, from the current-count register. */
 	hv_vcpu_apic_write(vcpu, 0x3e0, 0xb, &nse);		/* divide by 1 */
@@ -287,6 +287,17 @@ static void test_timer(void)
 	hv_vcpu_apic_write(vcpu, 0x380, 100000, &nse);
 	run_for(2000000);
 	CHECK(count(3) == n + 1, "a one-shot fires once (%u)", count(3) - n);
+	/* A period shorter than hvmetal's own round: the guest still runs, the run still ends. */
+	hv_vcpu_apic_write(vcpu, 0x320, 0x20043, &nse);
+	hv_vcpu_apic_write(vcpu, 0x380, 1, &nse);
+	reason = run_for(2000000);
+	hv_vcpu_apic_write(vcpu, 0x380, 0, &nse);
+	CHECK(reason == VMX_REASON_VMX_TIMER_EXPIRED && count(3) > n + 1,
+	      "a periodic timer of one count neither hangs hvmetal nor starves the guest (reason %lu, %u interrupts)",
+	      reason, count(3) - n - 1);
+	run_for(100000);	/* the vector still pending when it stopped */
+	n = count(3) - 1;
+	hv_vcpu_apic_write(vcpu, 0x320, 0x43, &nse);
 	CHECK(hv_vcpu_apic_ctrl(vcpu, HV_APIC_CTRL_NO_TIMER) == HV_SUCCESS, "HV_APIC_CTRL_NO_TIMER");
 	hv_vcpu_apic_write(vcpu, 0x380, 1000, &nse);
 	run_for(1000000);
