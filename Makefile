@@ -236,7 +236,7 @@ $(LX)/libhv.so: $(patsubst %,$(LX)/pic/%.o,$(LIBHV_LINUX_SRCS))
 	gcc -shared -Wl,-soname,libhv.so -Wl,-z,defs -o $@ $^
 
 $(LX)/vmm: $(patsubst %,$(LX)/obj/%.o,$(LX_VMM_SRCS)) $(LX)/libhv-linux.a
-	gcc -static -o $@ $^
+	gcc -static -pthread -o $@ $^
 
 $(LX)/hvltest: $(patsubst %,$(LX)/obj/%.o,$(LX_TEST_SRCS)) $(LX)/libhv-linux.a
 	gcc -static -pthread -o $@ $^
