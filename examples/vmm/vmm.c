@@ -1,7 +1,8 @@
 /*
- * An example VMM on Apple's Hypervisor API (x86): one VM, two guests run one
- * after the other — a DOS .COM program in real mode (guest_dos.c) and a 64-bit
- * long-mode guest (guest_long.c). This file has what they share: guest memory,
+ * An example VMM on Apple's Hypervisor API (x86): three guests run one after the
+ * other — on one VM a DOS .COM program in real mode (guest_dos.c) and a 64-bit
+ * long-mode guest (guest_long.c), then on a VM with APIC acceleration a guest
+ * with two vCPUs (guest_smp.c). This file has what they share: guest memory,
  * the run loop with its exit table, and three tiny devices (a debug console on
  * port 0xe9, CPUID, one scratch MSR). Nothing in it is hvmetal's: it builds the
  * same against Hypervisor.framework on an Intel Mac.
@@ -670,12 +671,14 @@ static bool run_vm(const struct vmm_vm *vm)
 int vmm_main(void)
 {
 	static const struct guest_ops *const plain[] = { &guest_dos_ops, &guest_long_ops };
+	static const struct guest_ops *const apic[] = { &guest_smp_ops };
 	static const struct vmm_vm vms[] = {
 		{ "HV_VM_DEFAULT", HV_VM_DEFAULT, plain, 2 },
+		{ "HV_VM_ACCEL_APIC", HV_VM_ACCEL_APIC, apic, 1 },
 	};
 	bool ok = true;
 
-	plat_printf("vmm: an example VMM on Apple's Hypervisor API: two guests, one VM\n");
+	plat_printf("vmm: an example VMM on Apple's Hypervisor API: three guests, two VMs\n");
 	for (unsigned i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
 		plat_printf("vmm: VM %u: hv_vm_create(%s)\n", i + 1, vms[i].name);
 		ok &= run_vm(&vms[i]);

@@ -72,8 +72,9 @@ struct guest {
 
 extern const struct guest_ops guest_dos_ops;
 extern const struct guest_ops guest_long_ops;
+extern const struct guest_ops guest_smp_ops;
 
-/* Runs the guests, one after the other, VM by VM. 0: all went as planned. */
+/* Runs the guests, one after the other, on two VMs. 0: all went as planned. */
 int vmm_main(void);
 
 /*
