@@ -156,7 +156,7 @@ static void controls(struct guest *v)
 	vmm_write_vmcs(v, VMCS_CTRL_CPU_BASED, vmm_controls(v, HV_VMX_CAP_PROCBASED,
 			CPU_BASED_HLT | CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE |
 			CPU_BASED_SECONDARY_CTLS));
-	/* Real mode (the AP) needs unrestricted guest; the APIC page needs "virtualize APIC accesses". */
+	/* Real mode (the AP) needs unrestricted guest, the APIC page "virtualize APIC accesses". */
 	vmm_write_vmcs(v, VMCS_CTRL_CPU_BASED2, vmm_controls(v, HV_VMX_CAP_PROCBASED2,
 			CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED | CPU_BASED2_VIRTUAL_APIC));
 	vmm_write_vmcs(v, VMCS_CTRL_VMENTRY_CONTROLS, vmm_controls(v, HV_VMX_CAP_ENTRY, 0));
@@ -303,8 +303,8 @@ static bool decode_mov(struct guest *v, struct apic_mov *m)
 	rm = b[1] & 7;
 	if ((b[0] != 0x8b && b[0] != 0x89 && b[0] != 0xc7) || mod == 3 ||
 	    (m->has_imm && regf != 0)) {
-		plat_printf("vmm: error: %s: APIC access by an instruction this VMM does not decode "
-			    "(%02x %02x %02x) at 0x%llx\n", v->ops->name, b[0], b[1], b[2],
+		plat_printf("vmm: error: %s: APIC access by an instruction this VMM does not "
+			    "decode (%02x %02x %02x) at 0x%llx\n", v->ops->name, b[0], b[1], b[2],
 			    (unsigned long long)lin);
 		return false;
 	}
@@ -429,7 +429,7 @@ static enum vmm_next smp_exit(struct guest *v, uint32_t basic)
 		q = vmm_read_vmcs(v, VMCS_RO_EXIT_QUALIFIC);
 		return IO_PORT(q) == DEVICE_PORT ? device_write(v, q) : VMM_PASS;
 	case VMX_REASON_WRMSR:
-		/* IA32_APIC_BASE is the hypervisor's; one that still exits has been done (OrbStack). */
+		/* IA32_APIC_BASE is the hypervisor's: one that still exits is done (OrbStack). */
 		if ((uint32_t)vmm_read_reg(v, HV_X86_RCX) == MSR_APIC_BASE) {
 			v->stats.msr++;
 			vmm_skip_instruction(v);
@@ -529,9 +529,10 @@ static bool check_counts(struct guest *g)
 		if (c.timer != TICKS || c.ipi != 1 || c.ioapic != 1 || c.msi != 1 || c.id != n ||
 		    c.x2apic != (uint32_t)(n == 1)) {
 			plat_printf("vmm: error: %s: vCPU %u counted timer %u, IPI %u, IOAPIC %u, "
-				    "MSI %u with APIC ID %u, x2APIC %u; wanted %u, 1, 1, 1, %u, %u\n",
-				    g->ops->name, n, c.timer, c.ipi, c.ioapic, c.msi, c.id, c.x2apic,
-				    TICKS, n, n == 1);
+				    "MSI %u with APIC ID %u, x2APIC %u; wanted %u, 1, 1, 1, "
+				    "%u, %u\n",
+				    g->ops->name, n, c.timer, c.ipi, c.ioapic, c.msi, c.id,
+				    c.x2apic, TICKS, n, n == 1);
 			ok = false;
 		}
 	}

@@ -66,14 +66,17 @@ static bool other_cpu(UINTN *cpu)
 {
 	UINTN total = 0, enabled = 0, me = 0;
 
-	if (!mp || EFI_ERROR(uefi_call_wrapper(mp->GetNumberOfProcessors, 3, mp, &total, &enabled)) ||
+	if (!mp ||
+	    EFI_ERROR(uefi_call_wrapper(mp->GetNumberOfProcessors, 3, mp, &total, &enabled)) ||
 	    enabled < 2 || EFI_ERROR(uefi_call_wrapper(mp->WhoAmI, 2, mp, &me)))
 		return false;
 	for (UINTN i = 0; i < total; i++) {
 		EFI_PROCESSOR_INFORMATION info;
 
-		if (i != me && !EFI_ERROR(uefi_call_wrapper(mp->GetProcessorInfo, 3, mp, i, &info)) &&
-		    (info.StatusFlag & PROCESSOR_ENABLED)) {
+		if (i == me ||
+		    EFI_ERROR(uefi_call_wrapper(mp->GetProcessorInfo, 3, mp, i, &info)))
+			continue;
+		if (info.StatusFlag & PROCESSOR_ENABLED) {
 			*cpu = i;
 			return true;
 		}
