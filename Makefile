@@ -46,8 +46,8 @@ HVBENCH_SRCS := tests/machine/hvbench.c tests/machine/hvbench_vcpu.c tests/machi
 HVBENCH_OBJS := $(patsubst %,$(B)/efi/%.o,$(HVBENCH_SRCS))
 # The example VMM (README.md, "Example VMM"): the portable VMM and its UEFI platform file.
 VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.c \
-	examples/vmm/platform_efi.c kernel/log.c kernel/string.c
-VMM_ASM := examples/vmm/guests.asm
+	examples/vmm/guest_smp.c examples/vmm/platform_efi.c kernel/log.c kernel/string.c
+VMM_ASM := examples/vmm/guests.asm examples/vmm/smp.asm
 VMM_OBJS := $(patsubst %,$(B)/efi/%.o,$(VMM_SRCS) $(VMM_ASM))
 
 # Host unit tests: test name -> the real sources it exercises.
@@ -205,7 +205,8 @@ LX_CFLAGS := -std=gnu11 -O2 -g $(WARN) -DHVMETAL_LINUX -Iinclude -I.
 LIBHV_LINUX_SRCS := libhv/hvmetal.c libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_apic.c libhv/hv_never.c \
 	libhv/hv_vm_allocate_linux.c libhv/hvmetal_linux.c
 LX_VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.c \
-	examples/vmm/platform_linux.c examples/vmm/guests.asm
+	examples/vmm/guest_smp.c examples/vmm/platform_linux.c examples/vmm/guests.asm \
+	examples/vmm/smp.asm
 LX_TEST_SRCS := $(sort $(wildcard tests/linux/hvlt*.c))
 LX_MODULE_SRCS := $(wildcard linux/*.c linux/*.h linux/shim/*.h) linux/Kbuild \
 	$(wildcard include/hvmetal/*.h include/Hypervisor/*.h)
@@ -236,7 +237,7 @@ $(LX)/libhv.so: $(patsubst %,$(LX)/pic/%.o,$(LIBHV_LINUX_SRCS))
 	gcc -shared -Wl,-soname,libhv.so -Wl,-z,defs -o $@ $^
 
 $(LX)/vmm: $(patsubst %,$(LX)/obj/%.o,$(LX_VMM_SRCS)) $(LX)/libhv-linux.a
-	gcc -static -o $@ $^
+	gcc -static -pthread -o $@ $^
 
 $(LX)/hvltest: $(patsubst %,$(LX)/obj/%.o,$(LX_TEST_SRCS)) $(LX)/libhv-linux.a
 	gcc -static -pthread -o $@ $^

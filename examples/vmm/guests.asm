@@ -1,4 +1,4 @@
-; The example VMM's two guests, as bytes the VMM copies into guest memory.
+; The example VMM's DOS and long-mode guests, as bytes the VMM copies into guest memory.
 ; Both talk to the VMM the way small guests do: the DOS program through INT 21h,
 ; the 64-bit one through an I/O port (0xe9, one byte per OUT), CPUID and MSRs.
 section .rodata

@@ -1,7 +1,8 @@
 /*
- * An example VMM on Apple's Hypervisor API (x86): one VM, two guests run one
- * after the other — a DOS .COM program in real mode (guest_dos.c) and a 64-bit
- * long-mode guest (guest_long.c). This file has what they share: guest memory,
+ * An example VMM on Apple's Hypervisor API (x86): three guests run one after the
+ * other — on one VM a DOS .COM program in real mode (guest_dos.c) and a 64-bit
+ * long-mode guest (guest_long.c), then on a VM with APIC acceleration a guest
+ * with two vCPUs (guest_smp.c). This file has what they share: guest memory,
  * the run loop with its exit table, and three tiny devices (a debug console on
  * port 0xe9, CPUID, one scratch MSR). Nothing in it is hvmetal's: it builds the
  * same against Hypervisor.framework on an Intel Mac.
@@ -179,8 +180,7 @@ void vmm_write_segment(struct guest *g, unsigned seg, const struct vmm_segment *
 	vmm_write_vmcs(g, VMCS_GUEST_ES_BASE + 2 * seg, s->base);
 }
 
-/* Moves RIP past the instruction that exited: it has been emulated. */
-static void skip_instruction(struct guest *g)
+void vmm_skip_instruction(struct guest *g)
 {
 	uint64_t len = vmm_read_vmcs(g, VMCS_RO_VMEXIT_INSTR_LEN);
 
@@ -324,7 +324,7 @@ static enum vmm_next exit_exception(struct guest *g)
 				    "interruption info 0x%x, IDT-vectoring info 0x%x)\n",
 				    g->ops->name, vector, info & IRQ_INFO_VECTOR_MASK, info, idt);
 		g->vectoring = 0;	/* done here: not delivered again */
-		skip_instruction(g);
+		vmm_skip_instruction(g);
 		next = g->ops->soft_int(g, vector);
 		return g->failed ? VMM_ABORT : next;
 	}
@@ -361,7 +361,7 @@ static enum vmm_next exit_cpuid(struct guest *g)
 	vmm_write_reg(g, HV_X86_RBX, r[1]);
 	vmm_write_reg(g, HV_X86_RCX, r[2]);
 	vmm_write_reg(g, HV_X86_RDX, r[3]);
-	skip_instruction(g);
+	vmm_skip_instruction(g);
 	return VMM_RESUME;
 }
 
@@ -370,7 +370,7 @@ static enum vmm_next exit_hlt(struct guest *g)
 	g->stats.hlt++;
 	plat_printf("vmm: %s: HLT at rip 0x%llx: no interrupt will come, resuming after it\n",
 		    g->ops->name, (unsigned long long)vmm_read_reg(g, HV_X86_RIP));
-	skip_instruction(g);
+	vmm_skip_instruction(g);
 	return VMM_RESUME;
 }
 
@@ -400,7 +400,7 @@ static enum vmm_next exit_io(struct guest *g)
 	} else {
 		note_port(g, port);
 	}
-	skip_instruction(g);
+	vmm_skip_instruction(g);
 	return VMM_RESUME;
 }
 
@@ -418,7 +418,7 @@ static enum vmm_next exit_rdmsr(struct guest *g)
 		    msr == SCRATCH_MSR ? "" : " (not emulated)");
 	vmm_write_reg(g, HV_X86_RAX, v & 0xffffffff);
 	vmm_write_reg(g, HV_X86_RDX, v >> 32);
-	skip_instruction(g);
+	vmm_skip_instruction(g);
 	return VMM_RESUME;
 }
 
@@ -432,7 +432,7 @@ static enum vmm_next exit_wrmsr(struct guest *g)
 		scratch_msr = v;
 	plat_printf("vmm: %s: WRMSR 0x%x <- 0x%llx%s\n", g->ops->name, msr, (unsigned long long)v,
 		    msr == SCRATCH_MSR ? "" : " (not emulated: dropped)");
-	skip_instruction(g);
+	vmm_skip_instruction(g);
 	return VMM_RESUME;
 }
 
@@ -455,6 +455,13 @@ static enum vmm_next exit_ept_violation(struct guest *g)
 	return VMM_ABORT;
 }
 
+/* run_until's deadline passed: the caller decides what next. */
+static enum vmm_next exit_deadline(struct guest *g)
+{
+	g->stats.deadline++;
+	return VMM_RESUME;
+}
+
 /* The exits this VMM knows, by basic exit reason; any other one stops the guest. */
 static const exit_handler exit_handlers[] = {
 	[VMX_REASON_EXC_NMI]		= exit_exception,
@@ -466,6 +473,7 @@ static const exit_handler exit_handlers[] = {
 	[VMX_REASON_RDMSR]		= exit_rdmsr,
 	[VMX_REASON_WRMSR]		= exit_wrmsr,
 	[VMX_REASON_EPT_VIOLATION]	= exit_ept_violation,
+	[VMX_REASON_VMX_TIMER_EXPIRED]	= exit_deadline,
 };
 
 #define EXIT_HANDLERS	(sizeof(exit_handlers) / sizeof(exit_handlers[0]))
@@ -500,6 +508,7 @@ static const char *const exit_names[] = {
 	[VMX_REASON_VMENTRY_MC]		= "machine check",
 	[VMX_REASON_GDTR_IDTR]		= "GDTR/IDTR access",
 	[VMX_REASON_LDTR_TR]		= "LDTR/TR access",
+	[VMX_REASON_APIC_ACCESS]	= "APIC access",
 	[VMX_REASON_EPT_VIOLATION]	= "EPT violation",
 	[VMX_REASON_EPT_MISCONFIG]	= "EPT misconfiguration",
 	[VMX_REASON_RDTSCP]		= "RDTSCP",
@@ -540,26 +549,30 @@ static void redeliver(struct guest *g)
 			       vmm_read_vmcs(g, VMCS_RO_VMEXIT_INSTR_LEN));
 }
 
-static enum vmm_next run_loop(struct guest *g)
+/* The exit the vCPU just made, after hv_vcpu_run or hv_vcpu_run_until returned r. */
+static enum vmm_next handle_exit(struct guest *g, hv_return_t r)
 {
-	for (;;) {
-		hv_return_t r = hv_vcpu_run(g->vcpu);
-		uint32_t reason, basic;
-		enum vmm_next next;
+	uint32_t reason, basic;
+	enum vmm_next next = VMM_PASS;
 
-		if (!vmm_ok(g, r, "hv_vcpu_run"))
-			return VMM_ABORT;
-		reason = (uint32_t)vmm_read_vmcs(g, VMCS_RO_EXIT_REASON);
-		basic = EXIT_REASON_BASIC(reason);
-		g->stats.exits++;
-		if (reason & EXIT_REASON_ENTRY_FAIL) {
-			uint64_t q = vmm_read_vmcs(g, VMCS_RO_EXIT_QUALIFIC);
+	if (!vmm_ok(g, r, "hv_vcpu_run"))
+		return VMM_ABORT;
+	reason = (uint32_t)vmm_read_vmcs(g, VMCS_RO_EXIT_REASON);
+	basic = EXIT_REASON_BASIC(reason);
+	g->exit_reason = basic;
+	g->stats.exits++;
+	if (reason & EXIT_REASON_ENTRY_FAIL) {
+		uint64_t q = vmm_read_vmcs(g, VMCS_RO_EXIT_QUALIFIC);
 
-			plat_printf("vmm: error: %s: VM entry failed: %s (exit reason 0x%x, "
-				    "qualification 0x%llx)\n", g->ops->name, exit_name(basic),
-				    reason, (unsigned long long)q);
-			return VMM_ABORT;
-		}
+		plat_printf("vmm: error: %s: VM entry failed: %s (exit reason 0x%x, "
+			    "qualification 0x%llx)\n", g->ops->name, exit_name(basic),
+			    reason, (unsigned long long)q);
+		return VMM_ABORT;
+	}
+	g->vectoring = (uint32_t)vmm_read_vmcs(g, VMCS_RO_IDT_VECTOR_INFO);
+	if (g->ops->exit)
+		next = g->ops->exit(g, basic);
+	if (next == VMM_PASS) {
 		if (basic >= EXIT_HANDLERS || !exit_handlers[basic]) {
 			plat_printf("vmm: error: %s: unexpected exit %u (%s) at rip 0x%llx, "
 				    "qualification 0x%llx\n", g->ops->name, basic, exit_name(basic),
@@ -567,24 +580,36 @@ static enum vmm_next run_loop(struct guest *g)
 				    (unsigned long long)vmm_read_vmcs(g, VMCS_RO_EXIT_QUALIFIC));
 			return VMM_ABORT;
 		}
-		g->vectoring = (uint32_t)vmm_read_vmcs(g, VMCS_RO_IDT_VECTOR_INFO);
 		next = exit_handlers[basic](g);
-		if (next == VMM_RESUME)
-			redeliver(g);
-		if (g->failed)
-			return VMM_ABORT;
-		if (next != VMM_RESUME)
-			return next;
 	}
+	if (next == VMM_RESUME)
+		redeliver(g);
+	return g->failed ? VMM_ABORT : next;
 }
 
-static void summary(const struct guest *g, enum vmm_next how)
+static enum vmm_next run_loop(struct guest *g)
+{
+	enum vmm_next next;
+
+	do
+		next = handle_exit(g, hv_vcpu_run(g->vcpu));
+	while (next == VMM_RESUME);
+	return next;
+}
+
+enum vmm_next vmm_run_until(struct guest *g, uint64_t deadline)
+{
+	return handle_exit(g, hv_vcpu_run_until(g->vcpu, deadline));
+}
+
+void vmm_summary(const struct guest *g, enum vmm_next how)
 {
 	const struct guest_stats *s = &g->stats;
 
-	plat_printf("vmm: %s: %u exits: io=%u cpuid=%u msr=%u hlt=%u int=%u ept=%u irq=%u; "
-		    "ended: %s\n", g->ops->name, s->exits, s->io, s->cpuid, s->msr, s->hlt,
-		    s->soft_int, s->ept, s->irq, how == VMM_DONE ? g->ending : "aborted");
+	plat_printf("vmm: %s: %u exits: io=%u cpuid=%u msr=%u hlt=%u int=%u ept=%u irq=%u "
+		    "apic=%u deadline=%u; ended: %s\n", g->ops->name, s->exits, s->io, s->cpuid,
+		    s->msr, s->hlt, s->soft_int, s->ept, s->irq, s->apic, s->deadline,
+		    how == VMM_DONE ? g->ending : "aborted");
 }
 
 /* One guest on a vCPU of its own: set up, run, tear down. True if it ended as planned. */
@@ -603,33 +628,60 @@ static bool run_guest(struct guest *g, const struct guest_ops *ops)
 	vmm_write_vmcs(g, VMCS_GUEST_ACTIVITY_STATE, 0);
 	vmm_write_vmcs(g, VMCS_GUEST_INTERRUPTIBILITY, 0);
 	if (!g->failed && ops->setup(g) && !g->failed)
-		how = run_loop(g);
+		how = ops->run ? ops->run(g) : run_loop(g);
 	console_flush();
-	summary(g, how);
+	vmm_summary(g, how);
 	vmm_ok(g, hv_vcpu_destroy(g->vcpu), "hv_vcpu_destroy");
 	unmap_all(g);
 	return how == VMM_DONE && g->exit_code == 0 && !g->failed;
 }
 
-int vmm_main(void)
+/* The guests of one VM, created with these flags, run one after the other. */
+struct vmm_vm {
+	const char *name;	/* of the flags, for messages */
+	hv_vm_options_t flags;
+	const struct guest_ops *const *guests;
+	unsigned count;
+};
+
+/* One VM and its guests. A process has one VM at a time (Apple's rule), so VMs come one by one. */
+static bool run_vm(const struct vmm_vm *vm)
 {
 	static struct guest guest;
 	hv_return_t r;
-	bool ok;
+	bool ok = true;
 
-	plat_printf("vmm: an example VMM on Apple's Hypervisor API: two guests, one VM\n");
-	r = hv_vm_create(HV_VM_DEFAULT);
+	r = hv_vm_create(vm->flags);
 	if (r != HV_SUCCESS) {
-		plat_printf("vmm: error: hv_vm_create: 0x%x (%s)\n", (unsigned)r, hv_error_name(r));
-		return 1;
+		plat_printf("vmm: error: hv_vm_create (%s): 0x%x (%s)\n", vm->name, (unsigned)r,
+			    hv_error_name(r));
+		return false;
 	}
-	ok = run_guest(&guest, &guest_dos_ops);
-	ok &= run_guest(&guest, &guest_long_ops);
+	for (unsigned i = 0; i < vm->count; i++)
+		ok &= run_guest(&guest, vm->guests[i]);
 	r = hv_vm_destroy();
 	if (r != HV_SUCCESS) {
-		plat_printf("vmm: error: hv_vm_destroy: 0x%x (%s)\n", (unsigned)r,
+		plat_printf("vmm: error: hv_vm_destroy (%s): 0x%x (%s)\n", vm->name, (unsigned)r,
 			    hv_error_name(r));
 		ok = false;
+	}
+	return ok;
+}
+
+int vmm_main(void)
+{
+	static const struct guest_ops *const plain[] = { &guest_dos_ops, &guest_long_ops };
+	static const struct guest_ops *const apic[] = { &guest_smp_ops };
+	static const struct vmm_vm vms[] = {
+		{ "HV_VM_DEFAULT", HV_VM_DEFAULT, plain, 2 },
+		{ "HV_VM_ACCEL_APIC", HV_VM_ACCEL_APIC, apic, 1 },
+	};
+	bool ok = true;
+
+	plat_printf("vmm: an example VMM on Apple's Hypervisor API: three guests, two VMs\n");
+	for (unsigned i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
+		plat_printf("vmm: VM %u: hv_vm_create(%s)\n", i + 1, vms[i].name);
+		ok &= run_vm(&vms[i]);
 	}
 	if (!ok) {
 		plat_printf("vmm: error: a guest did not run as planned (see above)\n");

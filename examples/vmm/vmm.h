@@ -1,5 +1,5 @@
 /*
- * The example VMM: a guest, what differs between the two guests (struct
+ * The example VMM: a guest, what differs between the guests (struct
  * guest_ops), and the helpers vmm.c gives the guest files. Apple's API only.
  */
 #ifndef VMM_H
@@ -15,6 +15,7 @@ enum vmm_next {
 	VMM_RESUME,	/* run the guest again */
 	VMM_DONE,	/* the guest finished (exit call, triple fault) */
 	VMM_ABORT,	/* something the VMM cannot handle: already reported */
+	VMM_PASS,	/* (a guest's exit hook) not mine: the common handler takes it */
 };
 
 struct guest;
@@ -28,7 +29,12 @@ struct guest_ops {
 	enum vmm_next (*soft_int)(struct guest *g, uint8_t vector);
 	/* An EPT violation at gpa: true when the guest may retry (memory mapped now). */
 	bool (*ept_fault)(struct guest *g, uint64_t gpa, uint64_t qualification);
+	/* Sees every exit first (basic exit reason); VMM_PASS leaves it to the table. NULL: none. */
+	enum vmm_next (*exit)(struct guest *g, uint32_t basic);
+	/* Runs the guest instead of the one-vCPU run loop (more vCPUs, deadlines). NULL: the loop. */
+	enum vmm_next (*run)(struct guest *g);
 };
+
 
 /* Guest memory the VMM mapped: unmapped and freed when the guest goes. */
 struct guest_region {
@@ -41,7 +47,7 @@ struct guest_region {
 
 /* Exits by kind, for the summary line. */
 struct guest_stats {
-	uint32_t exits, io, cpuid, msr, hlt, soft_int, ept, irq;
+	uint32_t exits, io, cpuid, msr, hlt, soft_int, ept, irq, apic, deadline;
 };
 
 struct guest {
@@ -58,6 +64,7 @@ struct guest {
 	 */
 	uint32_t vectoring;
 	bool failed;		/* a vmm_* call failed (and said why): setup gives up */
+	uint32_t exit_reason;	/* the current exit's basic reason */
 	int exit_code;		/* what the guest asked to exit with (DOS AH=4Ch) */
 	const char *ending;	/* how it ended, for the summary */
 	struct guest_stats stats;
@@ -65,8 +72,9 @@ struct guest {
 
 extern const struct guest_ops guest_dos_ops;
 extern const struct guest_ops guest_long_ops;
+extern const struct guest_ops guest_smp_ops;
 
-/* Runs both guests, one after the other, on one VM. 0: all went as planned. */
+/* Runs the guests, one after the other, on two VMs. 0: all went as planned. */
 int vmm_main(void);
 
 /*
@@ -88,6 +96,19 @@ uint64_t vmm_controls(struct guest *g, hv_vmx_capability_t cap, uint64_t want);
 /* CR0 and CR4 with the bits VMX fixes (e.g. CR0.NE, CR4.VMXE); likewise checked. */
 uint64_t vmm_cr0(struct guest *g, uint64_t want);
 uint64_t vmm_cr4(struct guest *g, uint64_t want);
+
+/* Moves RIP past the instruction that exited (its length from the VMCS): it has been emulated. */
+void vmm_skip_instruction(struct guest *g);
+
+/*
+ * Runs g's vCPU until an exit the VMM must see or the deadline (plat_clock()
+ * units) passes, and handles that exit: what the run loop does once.
+ * g->exit_reason says which exit it was (VMX_REASON_VMX_TIMER_EXPIRED: the deadline).
+ */
+enum vmm_next vmm_run_until(struct guest *g, uint64_t deadline);
+
+/* The guest's exit counts and how it ended, one line. */
+void vmm_summary(const struct guest *g, enum vmm_next how);
 
 /* Zeroed memory mapped read/write/execute at gpa; NULL on failure. */
 uint8_t *vmm_map(struct guest *g, uint64_t gpa, size_t size);
@@ -111,7 +132,10 @@ void vmm_write_segment(struct guest *g, unsigned seg, const struct vmm_segment *
 #define SEG_LDTR	6
 #define SEG_TR		7
 
-/* A byte for the guest console (port 0xe9, DOS output): printed a line at a time. */
+/*
+ * A byte for the guest console (port 0xe9, DOS output): printed a line at a
+ * time. One line buffer: one vCPU at a time may print.
+ */
 void vmm_console_putc(char c);
 
 #endif

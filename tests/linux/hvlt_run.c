@@ -287,6 +287,6 @@ void test_vmm(void)
 	if (pid > 0)
 		waitpid(pid, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	   "the example VMM (%s) ran both guests as a Linux process (status 0x%x)", path,
+	   "the example VMM (%s) ran its guests as a Linux process (status 0x%x)", path,
 	   (unsigned)status);
 }
