@@ -1263,8 +1263,10 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 static struct {
 	uint64_t nr, vm, obj;	/* the put's call, VM, vCPU or 8259 */
 	unsigned op;		/* the operation that made it */
-	uint8_t bytes[sizeof(hv_apic_state_ext_t)];
+	uint8_t bytes[512];	/* the largest of the three */
 } put;
+_Static_assert(sizeof(hv_apic_state_ext_t) <= sizeof(put.bytes) && sizeof(hv_ioapic_state_ext_t) <= sizeof(put.bytes) &&
+	       sizeof(hv_atpic_state_ext_t) <= sizeof(put.bytes), "put.bytes holds any state");
 static unsigned op_index;
 static bool guest_ran;		/* some guest ran during this operation */
 
