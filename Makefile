@@ -327,6 +327,7 @@ fuzz_config_SRCS := boot/config.c kernel/log.c
 fuzz_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 fuzz_ept_SRCS :=
 fuzz_guest_pt_SRCS := kernel/guest_pt.c hypercall/uaccess.c kernel/memmap.c
+fuzz_apic_SRCS := apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/ipi_dest.c apic/lsc.c
 FUZZ_BINS := $(patsubst %,$(B)/fuzz/%,$(FUZZERS))
 # Sources of a harness built without comparison tracing (still with edge coverage
 # and the sanitizers): loops over table entries whose compares give the fuzzer

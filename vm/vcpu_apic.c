@@ -166,16 +166,26 @@ void vcpu_apic_run_start(struct vcpu *v)
 void vcpu_apic_entry(struct vcpu *v)
 {
 	struct vapic *a = v->vm->apic;
-	uint64_t off = vmcs_read(VMCS_TSC_OFFSET), deadline;
+	uint64_t host = rdtsc(), now = host + vmcs_read(VMCS_TSC_OFFSET), deadline;
 
 	vapic_lock(a);
-	vlapic_timer_check(&v->lapic, rdtsc() + off);
+	vlapic_timer_check(&v->lapic, now);
 	/* An event already going in (the VMM's, or one an exit interrupted) goes first. */
 	if (!(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID))
 		inject_pending(v, a);
 	deadline = vlapic_deadline(&v->lapic);
 	vapic_unlock(a);
-	v->apic_deadline = deadline == UINT64_MAX ? HV_DEADLINE_FOREVER : deadline - off;
+	/*
+	 * In host TSC ticks, counted from now: a deadline the host TSC would reach
+	 * only after wrapping (a guest TSC behind the host's, a deadline near 2^64)
+	 * is never, not one already past (the loop would wait for it forever).
+	 */
+	if (deadline <= now)
+		v->apic_deadline = host;
+	else if (deadline == UINT64_MAX || deadline - now >= HV_DEADLINE_FOREVER - host)
+		v->apic_deadline = HV_DEADLINE_FOREVER;
+	else
+		v->apic_deadline = host + (deadline - now);
 }
 
 /* A window exit hvmetal asked for is its own; one the VMM asked for too goes to it. */

@@ -222,6 +222,7 @@ bool fake_start_call(unsigned cpu, struct gpr_frame *g, const uint8_t *script, u
 	fc->call = g;
 	fc->done = false;
 	fc->entered = false;
+	fc->drained = 0;
 	fc->mode = FC_CALL;
 	getcontext(&fibers[cpu].ctx);
 	fibers[cpu].ctx.uc_stack.ss_sp = fibers[cpu].stack;
@@ -241,6 +242,14 @@ bool fake_take_done(unsigned cpu)
 }
 
 #define FE_NMI		0x20	/* internal: an NMI made the guest exit */
+
+void fake_guest_params(unsigned cpu, const uint8_t *p, unsigned n)
+{
+	CHECK(n <= sizeof(fake_cpus[cpu].param));
+	memset(fake_cpus[cpu].param, 0, sizeof(fake_cpus[cpu].param));
+	memcpy(fake_cpus[cpu].param, p, n);
+	fake_cpus[cpu].pidx = 0;
+}
 
 void fake_guest_event(unsigned cpu, uint8_t event)
 {
@@ -1206,22 +1215,174 @@ static uint8_t next_event(struct fake_cpu *fc)
 {
 	uint8_t ev;
 
+	/*
+	 * Out of script, a guest halts; if it halts in hvmetal (HLT idling) it
+	 * stays there until the control domain's next interrupt, which ends the run.
+	 */
 	if (finishing)
-		return FE_HLT;
+		return FE_IRQ;
 	if (!fc->nscript)
-		return FE_HLT;
+		return fc->drained++ ? FE_IRQ : FE_HLT;
 	ev = fc->script[0];
 	memmove(fc->script, fc->script + 1, --fc->nscript);
 	return ev;
 }
 
+/* Four bytes of the CPU's APIC-exit details. */
+static uint32_t param32(struct fake_cpu *fc)
+{
+	uint32_t v = 0;
+
+	for (unsigned i = 0; i < 4; i++)
+		v |= (uint32_t)fc->param[fc->pidx++ % sizeof(fc->param)] << (8 * i);
+	return v;
+}
+
+static const uint32_t apic_offsets[] = {
+	0x20, 0x30, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0x100, 0x170, 0x180, 0x200,
+	0x280, 0x2f0, 0x300, 0x310, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x390,
+	0x3e0, 0x3f0,
+};
+
+/* The MSR an APIC RDMSR/WRMSR exit names. */
+static uint32_t apic_msr(uint32_t p)
+{
+	switch (p & 7) {
+	case 0:
+		return 0x1b;
+	case 1:
+		return 0x6e0;
+	case 2:
+	case 3:
+		return 0x800 + (apic_offsets[(p >> 8) % ARRAY_SIZE(apic_offsets)] >> 4);
+	case 4:
+		return 0x800 + ((p >> 8) & 0xff);
+	case 5:
+		return 0x83f;
+	case 6:
+		return 0x80b;
+	default:
+		return p >> 8 & 1 ? 0x8ff : 0x10;
+	}
+}
+
+/* EDX:EAX of a WRMSR: shapes of what the guest might write there, or anything. */
+static uint64_t apic_msr_value(uint32_t msr, uint32_t p, uint32_t q)
+{
+	switch (p >> 29) {
+	case 0:
+		return (uint64_t)q << 32 | p;
+	case 1:
+		return q;
+	default:
+		break;
+	}
+	switch (msr) {
+	case 0x1b:
+		return (p & 1 ? 0xfee00000ull : (uint64_t)(q & 0xffffff) << 12) | (q & 0xd00) |
+		       (p & 2 ? 1ull << 52 : 0);
+	case 0x6e0:
+		switch (p & 3) {
+		case 0: return fake_tsc + (q & 0xfffff);
+		case 1: return q & 0xff;
+		case 2: return ~0ull - (q & 0xffff);
+		default: return 0xfffffffffffff000ull - (q & 0xffff);
+		}
+	case 0x830:	/* ICR: vector, mode, level, trigger, shorthand; destination */
+		return (q & 0xcc7ff) | (uint64_t)(p & 0x100 ? 0xffffffffu : (p >> 9) & 3) << 32;
+	case 0x832: case 0x835: case 0x836: case 0x837: case 0x833: case 0x834:
+		return (q & 0x7ff) | (q & 0x78000);
+	case 0x838:
+		return q & 0xfff;
+	default:
+		return q & 0x1ff;
+	}
+}
+
+/*
+ * An APIC exit: the VMCS's fields and the guest's registers as the CPU leaves
+ * them.  False when the exit cannot happen now (a window not asked for).
+ */
+static bool apic_exit(struct fake_cpu *fc, uint64_t pa, struct vcpu *v, uint8_t ev, uint32_t *reason,
+		      uint64_t *qual, uint32_t *len)
+{
+	uint32_t p = param32(fc), q = param32(fc), msr;
+	uint64_t rflags = fake_vmcs_get(pa, VMCS_GUEST_RFLAGS), val;
+	uint64_t proc = fake_vmcs_get(pa, VMCS_PROC_CTLS);
+
+	switch (ev & 7) {
+	case FA_ACCESS: {
+		static const unsigned types[8] = { 0, 0, 0, 1, 1, 1, 2, 3 };
+		uint32_t off = p & 0x80 ? (p >> 8) & 0xfff :
+			       apic_offsets[(p >> 8) % ARRAY_SIZE(apic_offsets)] + (p & 0x40 ? (p >> 24) & 15 : 0);
+
+		*reason = VMX_REASON_APIC_ACCESS;
+		*qual = off | (uint64_t)(p & 0x20 ? (p >> 20) & 15 : types[p & 7]) << 12;
+		*len = q & 15;
+		v->gpr.rax = q;
+		return true;
+	}
+	case FA_RDMSR:
+	case FA_WRMSR:
+		msr = apic_msr(p);
+		val = apic_msr_value(msr, p, q);
+		*reason = (ev & 7) == FA_RDMSR ? VMX_REASON_RDMSR : VMX_REASON_WRMSR;
+		*len = 2;
+		v->gpr.rcx = p & 0x80000 ? (uint64_t)q << 32 | msr : msr;	/* the CPU takes ECX */
+		if ((ev & 7) == FA_WRMSR) {
+			v->gpr.rax = (p & 0x40000 ? 0xdead000000000000ull : 0) | (uint32_t)val;
+			v->gpr.rdx = val >> 32;
+		}
+		return true;
+	case FA_HLT_IF:
+	case FA_HLT_NOIF:
+		fake_vmcs_set(pa, VMCS_GUEST_RFLAGS, (ev & 7) == FA_HLT_IF ? rflags | 0x200 : rflags & ~0x200ull);
+		*reason = VMX_REASON_HLT;
+		*len = 1;
+		return true;
+	case FA_INTR_WINDOW:
+		if (!(proc & PROC_INTR_WINDOW))
+			return false;
+		fake_vmcs_set(pa, VMCS_GUEST_RFLAGS, rflags | 0x200);
+		fake_vmcs_set(pa, VMCS_GUEST_INTERRUPTIBILITY,
+			      fake_vmcs_get(pa, VMCS_GUEST_INTERRUPTIBILITY) & ~3ull);
+		*reason = VMX_REASON_IRQ_WND;
+		return true;
+	case FA_NMI_WINDOW:
+		if (!(proc & PROC_NMI_WINDOW))
+			return false;
+		fake_vmcs_set(pa, VMCS_GUEST_INTERRUPTIBILITY,
+			      fake_vmcs_get(pa, VMCS_GUEST_INTERRUPTIBILITY) & ~0xbull);
+		*reason = VMX_REASON_VIRTUAL_NMI_WND;
+		return true;
+	default:
+		fake_vmcs_set(pa, VMCS_GUEST_RFLAGS, p & 1 ? rflags | 0x200 : rflags & ~0x200ull);
+		fake_vmcs_set(pa, VMCS_GUEST_INTERRUPTIBILITY, p & 2 ? (p >> 2 & 1 ? 2 : 1) : 0);
+		return false;
+	}
+}
+
+/* An instruction exit: a guest in the HLT activity state cannot take one. */
+static bool insn_event(uint8_t ev)
+{
+	if (ev & FE_APIC)
+		return (ev & 7) <= FA_HLT_NOIF;
+	return (ev & 0x27) == FE_HLT || (ev & 0x27) == FE_CPUID;
+}
+
 /* The exit the guest takes: the VMCS's exit fields, as the CPU writes them. */
-static int take_exit(struct fake_cpu *fc, uint64_t pa, uint8_t ev)
+static int take_exit(struct fake_cpu *fc, uint64_t pa, struct vcpu *v, uint8_t ev)
 {
 	uint32_t reason, len = 0, intr = 0;
 	uint64_t qual = 0;
 
-	switch (ev & 0x27) {
+	if (fake_vmcs_get(pa, VMCS_GUEST_ACTIVITY) == ACTIVITY_HLT && insn_event(ev))
+		ev = FE_IRQ;
+	if ((ev & FE_APIC) && !apic_exit(fc, pa, v, ev, &reason, &qual, &len))
+		ev = FE_IRQ;
+	switch (ev & FE_APIC ? 0x80 : ev & 0x27) {
+	case 0x80:	/* an APIC exit: apic_exit wrote its fields */
+		break;
 	case FE_VMFAIL:
 		fail_valid(7);
 		return 2;
@@ -1298,7 +1459,7 @@ int vcpu_enter(struct gpr_frame *g, uint32_t launched)
 	fill_cache(c, eptp, &entry_view);
 	fiber_guest[c] = v;
 	ev = next_event(fc);
-	while ((ev & 0x27) == FE_RUN_ON) {
+	while (!(ev & FE_APIC) && (ev & 0x27) == FE_RUN_ON) {
 		guest_runs(fc, v);
 		fc->mode = FC_GUEST;
 		to_main(c, false);
@@ -1311,7 +1472,7 @@ int vcpu_enter(struct gpr_frame *g, uint32_t launched)
 		}
 	}
 	guest_runs(fc, v);
-	rc = take_exit(fc, pa, ev);
+	rc = take_exit(fc, pa, v, ev);
 	fc->at_exit = fc->r;
 	fc->entered = true;
 	return rc;

@@ -239,6 +239,17 @@ enum fake_event {
 	FE_HLT, FE_CPUID, FE_IRQ, FE_CD_NMI, FE_TIMER, FE_ENTRY_FAIL, FE_VMFAIL, FE_RUN_ON,
 };
 #define FE_VECTORING	0x8	/* the exit interrupted an event's delivery */
+/*
+ * APIC exits (FE_APIC | enum fake_apic_event): their details (offset, access
+ * type, MSR, EDX:EAX, RFLAGS.IF) come from the bytes fake_guest_params gave
+ * the CPU, 4 per exit, round robin.  A guest in the HLT activity state runs
+ * no instruction: an instruction exit scripted for it becomes an interrupt.
+ */
+#define FE_APIC		0x10
+enum fake_apic_event {
+	FA_ACCESS, FA_RDMSR, FA_WRMSR, FA_HLT_IF, FA_HLT_NOIF, FA_INTR_WINDOW, FA_NMI_WINDOW,
+	FA_FLAGS_IRQ,	/* the guest changed RFLAGS.IF and STI/MOV-SS blocking, then an interrupt */
+};
 
 /* What a running guest changes natively each time it runs (struct fake_cpu.effects). */
 #define FX_SWAPGS	0x01
@@ -285,6 +296,9 @@ struct fake_cpu {
 	struct gpr_frame *call;		/* the call's registers (the harness's) */
 	struct fake_regs at_exit;	/* the guest's registers at its last exit */
 	uint64_t counter;
+	uint8_t param[20];		/* the details of its APIC exits (fake_guest_params) */
+	unsigned pidx;
+	unsigned drained;		/* exits taken with the script empty */
 };
 
 #define FAKE_NO_VMCS	(~0ull)
@@ -317,6 +331,8 @@ bool fake_start_call(unsigned cpu, struct gpr_frame *g, const uint8_t *script, u
 bool fake_take_done(unsigned cpu);
 /* A CPU in a guest leaves it with this exit (enum fake_event); NMIs it has pending go first. */
 void fake_guest_event(unsigned cpu, uint8_t event);
+/* The bytes cpu's next APIC exits take their details from (n <= 20). */
+void fake_guest_params(unsigned cpu, const uint8_t *p, unsigned n);
 /* An NMI IPI to cpu (a kick, or the control domain's). */
 void fake_nmi(unsigned cpu);
 /* Every running guest exits for good: every call in a fiber finishes. */

@@ -46,6 +46,7 @@
 
 #include <Hypervisor/hv.h>
 #include <Hypervisor/hv_arch_vmx.h>
+#include <Hypervisor/hv_intr.h>
 #include <Hypervisor/hv_vmx.h>
 #include <hvmetal/abi.h>
 
@@ -58,6 +59,7 @@
 #include "kernel/kick.h"
 #include "kernel/memmap.h"
 #include "kernel/pool.h"
+#include "vm/vapic.h"
 #include "vm/vcpu.h"
 #include "vm/vm.h"
 #include "vmx/vmcs_policy.h"
@@ -121,6 +123,7 @@ enum mop {
 struct mvm {
 	uint64_t handle;	/* 0: unused entry */
 	bool live;
+	bool accel;		/* made with HV_VM_ACCEL_APIC */
 	uint32_t nvcpus;
 	struct {
 		bool live;
@@ -169,6 +172,16 @@ static struct vm *real_vm(uint64_t handle)
 }
 
 /* ---- the control domain: registers, paging, memory ---- */
+
+/*
+ * Where the caller keeps the APIC calls' structures (frames 8-11 of its RAM):
+ * the local APIC's, the IOAPIC's and an 8259's state, an LSC entry, the exit info.
+ */
+#define SLOT_APIC	(WIN + 8 * K4)
+#define SLOT_IOAPIC	(WIN + 9 * K4)
+#define SLOT_ATPIC	(WIN + 10 * K4)
+#define SLOT_LSC	(WIN + 11 * K4)
+#define SLOT_EXIT	(WIN + 11 * K4 + 0x800)
 
 struct cd {
 	struct fake_regs r;	/* what its CPU holds while no guest runs */
@@ -299,6 +312,13 @@ static void build_paging(const struct header *h)
 	for (unsigned i = 0; i < FAKE_FRAMES; i++)
 		pte(3, i, (FAKE_RAM + i * K4) | PT_P | PT_RW);
 	memcpy(ram_shadow, (void *)(uintptr_t)FAKE_RAM, FAKE_RAM_SIZE);
+	{
+		uint32_t ver = HV_APIC_STATE_EXT_VER;	/* the three EXT_VERs are one value */
+
+		ram_write(SLOT_APIC - WIN, &ver, 4);
+		ram_write(SLOT_IOAPIC - WIN, &ver, 4);
+		ram_write(SLOT_ATPIC - WIN, &ver, 4);
+	}
 }
 
 /* ---- the pool: others' pages ---- */
@@ -493,7 +513,7 @@ static NO_COVERAGE uint64_t odd_handle(unsigned p)
 	}
 }
 
-static NO_COVERAGE uint64_t decode(const struct arg *a)
+static NO_COVERAGE uint64_t decode_any(const struct arg *a)
 {
 	unsigned p = a->lo | a->hi << 8;
 	size_t nf;
@@ -549,6 +569,169 @@ static NO_COVERAGE uint64_t decode(const struct arg *a)
 	default:
 		return (uint64_t)a->hi << 56 | a->lo;
 	}
+}
+
+
+/* ---- the APIC calls' arguments (selector bit 4): values that mean something to them ---- */
+
+static const uint32_t apic_offsets[] = {
+	0x20, 0x30, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0x100, 0x170, 0x180, 0x200,
+	0x280, 0x2f0, 0x300, 0x310, 0x320, 0x330, 0x340, 0x350, 0x360, 0x370, 0x380, 0x390,
+	0x3e0, 0x3f0,
+};
+
+/* A structure's pointer: its slot mostly, else across a frame, past RAM, hvmetal's, unmapped. */
+static NO_COVERAGE uint64_t apic_ptr(uint64_t slot, unsigned v, unsigned p)
+{
+	switch (v) {
+	case 5:
+		return slot + K4 - 8 * (1 + p % 8);
+	case 6:
+		return odd_gvas[p % ARRAY_SIZE(odd_gvas)];
+	case 7:
+		return WIN + FAKE_RAM_SIZE - 8 * (1 + p % 4);
+	default:
+		return slot;
+	}
+}
+
+/* A pin, IRQ or port as Apple's int: in range, out of it, negative (sign-extended or not). */
+static NO_COVERAGE uint64_t apic_int(unsigned v, unsigned p, unsigned range)
+{
+	static const uint64_t odd[] = {
+		~0ull, 0xffffffffull, 0x80000000ull, 0xffffffff80000000ull, 0x100000000ull, 2, 16, 32,
+		0x7fffffffull, 1ull << 63,
+	};
+
+	return v < 5 ? p % range : v < 7 ? p % (range + 8) : odd[p % ARRAY_SIZE(odd)];
+}
+
+static NO_COVERAGE uint64_t apic_value32(unsigned v, unsigned p)
+{
+	switch (v) {
+	case 0:		/* LVT: vector, mode, mask, timer mode */
+		return (p & 0x7ff) | (p & 0x8000 ? 0x10000 : 0) | (uint32_t)(p >> 13 & 3) << 17;
+	case 1:		/* ICR low: vector, mode, level, trigger, shorthand */
+		return (p & 0x7ff) | (p & 0x800 ? 0x4000 : 0) | (p & 0x1000 ? 0x8000 : 0) |
+		       (uint32_t)(p >> 13 & 3) << 18;
+	case 2:		/* destination */
+		return (uint32_t)(p & 0xff) << 24;
+	case 3:		/* SVR */
+		return (p & 0x12ff) | 0x100;
+	case 4:
+		return p & 0xfff;
+	case 5:
+		return p;
+	case 6:
+		return (uint64_t)p << 16 | p;
+	default:
+		return p & 1 ? 0x100000000ull | p : 0xffffffffu;
+	}
+}
+
+static NO_COVERAGE uint64_t apic_decode(uint64_t nr, unsigned idx, const struct arg *a)
+{
+	static const uint64_t hz[] = { 16000000, 2000000000, 1000000000, 15999999, 2000000001, 0, ~0ull,
+				       100000000 };
+	unsigned p = a->lo | a->hi << 8, v = a->sel >> 5;
+
+	switch (nr * 8 + idx) {
+	case HVMETAL_HC_VM_CREATE * 8 + 0:
+		return v == 7 ? HV_VM_ACCEL_APIC | 1ull << (p % 64) : HV_VM_ACCEL_APIC;
+	case HVMETAL_HC_VCPU_APIC_CTRL * 8 + 2:
+		return v < 6 ? p & 15 : v == 6 ? 1ull << (p % 64) : ~0ull;
+	case HVMETAL_HC_VCPU_APIC_READ * 8 + 2:
+	case HVMETAL_HC_VCPU_APIC_WRITE * 8 + 2:
+		return v < 4 ? apic_offsets[p % ARRAY_SIZE(apic_offsets)] :
+		       v == 4 ? apic_offsets[p % ARRAY_SIZE(apic_offsets)] + (p >> 12) :
+		       v == 5 ? p & 0xfff : v == 6 ? 0x1000 + (p & 15) : extremes[p % ARRAY_SIZE(extremes)];
+	case HVMETAL_HC_VCPU_APIC_WRITE * 8 + 3:
+	case HVMETAL_HC_VM_IOAPIC_MMIO * 8 + 3:
+		return apic_value32(v, p);
+	case HVMETAL_HC_VCPU_APIC_GET_STATE * 8 + 2:
+	case HVMETAL_HC_VCPU_APIC_PUT_STATE * 8 + 2:
+		return apic_ptr(SLOT_APIC, v, p);
+	case HVMETAL_HC_VCPU_APIC_TRIGGER_LVT * 8 + 2:
+		return v < 5 ? HV_APIC_LVT_FLAVOR_TIMER : v < 7 ? p % 4 : 1ull << 32 | 1;
+	case HVMETAL_HC_VCPU_APIC_LSC * 8 + 2:
+		return v == 0 ? 0 : apic_ptr(SLOT_LSC, v, p);
+	case HVMETAL_HC_VCPU_EXIT_INFO * 8 + 2:
+		return apic_ptr(SLOT_EXIT, v, p);
+	case HVMETAL_HC_VMX_SET_APIC_ADDRESS * 8 + 2:
+	case HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE * 8 + 2:
+		return v < 4 ? 0xfee00000ull : v < 6 ? (uint64_t)(p & 0x3ff) * K4 : 0xfee00000ull + (p & 0xfff);
+	case HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE * 8 + 3:
+		return v < 6 ? p % 4 : 1ull << 32;
+	case HVMETAL_HC_VM_LAPIC_SET_INTR * 8 + 1:
+		return v < 6 ? p % 4 : v == 6 ? 64 + p % 4 : extremes[p % ARRAY_SIZE(extremes)];
+	case HVMETAL_HC_VM_LAPIC_SET_INTR * 8 + 2:
+		return v < 5 ? p & 0xff : v == 5 ? p % 16 : v == 6 ? 0x100 + (p & 0xff) : ~0ull;
+	case HVMETAL_HC_VM_LAPIC_SET_INTR * 8 + 3:
+		return v < 6 ? p % 3 : v == 6 ? 3 : ~0ull;
+	case HVMETAL_HC_VM_LAPIC_MSI * 8 + 1:	/* destination, RH, DM; else elsewhere */
+		return v < 5 ? 0xfee00000ull | (uint64_t)(p & 0xff) << 12 | (p >> 8 & 0xc) :
+		       v == 5 ? 0xfed00000ull | (p & 0xfffff) : v == 6 ? 0x1fee00000ull : (uint64_t)p << 20;
+	case HVMETAL_HC_VM_LAPIC_MSI * 8 + 2:	/* vector, mode, level, trigger */
+		return v < 6 ? (p & 0xc7ff) : (uint64_t)p << 32 | p;
+	case HVMETAL_HC_VM_IOAPIC_INTR * 8 + 1:
+		return (p & 0x1ffff) | (uint64_t)(v & 1 ? 0xff : p >> 8 & 3) << 56 |
+		       (v & 6 ? 0 : (uint64_t)p << 24);
+	case HVMETAL_HC_VM_APIC_BUS_FREQ * 8 + 1:
+		return hz[p % ARRAY_SIZE(hz)];
+	case HVMETAL_HC_VM_IOAPIC_IRQ * 8 + 1:
+		return apic_int(v, p, 32);
+	case HVMETAL_HC_VM_ATPIC_IRQ * 8 + 1:
+		return apic_int(v, p, 16);
+	case HVMETAL_HC_VM_IOAPIC_IRQ * 8 + 2:
+	case HVMETAL_HC_VM_ATPIC_IRQ * 8 + 2:
+	case HVMETAL_HC_VM_IOAPIC_MMIO * 8 + 2:
+	case HVMETAL_HC_VM_ATPIC_PORT * 8 + 2:
+	case HVMETAL_HC_VM_ATPIC_GET_STATE * 8 + 2:
+	case HVMETAL_HC_VM_ATPIC_PUT_STATE * 8 + 2:
+		return v < 7 ? p % 3 : ~0ull - p % 2;
+	case HVMETAL_HC_VM_IOAPIC_MMIO * 8 + 1:	/* IOREGSEL, IOWIN, EOI; around the page */
+		return v < 4 ? 0xfec00000ull + (p & 1 ? 0x10 : 0) : v == 4 ? 0xfec00040ull :
+		       v == 5 ? 0xfec00000ull + (p & 0xfff) : v == 6 ? 0xfebffff0ull + (p & 0x3f) * 0x10 :
+		       (uint64_t)p << 32 | 0xfec00000ull;
+	case HVMETAL_HC_VM_ATPIC_PORT * 8 + 1: {
+		static const uint64_t ports[] = { 0x20, 0x21, 0xa0, 0xa1, 0x4d0, 0x4d1 };
+
+		return v < 6 ? ports[p % 6] : apic_int(v, p, 0x500);
+	}
+	case HVMETAL_HC_VM_ATPIC_PORT * 8 + 3: {	/* ICW1-4, OCW1-3, ELCR */
+		static const uint64_t vals[] = { 0x11, 0x20, 0x28, 0x04, 0x02, 0x01, 0x03, 0x0a, 0x0b,
+						 0x0c, 0x68, 0x48, 0x60, 0xe0, 0xa0, 0xc7 };
+
+		return v < 5 ? vals[p % ARRAY_SIZE(vals)] : v < 7 ? (p & 0xff) : 0x100 + (p & 0xff);
+	}
+	case HVMETAL_HC_VM_IOAPIC_GET_STATE * 8 + 1:
+	case HVMETAL_HC_VM_IOAPIC_PUT_STATE * 8 + 1:
+		return apic_ptr(SLOT_IOAPIC, v, p);
+	case HVMETAL_HC_VM_ATPIC_GET_STATE * 8 + 1:
+	case HVMETAL_HC_VM_ATPIC_PUT_STATE * 8 + 1:
+		return apic_ptr(SLOT_ATPIC, v, p);
+	case HVMETAL_HC_VCPU_READ_MSR * 8 + 2:
+	case HVMETAL_HC_VCPU_WRITE_MSR * 8 + 2:
+		return v < 2 ? 0x1b : v < 4 ? 0x6e0 : v < 6 ? 0x800 + (apic_offsets[p % ARRAY_SIZE(apic_offsets)] >> 4) :
+		       0x800 + (p & 0xff);
+	case HVMETAL_HC_VCPU_WRITE_MSR * 8 + 3:
+		return v < 4 ? apic_value32(v, p) : v == 4 ? 0xfee00000ull | (p & 0xd00) :
+		       v == 5 ? fake_tsc + p : ~0ull - p;
+	case HVMETAL_HC_VCPU_SET_TSC_OFFSET * 8 + 2:	/* guest TSC a little or a lot behind or ahead */
+		return v < 4 ? -(uint64_t)p : v < 6 ? -((uint64_t)p << 20) : (uint64_t)p << (v * 4);
+	case HVMETAL_HC_VCPU_WRITE_REG * 8 + 2:
+		return v < 6 ? HV_X86_RFLAGS : HV_X86_RIP;
+	case HVMETAL_HC_VCPU_WRITE_REG * 8 + 3:
+		return v < 4 ? 0x202 : v < 6 ? 2 : p;
+	default:
+		return decode_any(a);
+	}
+}
+
+/* Argument idx of call nr. */
+static NO_COVERAGE uint64_t decode(const struct arg *a, uint64_t nr, unsigned idx)
+{
+	return a->sel & 0x10 ? apic_decode(nr, idx, a) : decode_any(a);
 }
 
 /* ---- checks ---- */
@@ -610,7 +793,38 @@ static bool owner_only(uint64_t nr)
 	case HVMETAL_HC_VMX_SET_APIC_ADDRESS:
 		return true;
 	default:
-		return false;
+		return nr >= HVMETAL_HC_VCPU_APIC_CTRL && nr <= HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE;
+	}
+}
+
+/* The VM-wide APIC calls (RDI = vm, from any CPU). */
+static bool apic_vm_call(uint64_t nr)
+{
+	return nr >= HVMETAL_HC_VM_LAPIC_SET_INTR && nr <= HVMETAL_HC_VM_ATPIC_PUT_STATE;
+}
+
+/* The APIC calls of a vCPU that HV_VM_ACCEL_APIC decides (not EXIT_INFO, nor the APIC page's). */
+static bool apic_vcpu_call(uint64_t nr)
+{
+	return nr >= HVMETAL_HC_VCPU_APIC_CTRL && nr <= HVMETAL_HC_VCPU_INJECT_EXTINT;
+}
+
+/* Sizes of the APIC calls' structures. */
+static uint64_t apic_struct_size(uint64_t nr)
+{
+	switch (nr) {
+	case HVMETAL_HC_VCPU_APIC_GET_STATE: case HVMETAL_HC_VCPU_APIC_PUT_STATE:
+		return sizeof(hv_apic_state_ext_t);
+	case HVMETAL_HC_VM_IOAPIC_GET_STATE: case HVMETAL_HC_VM_IOAPIC_PUT_STATE:
+		return sizeof(hv_ioapic_state_ext_t);
+	case HVMETAL_HC_VM_ATPIC_GET_STATE: case HVMETAL_HC_VM_ATPIC_PUT_STATE:
+		return sizeof(hv_atpic_state_ext_t);
+	case HVMETAL_HC_VCPU_APIC_LSC:
+		return sizeof(struct hvmetal_lsc_entry);
+	case HVMETAL_HC_VCPU_EXIT_INFO:
+		return sizeof(struct hvmetal_exit_info);
+	default:
+		return 0;
 	}
 }
 
@@ -622,7 +836,7 @@ static bool names_vm(uint64_t nr)
 	       nr == HVMETAL_HC_VM_UNMAP || nr == HVMETAL_HC_VM_PROTECT ||
 	       nr == HVMETAL_HC_VM_TRANSLATE || nr == HVMETAL_HC_VM_STATS ||
 	       nr == HVMETAL_HC_VM_SYNC_TSC || nr == HVMETAL_HC_VCPU_CREATE ||
-	       nr == HVMETAL_HC_VCPU_INTERRUPT;
+	       nr == HVMETAL_HC_VCPU_INTERRUPT || apic_vm_call(nr);
 }
 
 /* The buffer a call copies out to (its size), or copies in from (*in). */
@@ -649,6 +863,22 @@ static uint64_t buffer_of(uint64_t nr, const struct gpr_frame *g, uint64_t *gva,
 		*gva = g->rdx;
 		*in = true;
 		return vcpu_xstate_size();
+	case HVMETAL_HC_VCPU_APIC_LSC:
+		if (!g->rdx)
+			return 0;
+		/* fall through */
+	case HVMETAL_HC_VCPU_APIC_PUT_STATE:
+		*in = true;
+		/* fall through */
+	case HVMETAL_HC_VCPU_APIC_GET_STATE: case HVMETAL_HC_VCPU_EXIT_INFO:
+		*gva = g->rdx;
+		return apic_struct_size(nr);
+	case HVMETAL_HC_VM_IOAPIC_PUT_STATE: case HVMETAL_HC_VM_ATPIC_PUT_STATE:
+		*in = true;
+		/* fall through */
+	case HVMETAL_HC_VM_IOAPIC_GET_STATE: case HVMETAL_HC_VM_ATPIC_GET_STATE:
+		*gva = g->rsi;
+		return apic_struct_size(nr);
 	default:
 		return 0;
 	}
@@ -861,6 +1091,39 @@ static NO_COVERAGE void check_call(unsigned cpu)
 			CHECKF(r == HVMETAL_RAX(HV_DENIED), "call %#lx on cpu %u for vCPU %lu of cpu %u: %#lx", nr, cpu,
 			       in->rsi, m->vcpu[in->rsi].owner, r);
 	}
+	if (m && (apic_vcpu_call(nr) || nr == HVMETAL_HC_VCPU_EXIT_INFO) && in->rsi < VM_VCPUS_MAX &&
+	    m->vcpu[in->rsi].live && m->vcpu[in->rsi].owner == cpu) {
+		if (nr == HVMETAL_HC_VCPU_EXIT_INFO)
+			CHECKF(r == HV_SUCCESS || r == HVMETAL_RAX(HV_BAD_ARGUMENT), "EXIT_INFO: %#lx", r);
+		else if (!m->accel)
+			CHECKF(r == HVMETAL_RAX(HV_UNSUPPORTED), "APIC call %#lx on a VM without ACCEL_APIC: %#lx",
+			       nr, r);
+		else
+			CHECKF(r != HVMETAL_RAX(HV_UNSUPPORTED), "APIC call %#lx on an ACCEL_APIC VM: unsupported", nr);
+	}
+	if (m && apic_vm_call(nr)) {
+		/* Only a call whose arguments have a shape checks them (or copies) before the VM. */
+		bool shaped = nr != HVMETAL_HC_VM_LAPIC_MSI && nr != HVMETAL_HC_VM_IOAPIC_INTR &&
+			      nr != HVMETAL_HC_VM_APIC_BUS_FREQ;
+
+		if (!m->accel)
+			CHECKF(r == HVMETAL_RAX(HV_UNSUPPORTED) || (shaped && r == HVMETAL_RAX(HV_BAD_ARGUMENT)),
+			       "APIC call %#lx on a VM without ACCEL_APIC: %#lx", nr, r);
+		else
+			CHECKF(r != HVMETAL_RAX(HV_UNSUPPORTED), "APIC call %#lx on an ACCEL_APIC VM: unsupported", nr);
+	}
+	if (m && nr == HVMETAL_HC_VCPU_RUN && r == HV_SUCCESS) {
+		/* The exit info: VMX without ACCEL_APIC; never INJECT_EXCP or SMI; each code with its exit. */
+		CHECKF(g->r9 == HV_VM_EXITINFO_VMX || (m->accel && (g->r9 == HV_VM_EXITINFO_INIT_AP ||
+			g->r9 == HV_VM_EXITINFO_STARTUP_AP || g->r9 == HV_VM_EXITINFO_IOAPIC_EOI ||
+			g->r9 == HV_VM_EXITINFO_APIC_ACCESS_READ)), "run: exit info %#lx", g->r9);
+		if (g->r9 == HV_VM_EXITINFO_APIC_ACCESS_READ)
+			CHECKF(g->rdx == VMX_REASON_APIC_ACCESS && (g->rsi >> 12 & 15) == 0,
+			       "APIC_ACCESS_READ on exit %#lx qualification %#lx", g->rdx, g->rsi);
+		else if (g->r9 != HV_VM_EXITINFO_VMX)
+			CHECKF(g->rdx == VMX_REASON_WRMSR || g->rdx == VMX_REASON_APIC_ACCESS,
+			       "exit info %#lx on exit %#lx", g->r9, g->rdx);
+	}
 	if (r == HV_SUCCESS && b->n)
 		CHECKF(b->reachable, "call %#lx succeeded on a buffer that is not all the caller's RAM", nr);
 	/* Only a copy-out writes the caller's RAM; a stray write shows at the next one, or at the end. */
@@ -914,6 +1177,8 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 		memset(&mvms[nmvms], 0, sizeof(mvms[nmvms]));
 		mvms[nmvms].handle = g->rdx;
 		mvms[nmvms].live = true;
+		mvms[nmvms].accel = in->rdi & HV_VM_ACCEL_APIC;
+		CHECK(!real_vm(g->rdx)->apic == !mvms[nmvms].accel);
 		space_set(&mvms[nmvms++], 0, true);
 		break;
 	case HVMETAL_HC_VM_DESTROY:
@@ -988,6 +1253,80 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 	}
 }
 
+
+/*
+ * A state put, then got by the next operation: what was put comes back (a
+ * local APIC's current count may have run down; an IOAPIC put may have
+ * delivered, setting remote IRR and delivery status).  Only when no guest ran
+ * meanwhile (a kick's wait lets one take an interrupt).
+ */
+static struct {
+	uint64_t nr, vm, obj;	/* the put's call, VM, vCPU or 8259 */
+	unsigned op;		/* the operation that made it */
+	uint8_t bytes[512];	/* the largest of the three */
+} put;
+_Static_assert(sizeof(hv_apic_state_ext_t) <= sizeof(put.bytes) && sizeof(hv_ioapic_state_ext_t) <= sizeof(put.bytes) &&
+	       sizeof(hv_atpic_state_ext_t) <= sizeof(put.bytes), "put.bytes holds any state");
+static unsigned op_index;
+static bool guest_ran;		/* some guest ran during this operation */
+
+static NO_COVERAGE bool any_guest(void)
+{
+	for (unsigned c = 0; c < fake_ncpus; c++)
+		if (fake_cpus[c].mode != FC_IDLE)
+			return true;
+	return false;
+}
+
+static NO_COVERAGE void check_put_get(unsigned cpu, uint64_t nr, const struct gpr_frame *in)
+{
+	uint64_t obj = nr == HVMETAL_HC_VCPU_APIC_GET_STATE || nr == HVMETAL_HC_VCPU_APIC_PUT_STATE ? in->rsi :
+		       nr == HVMETAL_HC_VM_ATPIC_GET_STATE || nr == HVMETAL_HC_VM_ATPIC_PUT_STATE ? in->rdx : 0;
+	uint8_t got[sizeof(put.bytes)];
+	size_t n = apic_struct_size(nr);
+
+	switch (nr) {
+	case HVMETAL_HC_VCPU_APIC_PUT_STATE: case HVMETAL_HC_VM_IOAPIC_PUT_STATE:
+	case HVMETAL_HC_VM_ATPIC_PUT_STATE:
+		if (guest_ran)
+			break;
+		put.nr = nr;
+		put.vm = in->rdi;
+		put.obj = obj;
+		put.op = op_index;
+		buffer_read(&calls[cpu].buf, put.bytes);
+		break;
+	case HVMETAL_HC_VCPU_APIC_GET_STATE: case HVMETAL_HC_VM_IOAPIC_GET_STATE:
+	case HVMETAL_HC_VM_ATPIC_GET_STATE:
+		if (guest_ran || put.op + 1 != op_index || put.nr != nr + 1 || put.vm != in->rdi || put.obj != obj)
+			break;
+		buffer_read(&calls[cpu].buf, got);
+		if (nr == HVMETAL_HC_VCPU_APIC_GET_STATE) {
+			size_t ccr = offsetof(hv_apic_state_ext_t, state.ccr_timer);
+			uint32_t a, b;
+
+			memcpy(&a, put.bytes + ccr, 4);
+			memcpy(&b, got + ccr, 4);
+			CHECKF(b <= a, "APIC state: current count %u after %u was put", b, a);
+			memcpy(got + ccr, &a, 4);
+		}
+		if (nr == HVMETAL_HC_VM_IOAPIC_GET_STATE)
+			for (unsigned p = 0; p < 32; p++) {
+				size_t off = offsetof(hv_ioapic_state_ext_t, state.rtbl) + p * 8;
+				uint64_t a, b, rs = (1ull << 14) | (1ull << 12);
+
+				memcpy(&a, put.bytes + off, 8);
+				memcpy(&b, got + off, 8);
+				CHECKF((a & ~rs) == (b & ~rs), "IOAPIC entry %u: %#lx after %#lx was put", p, b, a);
+				memcpy(got + off, &a, 8);
+			}
+		for (size_t i = 0; i < n; i++)
+			CHECKF(got[i] == put.bytes[i], "call %#lx: byte %zu of the state is %#x, %#x was put", nr, i,
+			       got[i], put.bytes[i]);
+		break;
+	}
+}
+
 /* What a copy-out put in the caller's buffer: hvmetal's state. */
 static NO_COVERAGE void check_output(unsigned cpu, uint64_t nr, const struct gpr_frame *in,
 				     const struct gpr_frame *g)
@@ -1050,7 +1389,14 @@ static NO_COVERAGE void check_output(unsigned cpu, uint64_t nr, const struct gpr
 		buffer_read(&calls[cpu].buf, &out);
 		CHECK(!memcmp(out.fp, v->xsave, vcpu_xstate_size()));
 		break;
+	case HVMETAL_HC_VCPU_EXIT_INFO:
+		v = real_vm(in->rdi)->vcpus[in->rsi];
+		buffer_read(&calls[cpu].buf, &out);
+		CHECK(!memcmp(out.fp, &v->exit_info, sizeof(v->exit_info)));
+		CHECK(m->accel || v->exit_info.code == HV_VM_EXITINFO_VMX);
+		break;
 	}
+	check_put_get(cpu, nr, in);
 }
 
 /* Space changes: all or nothing, and exactly what the call asks. */
@@ -1059,7 +1405,8 @@ static NO_COVERAGE void ept_call(unsigned cpu, uint64_t nr, struct gpr_frame *g,
 	static bool had;
 	static struct fake_ept_view ref;
 	static bool ref_ok;
-	uint64_t asid = nr == HVMETAL_HC_VMX_SET_APIC_ADDRESS ? 0 : g->rsi;
+	uint64_t asid = nr == HVMETAL_HC_VMX_SET_APIC_ADDRESS ? 0 :
+			nr == HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE ? g->rcx : g->rsi;
 	struct mvm *m = model_vm(g->rdi);
 	struct ept *e;
 	const char *what = nr == HVMETAL_HC_VM_MAP ? "map" : nr == HVMETAL_HC_VM_UNMAP ? "unmap" :
@@ -1107,6 +1454,7 @@ static NO_COVERAGE void ept_call(unsigned cpu, uint64_t nr, struct gpr_frame *g,
 		check_runs(&want, &after, what);
 		break;
 	case HVMETAL_HC_VMX_SET_APIC_ADDRESS:
+	case HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE:
 		ref.nruns = 0;
 		ref.overflow = false;
 		if (!runs_overlap(&before, g->rdx, g->rdx + K4))
@@ -1121,7 +1469,7 @@ static NO_COVERAGE void ept_call(unsigned cpu, uint64_t nr, struct gpr_frame *g,
 static bool changes_space(uint64_t nr)
 {
 	return nr == HVMETAL_HC_VM_MAP || nr == HVMETAL_HC_VM_UNMAP || nr == HVMETAL_HC_VM_PROTECT ||
-	       nr == HVMETAL_HC_VMX_SET_APIC_ADDRESS;
+	       nr == HVMETAL_HC_VMX_SET_APIC_ADDRESS || nr == HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE;
 }
 
 static bool trace;		/* HC_TRACE=1 in the environment: every call on stderr */
@@ -1151,6 +1499,8 @@ static void take_finished(void)
 			finish_call(c);
 		}
 }
+
+static const struct op *cur_op;	/* the operation under way: its bytes detail APIC exits */
 
 static void hypercall(unsigned cpu, unsigned cpl, bool sti, uint64_t nr, const uint64_t a[6],
 		      const struct arg *script)
@@ -1187,6 +1537,13 @@ static void hypercall(unsigned cpu, unsigned cpl, bool sti, uint64_t nr, const u
 			(uint8_t)(script->sel & 15), (uint8_t)(script->sel >> 4),
 			(uint8_t)(script->lo & 15), (uint8_t)(script->lo >> 4),
 		};
+
+		/* Effects bit 7: events 8-15 are the APIC exits (without it: events 0-7 interrupting a delivery). */
+		for (unsigned i = 0; script->hi & 0x80 && i < 4; i++)
+			if (ev[i] & 8)
+				ev[i] = FE_APIC | (ev[i] & 7);
+		if (cur_op)
+			fake_guest_params(cpu, (const uint8_t *)cur_op, sizeof(*cur_op));
 
 		if (!fake_start_call(cpu, g, ev, 4, script->hi))
 			return;	/* its guest runs on: checked when it ends */
@@ -1291,6 +1648,63 @@ static void cd_regs_op(unsigned cpu, const struct op *o)
 	fake_cpus[cpu].r = *r;
 }
 
+
+/*
+ * The caller prepares an APIC call's structure in its slot: the version right
+ * or wrong, some field, random contents, or an LSC entry whose code pages are
+ * its RAM, hvmetal's memory, unmapped or unaligned.
+ */
+static NO_COVERAGE void apic_prep(const struct op *o, uint64_t v)
+{
+	static const uint64_t slots[] = { SLOT_APIC, SLOT_IOAPIC, SLOT_ATPIC, SLOT_LSC };
+	static const uint64_t sizes[] = { sizeof(hv_apic_state_ext_t), sizeof(hv_ioapic_state_ext_t),
+					  sizeof(hv_atpic_state_ext_t), sizeof(struct hvmetal_lsc_entry) };
+	unsigned k = o->a[0].sel % 4, what = (o->a[0].hi >> 4) & 7;
+	uint64_t off = slots[k] - WIN, size = sizes[k];
+
+	switch (what) {
+	case 0: {
+		uint32_t ver = o->a[0].lo & 1 ? (uint32_t)v : HV_APIC_STATE_EXT_VER;
+
+		ram_write(off, &ver, 4);
+		break;
+	}
+	case 6: {	/* random contents, a right version */
+		uint64_t x = v | 1;
+		uint32_t ver = HV_APIC_STATE_EXT_VER;
+
+		for (uint64_t i = 0; i + 8 <= size; i += 8) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			ram_write(off + i, &x, 8);
+		}
+		if (k < 3)
+			ram_write(off, &ver, 4);
+		break;
+	}
+	case 7:
+		if (k == 3) {
+			static const uint64_t uvas[] = { 0, FAKE_REGION, FAKE_POOL, WIN + FAKE_RAM_SIZE, WIN + 1,
+							 WIN + 0x400000 };
+			unsigned p1 = o->a[1].lo, p2 = o->a[1].hi;
+			struct hvmetal_lsc_entry e = {
+				.rip = 0x1000 - (v & 15), .ilen = (uint32_t)(v >> 4 & 15), .cs = v >> 8 & 1 ? 0x10 : 8,
+				.kind = (uint8_t)(v >> 9 & 3), .count = (uint8_t)(v >> 11 & 3),
+				.reg = (uint32_t)(v >> 16 & 31), .imm = (uint32_t)(v >> 32),
+				.uva = { p1 & 0x80 ? uvas[p1 % ARRAY_SIZE(uvas)] : WIN + (p1 % FAKE_FRAMES) * K4,
+					 p2 & 0x80 ? uvas[p2 % ARRAY_SIZE(uvas)] : WIN + (p2 % FAKE_FRAMES) * K4 },
+			};
+
+			ram_write(off, &e, sizeof(e));
+		}
+		break;
+	default:	/* a field: 4 or 8 bytes anywhere in it */
+		ram_write(off + (o->a[0].lo * 4) % (size - 8), &v, what & 1 ? 4 : 8);
+		break;
+	}
+}
+
 static void machine_op(const struct op *o, unsigned cpu)
 {
 	unsigned kind = (o->kind - 0xa8) % M_KINDS;
@@ -1314,7 +1728,10 @@ static void machine_op(const struct op *o, unsigned cpu)
 			     (uint64_t)o->a[3].lo << 32 | (uint64_t)o->a[3].hi << 40 |
 			     (uint64_t)o->a[4].lo << 48 | (uint64_t)o->a[4].hi << 56;
 
-		ram_write((p0 % FAKE_FRAMES) * K4 + ((o->a[0].hi & 1u) << 8 | o->a[0].sel) * 8, &v, 8);
+		if (o->a[0].hi & 0x80)
+			apic_prep(o, v);
+		else
+			ram_write((p0 % FAKE_FRAMES) * K4 + ((o->a[0].hi & 1u) << 8 | o->a[0].sel) * 8, &v, 8);
 		break;
 	}
 	case M_STARVE:
@@ -1324,12 +1741,14 @@ static void machine_op(const struct op *o, unsigned cpu)
 		unstarve();
 		break;
 	case M_GUEST_EVENT:
-		if (fake_cpus[cpu].mode == FC_GUEST)
+		if (fake_cpus[cpu].mode == FC_GUEST) {
+			fake_guest_params(cpu, (const uint8_t *)o, sizeof(*o));
 			fake_guest_event(cpu, o->a[0].lo);
+		}
 		break;
 	case M_CD_MSR:
 		if (fake_cpus[cpu].mode == FC_IDLE)
-			cd_msr_write(cpu, o->a[0].lo % 7, decode(&o->a[1]));
+			cd_msr_write(cpu, o->a[0].lo % 7, decode_any(&o->a[1]));
 		break;
 	case M_CD_REGS:
 		if (fake_cpus[cpu].mode == FC_IDLE)
@@ -1367,7 +1786,7 @@ static NO_COVERAGE void check_machine(void)
 			intact[i] = hv.canary_value;
 	CHECKF(!memcmp(canary, intact, K4), "the canary page changed");
 	for (unsigned i = 0; i < VM_MAX; i++)
-		CHECK(!vms[i].lock.locked);
+		CHECK(!vms[i].lock.locked && (!vms[i].handle || !vms[i].apic || !vms[i].apic->lock.locked));
 	fake_check_active_vmcs();
 	fake_observe();
 }
@@ -1445,22 +1864,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&o, data, sizeof(o));
 		data += sizeof(o);
 		size -= sizeof(o);
+		cur_op = &o;
+		op_index = n + 1;
+		guest_ran = any_guest();
 		cpu = (o.flags & 3) % fake_ncpus;
 		cpl = ((o.flags >> 2) & 3) == 3 ? (o.flags & 0x10 ? 1 : 3) : 0;
 		if (o.kind >= 0xa8) {
 			machine_op(&o, cpu);
 		} else if (fake_cpus[cpu].mode == FC_GUEST) {
+			fake_guest_params(cpu, (const uint8_t *)&o, sizeof(o));
 			fake_guest_event(cpu, o.kind);	/* that CPU is in a guest: it exits */
 		} else {
 			nr = o.kind < 0xa0 ? o.kind % (HVMETAL_HC_COUNT + 1) :
 			     o.kind & 1 ? (uint64_t)o.kind << 32 | o.kind : ~0ull - (o.kind & 6);
 			for (unsigned i = 0; i < 6; i++)
-				a[i] = decode(&o.a[i]);
+				a[i] = decode(&o.a[i], nr, i);
 			hypercall(cpu, cpl, o.flags & 0x20, nr, a, &o.a[4]);
 		}
 		take_finished();
 		check_machine();
 	}
+	cur_op = NULL;
+	put.op = 0;
 	teardown();
 	return 0;
 }
