@@ -14,6 +14,7 @@
 #include "vmx/vmx_cpu.h"
 #include "vmx/vmx_exit.h"
 
+#define RFLAGS_TF		(1u << 8)
 #define RFLAGS_IF		(1u << 9)
 #define MSR_TSC_DEADLINE	0x6e0
 #define MSR_X2APIC_FIRST	0x800
@@ -125,6 +126,10 @@ static void inject_pending(struct vcpu *v, struct vapic *a)
 	bool extint;
 	int vec;
 
+	/* Wait-for-SIPI and shutdown (the VMM's activity states) take no event. */
+	if (vmcs_read(VMCS_GUEST_ACTIVITY) > ACTIVITY_HLT)
+		return;
+
 	if (v->lapic.nmi_pending) {
 		if (block & (INTR_BLOCK_NMI | INTR_BLOCK_STI | INTR_BLOCK_MOVSS)) {
 			want_window(v, PROC_NMI_WINDOW);
@@ -151,6 +156,33 @@ static void inject_pending(struct vcpu *v, struct vapic *a)
 	inject(v, INTR_INFO_VALID | INTR_TYPE_EXTERNAL | (uint32_t)vec);
 }
 
+/*
+ * An event already going in (the VMM's, or one an exit interrupted) goes first:
+ * it wakes a vCPU hvmetal keeps halted, as the CPU would (and only an
+ * external interrupt or NMI may be injected into HLT), and what the local APIC
+ * holds waits for the window after it.
+ */
+static void behind_entry_event(struct vcpu *v)
+{
+	if (v->halted) {
+		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
+		v->halted = false;
+	}
+	if (v->lapic.nmi_pending)
+		want_window(v, PROC_NMI_WINDOW);
+	else if (vlapic_pending(&v->lapic) >= 0 || v->extint_req || vlapic_extint_pending(&v->lapic))
+		want_window(v, PROC_INTR_WINDOW);
+}
+
+void vcpu_apic_run_end(struct vcpu *v)
+{
+	/* Windows hvmetal asked for are not the VMM's: it never sees their bits or their exits. */
+	if (v->own_windows) {
+		vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)v->own_windows);
+		v->own_windows = 0;
+	}
+}
+
 void vcpu_apic_run_start(struct vcpu *v)
 {
 	if (!v->halted)
@@ -170,9 +202,10 @@ void vcpu_apic_entry(struct vcpu *v)
 
 	vapic_lock(a);
 	vlapic_timer_check(&v->lapic, now);
-	/* An event already going in (the VMM's, or one an exit interrupted) goes first. */
 	if (!(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID))
 		inject_pending(v, a);
+	else
+		behind_entry_event(v);
 	deadline = vlapic_deadline(&v->lapic);
 	vapic_unlock(a);
 	/*
@@ -207,7 +240,10 @@ static enum vcpu_apic_exit window_exit(struct vcpu *v, uint32_t bit)
  */
 static enum vcpu_apic_exit hlt_exit(struct vcpu *v)
 {
-	if (!(vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_IF) || !(vmcs_policy.misc & MISC_ACTIVITY_HLT))
+	uint64_t rflags = vmcs_read(VMCS_GUEST_RFLAGS);
+
+	/* Single-stepping (TF) through a HLT is the VMM's: the HLT state would need a pending #DB. */
+	if (!(rflags & RFLAGS_IF) || (rflags & RFLAGS_TF) || !(vmcs_policy.misc & MISC_ACTIVITY_HLT))
 		return APIC_EXIT_NOT_MINE;
 	vmx_skip_insn((unsigned)vmcs_read(VMCS_EXIT_INSN_LEN));
 	vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_HLT);
@@ -247,14 +283,10 @@ bool vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val, hv_r
 	if (!a || !apic_msr(msr))
 		return false;
 	vapic_lock(a);
+	/* The VMM's own write: its effects (an INIT it sends) are done, not reported back to it. */
 	ok = write ? vlapic_wrmsr(&v->lapic, msr, *val, vcpu_guest_tsc(), &eff) :
 		     vlapic_rdmsr(&v->lapic, msr, val, vcpu_guest_tsc());
 	vapic_unlock(a);
-	if (eff.exitinfo)
-		v->exit_info = (struct hvmetal_exit_info){
-			.code = eff.exitinfo, .targets = eff.targets, .vector = eff.vector,
-			.ap_rip = (uint64_t)eff.vector << 12,
-		};
 	*r = ok ? HV_SUCCESS : HV_BAD_ARGUMENT;
 	return true;
 }

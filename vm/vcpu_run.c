@@ -29,7 +29,6 @@
 #define KICK_RESEND	4096	/* pause loops before a kick NMI is sent again */
 #define KICK_TRIES	64	/* kicks before a target that never answers is given up */
 #define APIC_MIN_SLICE	4096	/* TSC ticks a guest runs at least when its APIC timer is always due */
-#define ENTRY_MISSES_MAX 16	/* rounds an entry waits for interrupts other CPUs keep sending */
 
 extern int vcpu_enter(struct gpr_frame *g, uint32_t launched);	/* vcpu_entry.asm */
 
@@ -192,38 +191,28 @@ static bool arm_deadline(struct vcpu *v, uint64_t deadline)
  * The last look before an entry (APIC acceleration): in_guest set, then the
  * requests read, while a notifier sets its request, then reads in_guest
  * (vcpu_notify): either this sees the request, or the notifier sees in_guest
- * and kicks until the vCPU is out. A notifier that sees in_guest clear need
- * not wait, so two CPUs notifying each other's vCPUs never wait on each other.
+ * and kicks until the vCPU is out. A request seen here is taken and the local
+ * APIC looked at once more; any later one comes with a kick (in_guest is set
+ * by then). A notifier that sees in_guest clear need not wait, so two CPUs
+ * notifying each other's vCPUs never wait on each other.
  */
-static bool enter_window_open(struct vcpu *v)
+static void enter_window(struct vcpu *v)
 {
 	__atomic_store_n(&v->in_guest, 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) & VCPU_REQ_INTR) {
-		__atomic_store_n(&v->in_guest, 0, __ATOMIC_RELEASE);
-		return false;
+		__atomic_and_fetch(&v->requests, ~VCPU_REQ_INTR, __ATOMIC_ACQ_REL);
+		vcpu_apic_entry(v);
 	}
-	return true;
 }
 
-/*
- * An entry of an ACCEL_APIC vCPU: -1 when an interrupt came before it (none
- * made; look: check for one), else vcpu_enter's result. Time halted in the
- * guest is idle time.
- */
-static __attribute__((noinline)) int enter_accel(struct vcpu *v, bool look)
+/* An entry of an ACCEL_APIC vCPU (vcpu_enter's result); time halted in the guest is idle time. */
+static __attribute__((noinline)) int enter_accel(struct vcpu *v)
 {
 	uint64_t t0;
 	int fail;
 
-	if (look) {
-		if (!enter_window_open(v))
-			return -1;
-	} else {
-		/* Entering regardless: whoever notified it sees in_guest and kicks it out. */
-		__atomic_store_n(&v->in_guest, 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	}
+	enter_window(v);
 	t0 = rdtsc();
 	fail = vcpu_enter(&v->gpr, v->launched);
 	t0 = rdtsc() - t0;
@@ -274,7 +263,6 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 	uint32_t reason = VMX_REASON_IRQ;
 	bool until = (call->rcx & HVMETAL_RUN_MODE) == HVMETAL_RUN_UNTIL, accel = v->vm->apic;
 	uint64_t deadline = call->rdx;
-	unsigned misses = 0;
 
 	vcpu_vmcs_get(v);
 	v->exit_info.code = HV_VM_EXITINFO_VMX;	/* the other fields mean something only with their code */
@@ -296,32 +284,33 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		}
 		stop = until ? deadline : HV_DEADLINE_FOREVER;
 		if (accel) {
+			/* Before anything is injected: nothing of hvmetal's may be left in the entry field. */
+			if (until && rdtsc() >= deadline) {
+				reason = VMX_REASON_VMX_TIMER_EXPIRED;
+				break;
+			}
 			vcpu_apic_entry(v);
 			if (v->apic_deadline < stop)
 				stop = v->apic_deadline;
 		}
 		if ((stop != HV_DEADLINE_FOREVER || v->timer_armed) && !arm_deadline(v, stop)) {
-			if (until && rdtsc() >= deadline) {
-				reason = VMX_REASON_VMX_TIMER_EXPIRED;
+			if (!accel) {
+				reason = VMX_REASON_VMX_TIMER_EXPIRED;	/* the run's deadline */
 				break;
 			}
 			/*
 			 * An APIC timer due again before the guest could run (its period
-			 * shorter than a round of this loop): the guest gets a slice all
-			 * the same, so no guest keeps hvmetal from entering it, nor its
-			 * control domain from its interrupts (which exit that slice).
+			 * shorter than a round of this loop), or the run's deadline passed
+			 * since the look above: the guest gets a slice all the same (what
+			 * was injected goes in), so no guest keeps hvmetal from entering
+			 * it, nor its control domain from its interrupts (which exit that
+			 * slice); the run's deadline ends the run at that slice's exit.
 			 */
 			arm_deadline(v, rdtsc() + APIC_MIN_SLICE);
 		}
 		sync_ept(v);
 		if (accel) {
-			/* Another CPU's interrupts delay an entry a bounded number of rounds. */
-			fail = enter_accel(v, misses < ENTRY_MISSES_MAX);
-			if (fail < 0) {
-				misses++;
-				continue;	/* an interrupt came meanwhile: the next round takes it */
-			}
-			misses = 0;
+			fail = enter_accel(v);
 		} else {
 			t0 = rdtsc();
 			fail = vcpu_enter(&v->gpr, v->launched);
@@ -357,7 +346,7 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		call->rdi = vmcs_read(VMCS_EXIT_INSN_LEN);
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
 		call->r9 = v->exit_info.code;
-		call->rcx = v->exit_info.apic_value;
+		call->rcx = v->exit_info.code == HV_VM_EXITINFO_APIC_ACCESS_READ ? v->exit_info.apic_value : 0;
 	} else if (r == HVMETAL_RUN_AGAIN) {
 		/* Reads as hv_vcpu_interrupt's exit: a caller that stops here (a signal) reports it. */
 		v->exit_reason = call->rdx = VMX_REASON_IRQ;
@@ -366,6 +355,8 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
 		call->r9 = HV_VM_EXITINFO_VMX;
 	}
+	if (accel)
+		vcpu_apic_run_end(v);
 	switch_to_cd(v, &cd, cpu);
 	vcpu_vmcs_put();
 	return r;

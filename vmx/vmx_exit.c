@@ -32,7 +32,8 @@ void vmx_inject_exception(unsigned vector, int has_error, uint32_t error)
 {
 	uint32_t info = INTR_INFO_VALID | INTR_TYPE_HW_EXCEPTION | vector;
 
-	if (has_error) {
+	/* Real mode has no error codes: VM entry refuses to deliver one with CR0.PE clear. */
+	if (has_error && (vmcs_read(VMCS_GUEST_CR0) & CR0_PE)) {
 		info |= INTR_INFO_DELIVER_ERR;
 		vmcs_write(VMCS_ENTRY_EXCEPTION_ERROR, error);
 	}

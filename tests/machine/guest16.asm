@@ -203,4 +203,28 @@ GUEST guest_ipi_sender
 	hlt
 guest_ipi_sender_end:
 
+; An x2APIC MSR read in xAPIC mode: #GP (real mode: no error code), whose handler OUTs.
+GUEST guest_gp
+	mov ecx, 0x802
+	rdmsr
+	hlt
+global guest_gp_isr
+guest_gp_isr:
+	out 0xe9, al
+	hlt
+guest_gp_end:
+
+; Loaded at 0x3800: interrupts off across an OUT, then on again, another OUT, then idle.
+GUEST guest_cli_out
+	cli
+	out 0xe9, al
+	sti
+	nop
+	out 0xe9, al
+.idle:
+	sti
+	hlt
+	jmp .idle
+guest_cli_out_end:
+
 section .note.GNU-stack noalloc noexec nowrite progbits

@@ -33,6 +33,9 @@ GUEST(guest_init_sipi);
 GUEST(guest_apic_ver);
 GUEST(guest_lsc);
 GUEST(guest_ipi_sender);
+GUEST(guest_gp);
+GUEST(guest_cli_out);
+extern const uint8_t guest_gp_isr[];
 extern const uint8_t guest_isr40[], guest_isr41[], guest_isr42[], guest_isr43[], guest_isr_pic[];
 
 static uint8_t *gmem;
@@ -212,6 +215,46 @@ static void test_registers_and_state(void)
 	       "hv_vcpu_apic_write without no_side_effect: HV_BAD_ARGUMENT");
 	CHECK(hv_vm_set_apic_bus_freq(100000000) == HV_BUSY && hv_vm_set_apic_bus_freq(1) != HV_SUCCESS,
 	       "hv_vm_set_apic_bus_freq with vCPUs: HV_BUSY");
+}
+
+/* A #GP hvmetal injects for the guest's own APIC MSR misuse, in real mode: no error code, or VM entry fails. */
+static void test_gp_real_mode(void)
+{
+	uint16_t e[2] = { (uint16_t)(CODE + (guest_gp_isr - guest_gp)), 0 };
+	uint64_t reason;
+
+	load(guest_gp, guest_gp_end);
+	memcpy(gmem + 4 * 13, e, 4);
+	reason = run_for(10000000);
+	CHECK(reason == VMX_REASON_IO && reg(HV_X86_RIP) == CODE + (uint64_t)(guest_gp_isr - guest_gp),
+	      "RDMSR of an x2APIC MSR in xAPIC mode: #GP, taken by the real-mode guest's handler (reason %lx)",
+	      reason);
+	memset(gmem + 4 * 13, 0, 4);
+}
+
+/* Interrupts off with one pending: hvmetal's window is its own, the VMM never sees its bit. */
+static void test_window_hidden(void)
+{
+	uint64_t reason, proc = 0;
+	uint32_t before = count(0);
+
+	memcpy(gmem + 0x3800, guest_cli_out, (size_t)(guest_cli_out_end - guest_cli_out));
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS, 0x380);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_GUEST_CS_BASE, 0x3800);
+	hv_vcpu_write_register(vcpu, HV_X86_RIP, 0);
+	hv_vcpu_write_register(vcpu, HV_X86_RFLAGS, 2);
+	hv_vm_lapic_set_intr(vcpu, 0x40, HV_APIC_EDGE_TRIGGER);
+	reason = run_for(10000000);
+	hv_vmx_vcpu_read_vmcs(vcpu, VMCS_CTRL_CPU_BASED, &proc);
+	CHECK(reason == VMX_REASON_IO && !(proc & CPU_BASED_IRQ_WND) && count(0) == before,
+	      "with interrupts off the vector waits; the VMM's controls show no window of hvmetal's "
+	      "(reason %lu, controls %lx, %u taken)", reason, proc, count(0) - before);
+	skip();
+	reason = run_for(10000000);
+	CHECK(reason == VMX_REASON_IO && count(0) == before + 1,
+	      "after STI it is taken before the next OUT (%u)", count(0) - before);
+	skip();
+	run_for(1000000);
 }
 
 /* The guest boots into x2APIC mode, then idles: interrupts wake it. */
@@ -678,7 +721,9 @@ void test_apic_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	       hv_vcpu_create(&ap, HV_VCPU_DEFAULT) == HV_SUCCESS && ap == 1 && controls(),
 	       "an HV_VM_ACCEL_APIC VM with two vCPUs");
 	test_registers_and_state();
+	test_gp_real_mode();
 	test_interrupts();
+	test_window_hidden();
 	test_timer();
 	test_ioapic();
 	test_atpic();
