@@ -75,11 +75,15 @@ struct hvm_vm {
 	 * HVM_PIN_WRITABLE marked when pinned for writing.
 	 */
 	struct xarray pins;
+	unsigned int lsc_pins;	/* of them, load-store-cache code pages (under lock) */
 };
 
 #define HVM_PIN_WRITABLE	XA_MARK_0
 #define HVM_GFN_BITS		36	/* 256 TiB of guest-physical space (docs/abi.md) */
 #define HVM_ASID_MAX		0xffff
+/* Load-store-cache code pages, by pfn, above every guest page's index; at most this many per VM. */
+#define HVM_LSC_PIN_BASE	((unsigned long)(HVM_ASID_MAX + 1) << HVM_GFN_BITS)
+#define HVM_LSC_PINS_MAX	1024
 
 /* One open /dev/hvmetal: Apple's "task". */
 struct hvm_file {
@@ -98,6 +102,7 @@ extern struct hvm_stats hvm_stats;
 struct hvm_vm *hvm_vm_get(struct hvm_file *f, u64 handle);
 void hvm_vm_put(struct hvm_vm *vm);
 hv_return_t hvm_vm_create(struct hvm_file *f, struct hvm_regs *r);
+hv_return_t hvm_vm_lsc_enter(struct hvm_vm *vm, struct hvm_regs *r);
 hv_return_t hvm_vm_destroy(struct hvm_file *f, struct hvm_vm *vm, struct hvm_regs *r);
 hv_return_t hvm_vm_map(struct hvm_vm *vm, struct hvm_regs *r);
 hv_return_t hvm_vm_unmap(struct hvm_vm *vm, struct hvm_regs *r);

@@ -91,6 +91,11 @@ static hv_return_t hvm_do_vcpu_destroy(struct hvm_file *f, struct hvm_vm *vm,
 	return hvm_vcpu_destroy(vm, r);
 }
 
+static hv_return_t hvm_do_lsc(struct hvm_file *f, struct hvm_vm *vm, struct hvm_regs *r)
+{
+	return hvm_vm_lsc_enter(vm, r);
+}
+
 static hv_return_t hvm_do_run(struct hvm_file *f, struct hvm_vm *vm, struct hvm_regs *r)
 {
 	return hvm_vcpu_run(vm, r);
@@ -155,9 +160,8 @@ static const struct hvm_call hvm_calls[] = {
 	[HVMETAL_HC_VCPU_APIC_GET_STATE] = { HVM_VCPU, OUT(HVM_RDX, sizeof(hv_apic_state_ext_t)) },
 	[HVMETAL_HC_VCPU_APIC_PUT_STATE] = { HVM_VCPU, IN(HVM_RDX, sizeof(hv_apic_state_ext_t)) },
 	[HVMETAL_HC_VCPU_APIC_TRIGGER_LVT] = { HVM_VCPU },
-	/* RDX 0: invalidate the cache (a NULL pointer is not faulted in, hvm_fault_in). */
-	[HVMETAL_HC_VCPU_APIC_LSC]	= { HVM_VCPU,
-					    IN(HVM_RDX, sizeof(struct hvmetal_lsc_entry)) },
+	/* RDX 0: invalidate the cache; an entry's code pages are pinned (hvm_vm_lsc_enter). */
+	[HVMETAL_HC_VCPU_APIC_LSC]	= { HVM_VCPU, .fn = hvm_do_lsc },
 	[HVMETAL_HC_VCPU_INJECT_EXTINT]	= { HVM_VCPU },
 	[HVMETAL_HC_VCPU_EXIT_INFO]	= { HVM_VCPU, OUT(HVM_RDX, sizeof(struct hvmetal_exit_info)) },
 	[HVMETAL_HC_VMX_SET_APIC_ADDRESS_SPACE] = { HVM_VCPU },

@@ -123,6 +123,58 @@ static hv_return_t hvm_unmap_locked(struct hvm_vm *vm, u64 asid, u64 gpa, u64 si
 	return res;
 }
 
+/*
+ * VCPU_APIC_LSC with an entry: hvmetal keeps the physical pages of the entry's
+ * code pages and compares their bytes at every hit, so those pages stay this
+ * process's (pinned) until the VM goes; another process's memory could
+ * otherwise take their place and answer those comparisons. hvmetal gets the
+ * driver's copy of the entry with the pages' kernel addresses: a thread cannot
+ * change what was pinned between the pin and the call.
+ */
+hv_return_t hvm_vm_lsc_enter(struct hvm_vm *vm, struct hvm_regs *r)
+{
+	struct hvmetal_lsc_entry e;
+	hv_return_t res = HV_SUCCESS;
+	struct page *page;
+	unsigned int i;
+
+	if (!r->rdx)
+		return hvm_vcpu_call(vm, (unsigned int)r->rsi, r);	/* invalidate */
+	if (copy_from_user(&e, (const void __user *)(uintptr_t)r->rdx, sizeof(e)) || e.count > 2)
+		return HV_BAD_ARGUMENT;
+	mutex_lock(&vm->lock);
+	for (i = 0; i < e.count && res == HV_SUCCESS; i++) {
+		unsigned long index;
+
+		if (e.uva[i] & ~PAGE_MASK) {
+			res = HV_BAD_ARGUMENT;
+		} else if (vm->lsc_pins >= HVM_LSC_PINS_MAX) {
+			res = HV_NO_RESOURCES;
+		} else if (pin_user_pages_fast(e.uva[i], 1, FOLL_LONGTERM, &page) != 1) {
+			res = HV_BAD_ARGUMENT;
+		} else {
+			index = HVM_LSC_PIN_BASE | page_to_pfn(page);
+			if (xa_load(&vm->pins, index)) {
+				unpin_user_page(page);	/* pinned already */
+			} else if (xa_err(xa_store(&vm->pins, index, page, GFP_KERNEL))) {
+				unpin_user_page(page);
+				res = HV_NO_RESOURCES;
+			} else {
+				vm->lsc_pins++;
+				atomic_long_inc(&hvm_stats.pinned_pages);
+			}
+			e.uva[i] = (u64)(uintptr_t)page_address(page);
+		}
+	}
+	mutex_unlock(&vm->lock);
+	if (res != HV_SUCCESS)
+		return res;
+	/* A kernel buffer and kernel addresses: walked as CPL 0, so no HVMETAL_HC_USER. */
+	r->rax &= ~(u64)HVMETAL_HC_USER;
+	r->rdx = (u64)(uintptr_t)&e;
+	return hvm_vcpu_call(vm, (unsigned int)r->rsi, r);
+}
+
 hv_return_t hvm_vm_destroy(struct hvm_file *f, struct hvm_vm *vm, struct hvm_regs *r)
 {
 	hv_return_t res = HV_BAD_ARGUMENT;

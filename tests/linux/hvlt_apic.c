@@ -9,14 +9,17 @@
  * trip, state buffers the process never touched, pointers to nothing.
  */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <hvmetal/hvmetal_dev.h>
 #include "hvlt.h"
 
 #define PAGE		4096u
@@ -232,6 +235,55 @@ static void states(struct guest *g)
 	munmap(pages, 2 * PAGE);
 }
 
+static uint64_t pinned_pages(void)
+{
+	struct hvmetal_dev_stats s = { 0 };
+	int fd = open(HVMETAL_DEV_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0 || ioctl(fd, HVMETAL_IOC_STATS, &s) < 0)
+		s.pinned_pages = ~0ull;
+	if (fd >= 0)
+		close(fd);
+	return s.pinned_pages;
+}
+
+/*
+ * The load-store cache through the driver: an entry's code page is pinned until
+ * the VM goes (hvmetal compares its bytes at every hit), so freeing it cannot
+ * hand the comparison another process's memory.
+ */
+static void lsc(struct guest *g)
+{
+	uint8_t *code = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *gone = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t uva[1], p0, p1, p2;
+	hv_return_t r1, r2, r3, r4, r5;
+
+	if (code == MAP_FAILED || gone == MAP_FAILED) {
+		ok(false, "mmap for the code pages");
+		return;
+	}
+	memset(code, 0x90, PAGE);
+	munmap(gone, PAGE);
+	p0 = pinned_pages();
+	uva[0] = (uint64_t)(uintptr_t)code;
+	r1 = hv_vcpu_apic_lsc_enter_imm32(g->vcpu, 0x100, 4, 0, 0, uva, 1);
+	p1 = pinned_pages();
+	r2 = hv_vcpu_apic_lsc_enter_r32(g->vcpu, true, 0x200, 4, 0, HV_X86_RAX, uva, 1);
+	p2 = pinned_pages();
+	uva[0] = (uint64_t)(uintptr_t)gone;
+	r3 = hv_vcpu_apic_lsc_enter_imm32(g->vcpu, 0x100, 4, 0, 0, uva, 1);
+	uva[0] = (uint64_t)(uintptr_t)code + 8;
+	r4 = hv_vcpu_apic_lsc_enter_imm32(g->vcpu, 0x100, 4, 0, 0, uva, 1);
+	r5 = hv_vcpu_apic_lsc_invalidate(g->vcpu);
+	ok(r1 == HV_SUCCESS && r2 == HV_SUCCESS && p1 == p0 + 1 && p2 == p1 && r3 == HV_BAD_ARGUMENT &&
+	   r4 == HV_BAD_ARGUMENT && r5 == HV_SUCCESS,
+	   "load-store-cache entries: the code page pinned once (%llu more), an unmapped or unaligned "
+	   "page HV_BAD_ARGUMENT, invalidate (%s %s %s %s %s)", (unsigned long long)(p1 - p0),
+	   hv_name(r1), hv_name(r2), hv_name(r3), hv_name(r4), hv_name(r5));
+	munmap(code, PAGE);
+}
+
 static void apic_child(void)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -303,6 +355,7 @@ static void apic_child(void)
 	hv_vcpu_read_register(g.vcpu, HV_X86_RIP, &rip);
 	hv_vcpu_write_register(g.vcpu, HV_X86_RIP, rip + 2);
 	states(&g);
+	lsc(&g);
 	guest_teardown(&g);
 	ok(hv_vm_destroy() == HV_SUCCESS, "the HV_VM_ACCEL_APIC VM goes");
 	_exit(0);
