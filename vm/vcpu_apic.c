@@ -177,10 +177,8 @@ static void behind_entry_event(struct vcpu *v)
 void vcpu_apic_run_end(struct vcpu *v)
 {
 	/* Windows hvmetal asked for are not the VMM's: it never sees their bits or their exits. */
-	if (v->own_windows) {
-		vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)v->own_windows);
-		v->own_windows = 0;
-	}
+	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)v->own_windows);
+	v->own_windows = 0;
 }
 
 void vcpu_apic_run_start(struct vcpu *v)

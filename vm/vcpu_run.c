@@ -265,7 +265,9 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 	uint64_t deadline = call->rdx;
 
 	vcpu_vmcs_get(v);
-	v->exit_info.code = HV_VM_EXITINFO_VMX;	/* the other fields mean something only with their code */
+	/* The other fields mean something only with their code; RCX returns apic_value: no stale one. */
+	v->exit_info.code = HV_VM_EXITINFO_VMX;
+	v->exit_info.apic_value = 0;
 	if (call->rcx & HVMETAL_RUN_SET_RIP)
 		vmcs_write(VMCS_GUEST_RIP, call->r9);
 	if (accel)
@@ -346,7 +348,7 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		call->rdi = vmcs_read(VMCS_EXIT_INSN_LEN);
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
 		call->r9 = v->exit_info.code;
-		call->rcx = v->exit_info.code == HV_VM_EXITINFO_APIC_ACCESS_READ ? v->exit_info.apic_value : 0;
+		call->rcx = v->exit_info.apic_value;
 	} else if (r == HVMETAL_RUN_AGAIN) {
 		/* Reads as hv_vcpu_interrupt's exit: a caller that stops here (a signal) reports it. */
 		v->exit_reason = call->rdx = VMX_REASON_IRQ;
@@ -355,7 +357,7 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
 		call->r9 = HV_VM_EXITINFO_VMX;
 	}
-	if (accel)
+	if (v->own_windows)
 		vcpu_apic_run_end(v);
 	switch_to_cd(v, &cd, cpu);
 	vcpu_vmcs_put();
