@@ -890,6 +890,9 @@ static bool vlapic_state_timer_ok(const struct hv_apic_state *s)
 
 	if (s->dcr_timer & ~DCR_MASK || s->ccr_timer > s->icr_timer)
 		return false;
+	/* Under NO_TIMER the count never runs: CCR reads 0, and a state saying otherwise is not one. */
+	if ((s->apic_controls & HV_APIC_CTRL_NO_TIMER) && s->ccr_timer)
+		return false;
 	return deadline ? s->ccr_timer == 0 : s->tsc_deadline == 0;
 }
 

@@ -61,7 +61,8 @@
  *    an x2APIC apic_id other than the vCPU id or xAPIC bits 23:0 set, a ver
  *    other than VER, apr != 0, LDR/DFR/TPR/SVR/LVT/DCR/ICR reserved or
  *    read-only bits, timer mode 3, ccr_timer > icr_timer (or non-zero in
- *    TSC-deadline mode), tsc_deadline non-zero outside TSC-deadline mode,
+ *    TSC-deadline mode or under NO_TIMER), tsc_deadline non-zero outside
+ *    TSC-deadline mode,
  *    vectors 0-15 in ISR/TMR/IRR/AEOI, AEOI bits without IRR, unknown ESR
  *    bits, unknown ctrl bits, boot_state > 2, apic_gpa unaligned or >= 2^52.
  */

@@ -881,6 +881,7 @@ static void test_put_rejects(void **state)
 		case 25: bad.svr = 0xff; bad.lvt[VLAPIC_LVT_TIMER] = 0x40; break;	/* disabled, unmasked */
 		case 26: bad.lvt[VLAPIC_LVT_TIMER] = DEADLINE | 0x40; break;	/* deadline mode with a count */
 		case 27: bad.lvt[VLAPIC_LVT_LINT1] |= 1u << 14; break;		/* remote IRR */
+		case 28: bad.apic_controls = HV_APIC_CTRL_NO_TIMER; break;	/* a count that never runs */
 		default:
 			return;
 		}
