@@ -379,7 +379,8 @@ static uint32_t vlapic_ccr(const struct vlapic *vl, uint64_t now)
 		base = vl->timer_ref_count;
 	}
 	c = vintr_counts(vl->vi, elapsed, vlapic_divide(vl));
-	return c < base ? (uint32_t)(base - c) : 0;
+	/* A count that runs reads at least 1: 0 is a stopped timer, which put_state keeps stopped. */
+	return c < base ? (uint32_t)(base - c) : 1;
 }
 
 uint64_t vlapic_deadline(const struct vlapic *vl)
@@ -949,9 +950,7 @@ hv_return_t vlapic_put_state(struct vlapic *vl, const struct hv_apic_state *s, u
 		vlapic_timer_arm_deadline(vl);
 	else if (s->ccr_timer)
 		vlapic_timer_start(vl, s->ccr_timer, now);
-	else if (mode == TIMER_PERIODIC)
-		vlapic_timer_start(vl, s->icr_timer, now);
 	else
-		vlapic_timer_stop(vl);
+		vlapic_timer_stop(vl);	/* a current count of 0 is a stopped timer, periodic or not */
 	return HV_SUCCESS;
 }

@@ -55,9 +55,10 @@
  *    x2APIC id), lvt[] in bhyve's order (LINT0, LINT1, TIMER, ERROR, PMC,
  *    THERMAL, CMCI), icr[0] low, icr[1] high, apic_gpa the IA32_APIC_BASE
  *    page address only (mode bits come from the MSR, which the VMM restores
- *    first), apic_controls the ctrl bits, ccr_timer computed at `now`.
- *    put_state rebuilds the timer from the counts: the remaining ccr_timer
- *    counts start at `now`.  It rejects (HV_BAD_ARGUMENT, nothing changed):
+ *    first), apic_controls the ctrl bits, ccr_timer computed at `now` (a
+ *    running count reads at least 1: 0 means stopped).  put_state rebuilds
+ *    the timer from the counts: the remaining ccr_timer counts start at
+ *    `now`, and a current count of 0 leaves it stopped, periodic or not.  It rejects (HV_BAD_ARGUMENT, nothing changed):
  *    an x2APIC apic_id other than the vCPU id or xAPIC bits 23:0 set, a ver
  *    other than VER, apr != 0, LDR/DFR/TPR/SVR/LVT/DCR/ICR reserved or
  *    read-only bits, timer mode 3, ccr_timer > icr_timer (or non-zero in
