@@ -1228,6 +1228,11 @@ static NO_COVERAGE void model_call(unsigned cpu, uint64_t nr, const struct gpr_f
 		m->vcpu[in->rsi].live = false;
 		m->nvcpus--;
 		break;
+	case HVMETAL_HC_VCPU_ADOPT:
+		/* The calling CPU owns it now: its destroy at the end comes from there. */
+		if (m && r == HV_SUCCESS && in->rsi < VM_VCPUS_MAX && m->vcpu[in->rsi].live)
+			m->vcpu[in->rsi].owner = cpu;
+		break;
 	case HVMETAL_HC_VCPU_SET_SPACE:
 		if (r == HV_SUCCESS) {
 			CHECK(m && space_live(m, in->rdx));
