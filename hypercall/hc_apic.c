@@ -97,10 +97,7 @@ hv_return_t hc_vcpu_apic_write(struct hcall *c)
 	nse = vlapic_write(&v->lapic, (uint32_t)c->gpr->rdx, (uint32_t)c->gpr->rcx, now, &eff);
 	vapic_unlock(v->vm->apic);
 	if (!nse)
-		v->exit_info = (struct hvmetal_exit_info){
-			.code = eff.exitinfo, .targets = eff.targets, .vector = eff.vector,
-			.ap_rip = (uint64_t)eff.vector << 12,
-		};
+		vcpu_apic_set_effect(v, &eff);
 	c->gpr->rdx = nse;
 	c->gpr->rcx = nse ? 0 : eff.exitinfo;
 	return HV_SUCCESS;

@@ -250,13 +250,18 @@ static enum vcpu_apic_exit hlt_exit(struct vcpu *v)
 	return APIC_EXIT_HANDLED;
 }
 
-/* Effects the VMM must see (INIT/SIPI, IOAPIC_EOI) become the run's exit info. */
-static enum vcpu_apic_exit report_effect(struct vcpu *v, const struct vlapic_effect *eff)
+void vcpu_apic_set_effect(struct vcpu *v, const struct vlapic_effect *eff)
 {
 	v->exit_info = (struct hvmetal_exit_info){
 		.code = eff->exitinfo, .targets = eff->targets, .vector = eff->vector,
 		.ap_rip = (uint64_t)eff->vector << 12,
 	};
+}
+
+/* Effects the VMM must see (INIT/SIPI, IOAPIC_EOI) become the run's exit info. */
+static enum vcpu_apic_exit report_effect(struct vcpu *v, const struct vlapic_effect *eff)
+{
+	vcpu_apic_set_effect(v, eff);
 	return APIC_EXIT_REPORT;
 }
 

@@ -38,6 +38,8 @@ bool vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val, hv_r
 bool vcpu_apic_lsc_read(void *ctx, uint64_t page, unsigned off, void *buf, unsigned len);
 /* The guest's paging state and CS.base + rip, for the LSC; VMCS loaded. */
 void vcpu_apic_lsc_paging(struct lsc_paging *pg);
+/* What a local APIC write had the VMM see (INIT/SIPI targets, an IOAPIC EOI) as v's exit info. */
+void vcpu_apic_set_effect(struct vcpu *v, const struct vlapic_effect *eff);
 /* The guest TSC now (host TSC + the VMCS's offset). */
 uint64_t vcpu_guest_tsc(void);
 
