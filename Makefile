@@ -26,7 +26,7 @@ HOST_CFLAGS := -std=gnu11 -O1 -g $(WARN) -fsanitize=address,undefined \
 # The core, one folder per layer, lowest first (scripts/check-layers.sh).
 CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/panic.c kernel/host.c \
 	kernel/memmap.c kernel/guest_pt.c kernel/xstate.c kernel/cr_rules.c kernel/kick.c kernel/msr_safe.c \
-	apic/ipi_dest.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/lsc.c \
+	apic/ipi_dest.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/lsc.c apic/apicv.c \
 	ept/ept_identity.c ept/ept.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
 	vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
@@ -66,6 +66,7 @@ test_vatpic_SRCS := apic/vatpic.c
 test_lsc_SRCS := apic/lsc.c
 test_vlapic_SRCS := apic/vlapic.c apic/vintr.c apic/ipi_dest.c
 test_vintr_SRCS := apic/vintr.c apic/vlapic.c apic/ipi_dest.c
+test_apicv_SRCS := apic/apicv.c apic/vlapic.c apic/vintr.c apic/ipi_dest.c
 test_vmcs_policy_SRCS := vmx/vmcs_policy.c vmx/vmx_caps.c
 test_ept_identity_SRCS := ept/ept_identity.c kernel/pool.c kernel/memmap.c
 test_ept_SRCS := ept/ept.c kernel/pool.c

@@ -161,6 +161,7 @@ static void vlapic_kick(struct vlapic *vl)
 static void vlapic_set_irr(struct vlapic *vl, uint8_t vector, bool level, bool aeoi)
 {
 	vec_set(vl->irr, vector, true);
+	vec_set(vl->posted, vector, true);
 	vec_set(vl->tmr, vector, level);	/* TMR follows the latest acceptance (SDM 11.8.4) */
 	vec_set(vl->aeoi, vector, aeoi);
 	vlapic_kick(vl);
@@ -260,6 +261,7 @@ uint8_t vlapic_get_tpr(const struct vlapic *vl)
 void vlapic_set_tpr(struct vlapic *vl, uint8_t cr8)
 {
 	vl->tpr = (cr8 & 0xfu) << 4;
+	vl->regs_gen++;
 }
 
 void vlapic_lint(struct vlapic *vl, unsigned pin, bool level)
@@ -301,6 +303,7 @@ static void vlapic_reset(struct vlapic *vl, bool power_up)
 		.dfr = 0xffffffffu,
 		.svr = 0xff,
 		.timer_deadline = TIMER_NONE,
+		.regs_gen = keep.regs_gen + 1,
 	};
 	for (i = 0; i < VLAPIC_LVT_COUNT; i++)
 		vl->lvt[i] = LVT_MASKED;
@@ -430,6 +433,7 @@ hv_return_t vlapic_trigger_lvt(struct vlapic *vl, hv_apic_lvt_flavor_t flavor)
 void vlapic_set_ctrl(struct vlapic *vl, hv_apic_ctrl_t ctrl)
 {
 	vl->ctrl = ctrl;
+	vl->regs_gen++;
 	if (ctrl & HV_APIC_CTRL_NO_TIMER)
 		vlapic_timer_stop(vl);
 	else if (vlapic_timer_mode(vl) == TIMER_DEADLINE)
@@ -438,6 +442,18 @@ void vlapic_set_ctrl(struct vlapic *vl, hv_apic_ctrl_t ctrl)
 
 /* --- register handlers -------------------------------------------------- */
 
+void vlapic_eoi_done(struct vlapic *vl, uint8_t vector, struct vlapic_effect *eff)
+{
+	if (!vec_test(vl->tmr, vector))
+		return;
+	if (vl->ctrl & HV_APIC_CTRL_IOAPIC_EOI) {
+		eff->exitinfo = HV_VM_EXITINFO_IOAPIC_EOI;
+		eff->vector = vector;
+	} else if (vl->vi->eoi_level) {
+		vl->vi->eoi_level(vl->vi->eoi_arg, vector);
+	}
+}
+
 static void vlapic_eoi(struct vlapic *vl, struct vlapic_effect *eff)
 {
 	int v = vec_highest(vl->isr);
@@ -445,14 +461,7 @@ static void vlapic_eoi(struct vlapic *vl, struct vlapic_effect *eff)
 	if (v < 0)
 		return;
 	vec_set(vl->isr, (uint8_t)v, false);
-	if (!vec_test(vl->tmr, (uint8_t)v))
-		return;
-	if (vl->ctrl & HV_APIC_CTRL_IOAPIC_EOI) {
-		eff->exitinfo = HV_VM_EXITINFO_IOAPIC_EOI;
-		eff->vector = (uint8_t)v;
-	} else if (vl->vi->eoi_level) {
-		vl->vi->eoi_level(vl->vi->eoi_arg, (uint8_t)v);
-	}
+	vlapic_eoi_done(vl, (uint8_t)v, eff);
 }
 
 static void vlapic_svr_write(struct vlapic *vl, uint32_t val)
@@ -659,6 +668,7 @@ bool vlapic_write(struct vlapic *vl, uint32_t offset, uint32_t val, uint64_t now
 	struct vlapic_effect local;
 
 	eff = vlapic_effect_reset(eff, &local);
+	vl->regs_gen++;
 	if (vlapic_enabled(vl) && !(offset & 0xf))
 		vlapic_reg_write(vl, offset, val, now, eff);
 	return eff->exitinfo == 0;
@@ -781,6 +791,7 @@ bool vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val, uint64_t now, s
 	struct vlapic_effect local;
 
 	eff = vlapic_effect_reset(eff, &local);
+	vl->regs_gen++;
 	switch (msr) {
 	case MSR_APIC_BASE:
 		return vlapic_base_write(vl, val);
@@ -921,6 +932,7 @@ hv_return_t vlapic_put_state(struct vlapic *vl, const struct hv_apic_state *s, u
 
 	if (!vlapic_state_ok(vl, s))
 		return HV_BAD_ARGUMENT;
+	vl->regs_gen++;
 	vl->apic_base = (vl->apic_base & ~BASE_ADDR_MASK) | s->apic_gpa;
 	vl->ctrl = s->apic_controls;
 	if (!vlapic_x2apic(vl))

@@ -122,6 +122,13 @@ struct vlapic {
 	uint64_t tsc_deadline;		/* IA32_TSC_DEADLINE */
 	uint64_t timer_ref_tsc, timer_deadline, timer_period;
 	uint32_t timer_ref_count;
+	/*
+	 * APIC virtualization (apicv.h): vectors set in IRR since the owner last
+	 * gave IRR to the CPU, and a count of every other change the owner must
+	 * give it (bumped by writes, resets, state puts, TPR and control changes).
+	 */
+	uint32_t posted[8];
+	uint32_t regs_gen;
 };
 
 /* What a write did that the VMM must see (Apple's exit info). */
@@ -157,6 +164,11 @@ void vlapic_timer_check(struct vlapic *vl, uint64_t now);
 hv_return_t vlapic_trigger_lvt(struct vlapic *vl, hv_apic_lvt_flavor_t flavor);
 
 void vlapic_set_ctrl(struct vlapic *vl, hv_apic_ctrl_t ctrl);
+/*
+ * The CPU's EOI virtualization took vector out of ISR: what an EOI does
+ * besides (a level vector's EOI to the IOAPIC, or the IOAPIC_EOI effect).
+ */
+void vlapic_eoi_done(struct vlapic *vl, uint8_t vector, struct vlapic_effect *eff);
 uint64_t vlapic_apic_base(const struct vlapic *vl);
 void vlapic_get_state(const struct vlapic *vl, struct hv_apic_state *s, uint64_t now);
 hv_return_t vlapic_put_state(struct vlapic *vl, const struct hv_apic_state *s, uint64_t now);
