@@ -29,7 +29,7 @@ CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/
 	apic/ipi_dest.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/lsc.c apic/apicv.c \
 	ept/ept_identity.c ept/ept.c \
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
-	vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
+	vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_apicv.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
 	hypercall/hypercall.c hypercall/uaccess.c hypercall/hc_vm.c hypercall/hc_vcpu.c hypercall/hc_apic.c \
 	cd/cd_launch.c cd/cd_exits.c cd/cd_msr.c cd/cd_apic.c cd/insn_decode.c
 CORE_ASM := kernel/host_idt.asm kernel/msr_safe.asm cd/cd_entry.asm vm/vcpu_entry.asm
@@ -339,9 +339,9 @@ fuzz_ept_NOCMP := ept/ept.c kernel/pool.c
 # The hypercall layer and the VM, vCPU and run code under it, on the fake CPU of
 # tests/fuzz/fake_cpu.c (force-included: the instruction wrappers become its).
 fuzz_hypercall_SRCS := hypercall/hypercall.c hypercall/hc_vm.c hypercall/hc_vcpu.c hypercall/hc_apic.c \
-	hypercall/uaccess.c vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_move.c vm/vcpu_run.c \
+	hypercall/uaccess.c vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_apicv.c vm/vcpu_move.c vm/vcpu_run.c \
 	vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs.c \
-	kernel/kick.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/ipi_dest.c apic/lsc.c
+	kernel/kick.c apic/vlapic.c apic/vintr.c apic/vioapic.c apic/vatpic.c apic/ipi_dest.c apic/lsc.c apic/apicv.c
 fuzz_hypercall_NOCMP := tests/fuzz/fake_cpu.c ept/ept.c kernel/pool.c vmx/vmcs_policy.c \
 	vmx/vmx_caps.c kernel/guest_pt.c kernel/memmap.c kernel/xstate.c vm/vcpu_regs.c
 fuzz_hypercall_FLAGS := -include tests/fuzz/fake_cpu.h

@@ -67,7 +67,7 @@ static const char *parse_hide(const char *v, size_t vn, uint32_t *out)
 {
 	static const struct { const char *name; uint32_t bit; } names[] = {
 		{ "vpid", VMX_HIDE_VPID }, { "ept_1g", VMX_HIDE_EPT_1G },
-		{ "apic_access", VMX_HIDE_APIC_ACCESS },
+		{ "apic_access", VMX_HIDE_APIC_ACCESS }, { "apicv", VMX_HIDE_APICV },
 	};
 	uint32_t hide = 0;
 
@@ -80,7 +80,7 @@ static const char *parse_hide(const char *v, size_t vn, uint32_t *out)
 			if (key_is(v + i, j - i, names[n].name))
 				break;
 		if (n == sizeof(names) / sizeof(names[0]))
-			return "vmx_hide: expected vpid, ept_1g or apic_access";
+			return "vmx_hide: expected vpid, ept_1g, apic_access or apicv";
 		hide |= names[n].bit;
 		for (i = j; i < vn && is_space(v[i]); i++)
 			;

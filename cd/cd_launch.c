@@ -80,7 +80,8 @@ static const char *cd_vmx_setup(const struct boot_info *bi)
 	hv.features = HVMETAL_FEAT_EPT | HVMETAL_FEAT_UNRESTRICTED |
 		      (vmx_caps.vpid ? HVMETAL_FEAT_VPID : 0) |
 		      (vmx_caps.ept_2m ? HVMETAL_FEAT_EPT_2M : 0) |
-		      (vmx_caps.ept_1g ? HVMETAL_FEAT_EPT_1G : 0);
+		      (vmx_caps.ept_1g ? HVMETAL_FEAT_EPT_1G : 0) |
+		      (vmx_caps.apicv ? HVMETAL_FEAT_APICV : 0);
 	return 0;
 }
 

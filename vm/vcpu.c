@@ -13,6 +13,7 @@
 #include "vapic.h"
 #include "vcpu.h"
 #include "vcpu_apic.h"
+#include "vcpu_apicv.h"
 #include "vcpu_regs.h"
 #include "vm.h"
 #include "vmx/vmcs.h"
@@ -305,7 +306,10 @@ hv_return_t vcpu_create(struct vm *vm, uint64_t options, uint32_t *id)
 		v->msr_bitmap = pool_alloc_page(&host_pool);
 	if (v && v->msr_bitmap)
 		v->xsave = pool_alloc_pages(&host_pool, xstate_pages());
-	if (!v || !vmcs || !v->msr_bitmap || !v->xsave || shadow_alloc(v) < 0) {
+	if (!v || !vmcs || !v->msr_bitmap || !v->xsave || shadow_alloc(v) < 0 ||
+	    (vm->apic && !vcpu_apicv_create(v))) {
+		if (v)
+			shadow_free(v);
 		if (v && v->xsave)
 			pool_free_pages(&host_pool, v->xsave, xstate_pages());
 		if (v && v->msr_bitmap)
@@ -374,6 +378,7 @@ void vcpu_destroy(struct vcpu *v)
 	pool_free_pages(&host_pool, v->xsave, xstate_pages());
 	pool_free_pages(&host_pool, v->msr_bitmap, 1);
 	shadow_free(v);
+	vcpu_apicv_destroy(v);
 	vcpu_struct_put(vm, v);
 }
 

@@ -88,6 +88,16 @@ struct vcpu {
 	bool halted;			/* entered in the HLT activity state by hvmetal */
 	uint64_t halt_rip;		/* the RIP it halted at */
 	bool extint_req;		/* hv_vcpu_inject_extint: the 8259's vector at the next chance */
+	/* APIC virtualization (vcpu_apicv.c), the owner's. */
+	uint8_t *apicv_page;		/* the virtual-APIC page; NULL where not used */
+	bool apicv_on;			/* the controls are on in the VMCS */
+	bool apicv_open;		/* the MSR bitmap lets the CPU serve x2APIC MSRs */
+	uint8_t apicv_tpr;		/* the page's TPR as last entered or stored */
+	uint16_t apicv_status;		/* guest interrupt status as last entered or stored */
+	uint32_t apicv_gen;		/* lapic.regs_gen the page holds */
+	hv_apic_ctrl_t apicv_ctrl;	/* lapic.ctrl the bitmap was opened for */
+	uint32_t apicv_vmm_proc2;	/* the VMM's virtualize-APIC-accesses bit, back at run end */
+	uint32_t apicv_eoi_exit[8];	/* the EOI-exit bitmap in the VMCS */
 };
 
 _Static_assert(sizeof(struct vcpu) <= 4096, "a vCPU is one pool page");

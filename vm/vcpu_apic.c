@@ -8,6 +8,7 @@
 #include "kernel/string.h"
 #include "vapic.h"
 #include "vcpu_apic.h"
+#include "vcpu_apicv.h"
 #include "vm.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx_bits.h"
@@ -117,9 +118,10 @@ static void inject(struct vcpu *v, uint32_t info)
 
 /*
  * Priority as on the bus: NMI, then the 8259's ExtINT (it bypasses the local
- * APIC's priority), then the local APIC's highest vector above PPR.
+ * APIC's priority), then the local APIC's highest vector above PPR, unless the
+ * CPU delivers those itself (apicv: APIC virtualization this entry).
  */
-static void inject_pending(struct vcpu *v, struct vapic *a)
+static void inject_pending(struct vcpu *v, struct vapic *a, bool apicv)
 {
 	uint32_t block = (uint32_t)vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
 	uint8_t ext = 0;
@@ -140,7 +142,7 @@ static void inject_pending(struct vcpu *v, struct vapic *a)
 		return;
 	}
 	extint = (v->extint_req || vlapic_extint_pending(&v->lapic)) && vatpic_pending(&a->atpic, &ext);
-	vec = extint ? ext : vlapic_pending(&v->lapic);
+	vec = extint ? ext : apicv ? -1 : vlapic_pending(&v->lapic);
 	if (vec < 0)
 		return;
 	if (!(vmcs_read(VMCS_GUEST_RFLAGS) & RFLAGS_IF) || (block & (INTR_BLOCK_STI | INTR_BLOCK_MOVSS))) {
@@ -162,7 +164,7 @@ static void inject_pending(struct vcpu *v, struct vapic *a)
  * external interrupt or NMI may be injected into HLT), and what the local APIC
  * holds waits for the window after it.
  */
-static void behind_entry_event(struct vcpu *v)
+static void behind_entry_event(struct vcpu *v, bool apicv)
 {
 	if (v->halted) {
 		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
@@ -170,15 +172,18 @@ static void behind_entry_event(struct vcpu *v)
 	}
 	if (v->lapic.nmi_pending)
 		want_window(v, PROC_NMI_WINDOW);
-	else if (vlapic_pending(&v->lapic) >= 0 || v->extint_req || vlapic_extint_pending(&v->lapic))
+	else if ((!apicv && vlapic_pending(&v->lapic) >= 0) || v->extint_req || vlapic_extint_pending(&v->lapic))
 		want_window(v, PROC_INTR_WINDOW);
 }
 
 void vcpu_apic_run_end(struct vcpu *v)
 {
 	/* Windows hvmetal asked for are not the VMM's: it never sees their bits or their exits. */
-	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)v->own_windows);
-	v->own_windows = 0;
+	if (v->own_windows) {
+		vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)v->own_windows);
+		v->own_windows = 0;
+	}
+	vcpu_apicv_run_end(v);
 }
 
 void vcpu_apic_run_start(struct vcpu *v)
@@ -197,13 +202,15 @@ void vcpu_apic_entry(struct vcpu *v)
 {
 	struct vapic *a = v->vm->apic;
 	uint64_t host = rdtsc(), now = host + vmcs_read(VMCS_TSC_OFFSET), deadline;
+	bool apicv;
 
 	vapic_lock(a);
 	vlapic_timer_check(&v->lapic, now);
+	apicv = vcpu_apicv_entry(v);
 	if (!(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID))
-		inject_pending(v, a);
+		inject_pending(v, a, apicv);
 	else
-		behind_entry_event(v);
+		behind_entry_event(v, apicv);
 	deadline = vlapic_deadline(&v->lapic);
 	vapic_unlock(a);
 	/*
@@ -399,8 +406,22 @@ static enum vcpu_apic_exit apic_access_exit(struct vcpu *v)
 	return APIC_EXIT_REPORT;
 }
 
+/* The CPU's EOI virtualization of a level vector (trap-like: RIP is past the WRMSR). */
+static enum vcpu_apic_exit virtualized_eoi(struct vcpu *v)
+{
+	struct vlapic_effect eff = { 0 };
+	struct vapic *a = v->vm->apic;
+
+	vapic_lock(a);
+	vlapic_eoi_done(&v->lapic, (uint8_t)vmcs_read(VMCS_EXIT_QUALIFICATION), &eff);
+	vapic_unlock(a);
+	return eff.exitinfo ? report_effect(v, &eff) : APIC_EXIT_HANDLED;
+}
+
 enum vcpu_apic_exit vcpu_apic_exit(struct vcpu *v, uint32_t reason)
 {
+	if (v->apicv_on)
+		vcpu_apicv_exit(v);
 	switch (EXIT_REASON_BASIC(reason)) {
 	case EXIT_REASON_INTR_WINDOW:
 		return window_exit(v, PROC_INTR_WINDOW);
@@ -414,6 +435,8 @@ enum vcpu_apic_exit vcpu_apic_exit(struct vcpu *v, uint32_t reason)
 		return msr_exit(v, true);
 	case EXIT_REASON_APIC_ACCESS:
 		return apic_access_exit(v);
+	case EXIT_REASON_VIRTUALIZED_EOI:
+		return virtualized_eoi(v);
 	default:
 		return APIC_EXIT_NOT_MINE;
 	}

@@ -11,6 +11,7 @@
 #define PROC_TSC_OFFSET		(1u << 3)
 #define PROC_INTR_WINDOW	(1u << 2)
 #define PROC_HLT_EXIT		(1u << 7)
+#define PROC_TPR_SHADOW		(1u << 21)
 #define PROC_NMI_WINDOW		(1u << 22)
 #define PROC_IO_EXIT		(1u << 24)
 #define PROC_MSR_BITMAPS	(1u << 28)
@@ -20,9 +21,12 @@
 #define PROC2_VIRT_APIC_ACCESS	(1u << 0)
 #define PROC2_EPT		(1u << 1)
 #define PROC2_RDTSCP		(1u << 3)
+#define PROC2_X2APIC_MODE	(1u << 4)	/* virtualize x2APIC mode */
 #define PROC2_VPID		(1u << 5)
 #define PROC2_VMCS_SHADOW	(1u << 14)
 #define PROC2_UNRESTRICTED	(1u << 7)
+#define PROC2_APIC_REG_VIRT	(1u << 8)
+#define PROC2_VINTR_DELIVERY	(1u << 9)
 #define PROC2_INVPCID		(1u << 12)
 #define PROC2_XSAVES		(1u << 20)
 #define PROC2_USER_WAIT_PAUSE	(1u << 26)
@@ -51,6 +55,7 @@
 #define VMCS_GUEST_GS_SEL		0x080a
 #define VMCS_GUEST_LDTR_SEL		0x080c
 #define VMCS_GUEST_TR_SEL		0x080e
+#define VMCS_GUEST_INTR_STATUS		0x0810
 #define VMCS_HOST_ES_SEL		0x0c00
 #define VMCS_HOST_CS_SEL		0x0c02
 #define VMCS_HOST_SS_SEL		0x0c04
@@ -62,10 +67,12 @@
 /* 64-bit fields */
 #define VMCS_MSR_BITMAP			0x2004
 #define VMCS_TSC_OFFSET			0x2010
+#define VMCS_VIRTUAL_APIC_ADDR		0x2012
 #define VMCS_APIC_ACCESS_ADDR		0x2014
 #define VMCS_VMREAD_BITMAP		0x2026
 #define VMCS_VMWRITE_BITMAP		0x2028
 #define VMCS_EPTP			0x201a
+#define VMCS_EOI_EXIT0			0x201c	/* ..3 at 0x2022, 2 apart */
 #define VMCS_GUEST_PHYS_ADDR		0x2400
 #define VMCS_LINK_POINTER		0x2800
 #define VMCS_GUEST_DEBUGCTL		0x2802
@@ -185,6 +192,7 @@
 #define EXIT_REASON_RDMSR		31
 #define EXIT_REASON_WRMSR		32
 #define EXIT_REASON_APIC_ACCESS		44
+#define EXIT_REASON_VIRTUALIZED_EOI	45
 #define EXIT_REASON_EPT_VIOLATION	48
 #define EXIT_REASON_EPT_MISCONFIG	49
 #define EXIT_REASON_INVEPT		50

@@ -19,6 +19,8 @@ void vmx_msrs_hide(struct vmx_msrs *m, uint32_t hide)
 		m->proc2 &= ~((uint64_t)PROC2_VPID << 32);
 	if (hide & VMX_HIDE_APIC_ACCESS)
 		m->proc2 &= ~((uint64_t)PROC2_VIRT_APIC_ACCESS << 32);
+	if (hide & VMX_HIDE_APICV)
+		m->proc2 &= ~((uint64_t)(PROC2_X2APIC_MODE | PROC2_APIC_REG_VIRT | PROC2_VINTR_DELIVERY) << 32);
 	if (hide & VMX_HIDE_EPT_1G)
 		m->ept_vpid &= ~EPT_CAP_1G;
 }
@@ -71,6 +73,8 @@ const char *vmx_caps_check(const struct vmx_msrs *m, struct vmx_caps *caps)
 		return "no virtual NMIs: INIT/SIPI between control-domain CPUs cannot be virtualized";
 	caps->ept_2m = m->ept_vpid & EPT_CAP_2M;
 	caps->ept_1g = m->ept_vpid & EPT_CAP_1G;
+	caps->apicv = vmx_ctl_allows(caps->proc, PROC_TPR_SHADOW) &&
+		      vmx_ctl_allows(caps->proc2, PROC2_X2APIC_MODE | PROC2_APIC_REG_VIRT | PROC2_VINTR_DELIVERY);
 	caps->vpid = vmx_ctl_allows(caps->proc2, PROC2_VPID) &&
 		     (m->ept_vpid & VPID_CAP_INVVPID) && (m->ept_vpid & VPID_CAP_SINGLE);
 	return 0;

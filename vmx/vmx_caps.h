@@ -30,6 +30,7 @@ struct vmx_caps {
 	uint64_t ept_vpid;
 	bool vpid;			/* VPID and INVVPID single-context are usable */
 	bool ept_1g, ept_2m;
+	bool apicv;			/* TPR shadow, x2APIC and APIC-register virtualization, virtual-interrupt delivery */
 	bool feature_control_unlocked;	/* boot must enable and lock VMX itself */
 };
 
@@ -56,6 +57,7 @@ struct vmx_caps {
 #define VMX_HIDE_VPID		(1u << 0)
 #define VMX_HIDE_EPT_1G		(1u << 1)
 #define VMX_HIDE_APIC_ACCESS	(1u << 2)
+#define VMX_HIDE_APICV		(1u << 3)	/* x2APIC virtualization, virtual-interrupt delivery */
 
 /* Clears what hide names from the raw values, before vmx_caps_check sees them. */
 void vmx_msrs_hide(struct vmx_msrs *m, uint32_t hide);

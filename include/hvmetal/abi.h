@@ -35,6 +35,7 @@
 #define HVMETAL_FEAT_VPID		(1u << 2)
 #define HVMETAL_FEAT_EPT_2M		(1u << 3)
 #define HVMETAL_FEAT_EPT_1G		(1u << 4)
+#define HVMETAL_FEAT_APICV		(1u << 5)	/* HV_VM_ACCEL_APIC x2APIC vCPUs use the CPU's APIC virtualization */
 
 /* Hypercall numbers (RAX) */
 #define HVMETAL_HC_VERSION		0x0000	/* -> RDX = HVMETAL_ABI_VERSION */

@@ -60,6 +60,8 @@
 #include "vmx/vmx_bits.h"
 #include "vmx/vmx_cpu.h"
 
+/* APIC virtualization's secondary controls (vm/vcpu_apicv.c). */
+#define APICV_BITS	(CPU_BASED2_X2APIC | CPU_BASED2_APIC_REG_VIRT | CPU_BASED2_VIRT_INTR_DELIVERY)
 #define NO_COVERAGE	__attribute__((no_sanitize("coverage")))
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -342,16 +344,17 @@ static const uint32_t msr_number[FM_NMSR] = {
 /* The VMX capability MSRs of the model (a Tiger Lake's, less what the model lacks). */
 static uint64_t vmx_msr(uint32_t msr)
 {
-	uint32_t proc2 = CPU_BASED2_EPT | CPU_BASED2_DESC_TABLE | CPU_BASED2_X2APIC |
-			 CPU_BASED2_WBINVD | CPU_BASED2_UNRESTRICTED | CPU_BASED2_APIC_REG_VIRT |
-			 CPU_BASED2_VIRT_INTR_DELIVERY | CPU_BASED2_PAUSE_LOOP | CPU_BASED2_RDRAND |
+	uint32_t proc2 = CPU_BASED2_EPT | CPU_BASED2_DESC_TABLE |
+			 CPU_BASED2_WBINVD | CPU_BASED2_UNRESTRICTED |
+			 CPU_BASED2_PAUSE_LOOP | CPU_BASED2_RDRAND |
 			 CPU_BASED2_INVPCID | CPU_BASED2_VMFUNC | CPU_BASED2_RDSEED | CPU_BASED2_PML |
 			 CPU_BASED2_EPT_VE | CPU_BASED2_XSAVES_XRSTORS | CPU_BASED2_TSC_SCALING;
 
 	proc2 |= (fake_model.shadow ? CPU_BASED2_VMCS_SHADOW : 0) |
 		 (fake_model.vpid ? CPU_BASED2_VPID : 0) |
 		 (fake_model.vapic ? CPU_BASED2_VIRTUAL_APIC : 0) |
-		 (fake_model.rdtscp ? CPU_BASED2_RDTSCP : 0);
+		 (fake_model.rdtscp ? CPU_BASED2_RDTSCP : 0) |
+		 (fake_model.apicv ? APICV_BITS : 0);
 	switch (msr) {
 	case MSR_IA32_FEATURE_CONTROL:
 		return FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMX_OUTSIDE_SMX;
@@ -1025,8 +1028,7 @@ static bool ctl_ok(uint64_t val, struct vmx_ctl c)
 }
 
 /* Secondary controls that need a structure hvmetal owns, or state it does not switch. */
-#define PROC2_HVMETALS	(CPU_BASED2_X2APIC | CPU_BASED2_APIC_REG_VIRT | \
-			 CPU_BASED2_VIRT_INTR_DELIVERY | CPU_BASED2_VMFUNC | CPU_BASED2_PML | \
+#define PROC2_HVMETALS	(CPU_BASED2_VMFUNC | CPU_BASED2_PML | \
 			 CPU_BASED2_EPT_VE | CPU_BASED2_XSAVES_XRSTORS | (1u << 19) | (1u << 21) | \
 			 (1u << 22) | (1u << 23) | (1u << 24) | (1u << 27))
 
@@ -1063,8 +1065,13 @@ static NO_COVERAGE void check_host_and_controls(unsigned c, uint64_t pa)
 			CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE | CPU_BASED_RDPMC)) ==
 	       (CPU_BASED_SECONDARY_CTLS | CPU_BASED_MSR_BITMAPS | CPU_BASED_UNCOND_IO |
 		CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE | CPU_BASED_RDPMC) &&
-	       !(proc & (CPU_BASED_IO_BITMAPS | CPU_BASED_TPR_SHADOW | (1u << 17))),
+	       !(proc & (CPU_BASED_IO_BITMAPS | (1u << 17))),
 	       "processor controls %#lx give the guest the machine", proc);
+	/* APIC virtualization: the TPR shadow and its three controls together, never with the APIC-access page. */
+	CHECKF((proc & CPU_BASED_TPR_SHADOW) ?
+	       (proc2 & APICV_BITS) == APICV_BITS && !(proc2 & CPU_BASED2_VIRTUAL_APIC) :
+	       !(proc2 & APICV_BITS),
+	       "APIC virtualization half on: controls %#lx, secondary %#lx", proc, proc2);
 	CHECKF((proc2 & (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED)) ==
 	       (CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED) && !(proc2 & PROC2_HVMETALS) &&
 	       (!fake_model.vpid || (proc2 & CPU_BASED2_VPID)),
@@ -1085,8 +1092,21 @@ static NO_COVERAGE void check_host_and_controls(unsigned c, uint64_t pa)
 	       "guest activity state %lu: no NMI could end it", fake_vmcs_get(pa, VMCS_GUEST_ACTIVITY));
 }
 
-/* The MSR bitmap lets through only what hvmetal keeps apart from the control domain. */
-static NO_COVERAGE void check_msr_bitmap(const struct vcpu *v, const uint8_t *bm)
+/* The x2APIC MSRs the CPU serves from the virtual-APIC page: reads of the registers but the current count; TPR and EOI writes. */
+static bool apicv_passes(uint32_t msr, bool write)
+{
+	if (write)
+		return msr == 0x808 || msr == 0x80b;
+	return msr == 0x802 || msr == 0x803 || msr == 0x808 || msr == 0x80a || msr == 0x80d || msr == 0x80f ||
+	       (msr >= 0x810 && msr <= 0x828) || msr == 0x82f || msr == 0x830 || (msr >= 0x832 && msr <= 0x838) ||
+	       msr == 0x83e;
+}
+
+/*
+ * The MSR bitmap lets through only what hvmetal keeps apart from the control
+ * domain, and x2APIC MSRs only while APIC virtualization is on (apicv).
+ */
+static NO_COVERAGE void check_msr_bitmap(const struct vcpu *v, const uint8_t *bm, bool apicv)
 {
 	for (unsigned half = 0; half < 4; half++) {
 		const uint8_t *b = bm + half * 1024;
@@ -1104,6 +1124,11 @@ static NO_COVERAGE void check_msr_bitmap(const struct vcpu *v, const uint8_t *bm
 			}
 			if (b[bit / 8] & (1u << (bit % 8)))
 				continue;
+			if (msr >= 0x800 && msr <= 0x8ff) {
+				CHECKF(apicv && apicv_passes(msr, write), "x2APIC MSR %#x %s by the CPU%s", msr,
+				       write ? "written" : "read", apicv ? "" : " without APIC virtualization");
+				continue;
+			}
 			sw = vcpu_swapped_index(msr);
 			if (sw >= 0) {
 				CHECKF(!write || (v->msr_native_write & (1u << sw)) || sw == VCPU_MSR_KGSBASE,
@@ -1122,6 +1147,7 @@ static NO_COVERAGE void check_addresses(unsigned c, uint64_t pa, struct vcpu *v)
 	struct vm *vm = v->vm;
 	uint64_t proc2 = fake_vmcs_get(pa, VMCS_PROC2_CTLS), link = fake_vmcs_get(pa, VMCS_LINK_POINTER);
 	uint64_t eptp = fake_vmcs_get(pa, VMCS_EPTP), apic = fake_vmcs_get(pa, VMCS_APIC_ACCESS_ADDR);
+	bool apicv = fake_vmcs_get(pa, VMCS_PROC_CTLS) & CPU_BASED_TPR_SHADOW;
 
 	(void)c;
 	CHECKF(fake_vmcs_get(pa, VMCS_MSR_BITMAP) == (uintptr_t)v->msr_bitmap &&
@@ -1141,7 +1167,13 @@ static NO_COVERAGE void check_addresses(unsigned c, uint64_t pa, struct vcpu *v)
 	if (proc2 & CPU_BASED2_VIRTUAL_APIC)
 		CHECKF(apic == (uintptr_t)vm->apic_access_page || !in_region(apic),
 		       "APIC-access page %#lx is hvmetal's", apic);
-	check_msr_bitmap(v, v->msr_bitmap);
+	if (apicv)
+		CHECKF(vm->apic && v->apicv_page && vlapic_x2apic(&v->lapic) &&
+		       fake_vmcs_get(pa, VMCS_CTRL_VIRTUAL_APIC) == (uintptr_t)v->apicv_page &&
+		       fake_pool_page_used((uintptr_t)v->apicv_page),
+		       "APIC virtualization of a vCPU not in x2APIC mode, or a virtual-APIC page %#lx not its own",
+		       fake_vmcs_get(pa, VMCS_CTRL_VIRTUAL_APIC));
+	check_msr_bitmap(v, v->msr_bitmap, apicv);
 }
 
 /* The CPU holds what the guest should see. */

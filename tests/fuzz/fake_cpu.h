@@ -217,7 +217,7 @@ bool fake_pool_page_used(uint64_t pa);
 /* What the CPU has; chosen per input. */
 struct fake_model {
 	bool shadow, vpid, vapic, ept_2m, ept_1g, invept_single;
-	bool rdtscp, mpx, xfd, arch_cap, hlt, vmwrite_any, tsc_known;
+	bool rdtscp, mpx, xfd, arch_cap, hlt, vmwrite_any, tsc_known, apicv;
 	unsigned xsave;			/* 0: x87 SSE AVX; 1: + MPX; 2: + AVX-512; 3: + AVX-512, AMX */
 };
 

@@ -392,6 +392,7 @@ static bool setup(const struct header *h)
 		.mpx = h->model[0] & 128, .xfd = h->model[1] & 1, .arch_cap = h->model[1] & 2,
 		.hlt = !(h->model[1] & 4), .vmwrite_any = h->model[1] & 8,
 		.tsc_known = !(h->model[1] & 16), .xsave = (h->model[1] >> 5) & 3,
+		.apicv = !(h->model[1] & 128),
 	};
 	fake_machine_reset(ncpus);
 	/* Without 2 MiB EPT pages hvmetal refuses the CPU (vmx_caps_check): nothing runs. */

@@ -287,8 +287,8 @@ test_vmx_hide(void **state)
 	assert_int_equal(cfg.vmx_hide, 0);
 	expect_ok("vmx_hide = vpid\n");
 	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID);
-	expect_ok("vmx_hide =  ept_1g\tvpid  apic_access \n");
-	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID | VMX_HIDE_EPT_1G | VMX_HIDE_APIC_ACCESS);
+	expect_ok("vmx_hide =  ept_1g\tvpid  apic_access apicv\n");
+	assert_int_equal(cfg.vmx_hide, VMX_HIDE_VPID | VMX_HIDE_EPT_1G | VMX_HIDE_APIC_ACCESS | VMX_HIDE_APICV);
 	expect_ok("vmx_hide =\n");
 	assert_int_equal(cfg.vmx_hide, 0);
 	/* One unknown name refuses the whole line: nothing half applied. */

@@ -325,6 +325,28 @@ test_optional_features(void **state)
 	assert_true(caps.vpid);
 	assert_true(caps.ept_1g);
 	assert_false(vmx_ctl_allows(caps.proc2, PROC2_VIRT_APIC_ACCESS));
+	assert_true(caps.apicv);
+
+	/* APIC virtualization needs the TPR shadow and all three secondary controls. */
+	m = modern();
+	vmx_msrs_hide(&m, VMX_HIDE_APICV);
+	poison(&caps);
+	assert_null(vmx_caps_check(&m, &caps));
+	assert_false(caps.apicv);
+	assert_true(vmx_ctl_allows(caps.proc2, PROC2_VIRT_APIC_ACCESS));
+	static const uint32_t apicv_bits[] = { PROC2_X2APIC_MODE, PROC2_APIC_REG_VIRT, PROC2_VINTR_DELIVERY };
+	for (unsigned i = 0; i < 3; i++) {
+		m = modern();
+		m.proc2 &= ~((uint64_t)apicv_bits[i] << 32);
+		poison(&caps);
+		assert_null(vmx_caps_check(&m, &caps));
+		assert_false(caps.apicv);
+	}
+	m = modern();
+	m.proc &= ~((uint64_t)PROC_TPR_SHADOW << 32);
+	poison(&caps);
+	assert_null(vmx_caps_check(&m, &caps));
+	assert_false(caps.apicv);
 
 	/* Single-context INVEPT is not needed. */
 	m = modern();

@@ -227,4 +227,61 @@ GUEST guest_cli_out
 	jmp .idle
 guest_cli_out_end:
 
+; APIC virtualization: x2APIC on, TPR 0x20, then 1000 rounds of a TPR read, a PPR
+; read and a TPR write timed by RDTSC (ticks at 0x2100, the last values read at
+; 0x2104 and 0x2108), TPR 0, OUT, then idle; its handler (vector 0x44) counts at
+; 0x2000 and times its EOI (ticks at 0x210c).
+GUEST guest_apicv
+	mov ecx, 0x1b
+	rdmsr
+	or ax, 0xc00
+	wrmsr
+	mov ecx, 0x80f
+	mov eax, 0x1ff
+	xor edx, edx
+	wrmsr
+	mov ecx, 0x808
+	mov eax, 0x20
+	wrmsr
+	rdtsc
+	mov esi, eax
+	mov di, 1000
+.round:
+	mov ecx, 0x808
+	rdmsr
+	mov [0x2104], eax
+	mov ecx, 0x80a
+	rdmsr
+	mov [0x2108], eax
+	mov ecx, 0x808
+	mov eax, 0x20
+	xor edx, edx
+	wrmsr
+	dec di
+	jnz .round
+	rdtsc
+	sub eax, esi
+	mov [0x2100], eax
+	xor eax, eax
+	wrmsr
+	out 0xe9, al
+.idle:
+	sti
+	hlt
+	jmp .idle
+global guest_apicv_isr
+guest_apicv_isr:
+	inc dword [0x2000]
+	rdtsc
+	mov esi, eax
+	mov ecx, 0x80b
+	xor eax, eax
+	xor edx, edx
+	wrmsr
+	rdtsc
+	sub eax, esi
+	mov [0x210c], eax
+	iret
+guest_apicv_end:
+
 section .note.GNU-stack noalloc noexec nowrite progbits

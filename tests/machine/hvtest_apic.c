@@ -35,7 +35,8 @@ GUEST(guest_lsc);
 GUEST(guest_ipi_sender);
 GUEST(guest_gp);
 GUEST(guest_cli_out);
-extern const uint8_t guest_gp_isr[];
+GUEST(guest_apicv);
+extern const uint8_t guest_gp_isr[], guest_apicv_isr[];
 extern const uint8_t guest_isr40[], guest_isr41[], guest_isr42[], guest_isr43[], guest_isr_pic[];
 
 static uint8_t *gmem;
@@ -145,6 +146,17 @@ static bool apic_access_offered(void)
 	if (!((c >> 32) & CPU_BASED2_VIRTUAL_APIC))
 		tap_diag("no APIC-access virtualization: the APIC-page checks do not apply");
 	return (c >> 32) & CPU_BASED2_VIRTUAL_APIC;
+}
+
+/*
+ * The xAPIC page is the local APIC only in xAPIC mode (in x2APIC mode it is not,
+ * SDM 11.12.2, and where hvmetal uses APIC virtualization it is memory): the
+ * vCPU goes back there through disabled, as a guest would.
+ */
+static bool xapic_mode(void)
+{
+	return hv_vcpu_write_msr(vcpu, 0x1b, 0xfee00000) == HV_SUCCESS &&
+	       hv_vcpu_write_msr(vcpu, 0x1b, 0xfee00800) == HV_SUCCESS;
 }
 
 static uint32_t exit_code(void)
@@ -481,7 +493,7 @@ static void test_apic_page_read(void)
 	if (!apic_access_offered())
 		return;
 	load(guest_apic_ver, guest_apic_ver_end);
-	if (hv_vmx_vcpu_set_apic_address(vcpu, APIC_PAGE) != HV_SUCCESS ||
+	if (!xapic_mode() || hv_vmx_vcpu_set_apic_address(vcpu, APIC_PAGE) != HV_SUCCESS ||
 	    hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2,
 				   cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VIRTUAL_APIC)) != HV_SUCCESS) {
 		CHECK(0, "an APIC page at 0x20000");
@@ -556,6 +568,7 @@ static void test_lsc(void)
 		return;
 	hvmetal_info(&info);
 	load(guest_lsc, guest_lsc_end);
+	xapic_mode();
 	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VIRTUAL_APIC));
 	hv_vcpu_write_register(vcpu, HV_X86_RBX, 0x20);
 	exits = lsc_round(uva, &entered, &last);
@@ -587,6 +600,83 @@ static void test_lsc(void)
 	      hv_vcpu_apic_lsc_enter_imm32(vcpu, CODE, 4, 0, 0, uva, 2) == HV_BAD_ARGUMENT,
 	      "a zero length, a non-GPR, an unaligned page, hvmetal's own page, two pages for one: HV_BAD_ARGUMENT");
 	hv_vcpu_write_register(vcpu, HV_X86_CR3, cr3);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0));
+}
+
+static uint32_t word(uint32_t gpa)
+{
+	uint32_t w;
+
+	memcpy(&w, gmem + gpa, 4);
+	return w;
+}
+
+/*
+ * The CPU's APIC virtualization where hvmetal uses it (HVMETAL_FEAT_APICV):
+ * x2APIC reads, TPR writes and edge EOIs cost no exit, under Bochs (TSC =
+ * instructions) a few ticks each; without it each one exits to hvmetal (some
+ * hundreds). Either way the values and the model agree, and the VMM's
+ * controls are its own.
+ */
+static void test_apicv(void)
+{
+	bool apicv = cpuid(HVMETAL_CPUID_FEATURES, 0).ebx & HVMETAL_FEAT_APICV, nse;
+	uint16_t e[2] = { (uint16_t)(CODE + (guest_apicv_isr - guest_apicv)), 0 };
+	uint64_t reason, proc = 0, proc2 = 0;
+	uint32_t v = 1, n, ticks, eoi;
+
+	tap_diag("APIC virtualization %s", apicv ? "used (HVMETAL_FEAT_APICV)" : "not used: the exits' way");
+	load(guest_apicv, guest_apicv_end);
+	memcpy(gmem + 4 * 0x44, e, 4);
+	memset(gmem + 0x2000, 0, 0x200);
+	reason = run_for(100000000);
+	ticks = word(0x2100);
+	hv_vmx_vcpu_read_vmcs(vcpu, VMCS_CTRL_CPU_BASED, &proc);
+	hv_vmx_vcpu_read_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, &proc2);
+	CHECK(reason == VMX_REASON_IO && word(0x2104) == 0x20 && word(0x2108) == 0x20,
+	      "x2APIC TPR and PPR read back what the guest wrote (%x, %x; reason %lu)",
+	      word(0x2104), word(0x2108), reason);
+	CHECK(apicv ? ticks < 30 * 1000 : ticks > 300 * 1000,
+	      "1000 rounds of two x2APIC reads and a TPR write: %u TSC ticks (%s)", ticks,
+	      apicv ? "no exit: under 30 a round" : "three exits a round: over 300");
+	CHECK(proc == cap2ctrl(HV_VMX_CAP_PROCBASED, CPU_BASED_HLT | CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE) &&
+	      proc2 == cap2ctrl(HV_VMX_CAP_PROCBASED2, 0),
+	      "the VMM reads back its own controls (%lx, %lx)", proc, proc2);
+	skip();
+	n = count(0);
+	CHECK(hv_vm_lapic_set_intr(vcpu, 0x44, HV_APIC_EDGE_TRIGGER) == HV_SUCCESS &&
+	      run_for(2000000) == VMX_REASON_VMX_TIMER_EXPIRED && count(0) == n + 1 &&
+	      hv_vcpu_apic_read(vcpu, 0x120, &v) == HV_SUCCESS && v == 0,
+	      "vector 0x44 wakes the idle guest, which EOIs it: ISR clear in the model (%u taken, ISR %x)",
+	      count(0) - n, v);
+	eoi = word(0x210c);
+	CHECK(apicv ? eoi < 30 : eoi > 100, "its EOI took %u TSC ticks (%s)", eoi,
+	      apicv ? "no exit" : "an exit");
+	hv_vcpu_apic_write(vcpu, 0x80, 0x50, &nse);
+	hv_vm_lapic_set_intr(vcpu, 0x44, HV_APIC_EDGE_TRIGGER);
+	run_for(2000000);
+	CHECK(count(0) == n + 1 && hv_vcpu_apic_read(vcpu, 0x200 + 0x20, &v) == HV_SUCCESS && v == 1u << 4,
+	      "with the VMM's TPR 0x50 it waits in IRR (%u taken, IRR %x)", count(0) - n, v);
+	hv_vcpu_apic_write(vcpu, 0x80, 0, &nse);
+	run_for(2000000);
+	CHECK(count(0) == n + 2, "TPR 0 lets it in (%u)", count(0) - n);
+	memset(gmem + 4 * 0x44, 0, 4);
+	if (!apic_access_offered())
+		return;
+	/*
+	 * In x2APIC mode the VMM's APIC page: memory where the CPU virtualizes (the
+	 * page hvmetal maps there for the VM: zeros), else the APIC-access exit.
+	 */
+	load(guest_apic_ver, guest_apic_ver_end);
+	hv_vcpu_write_register(vcpu, HV_X86_RAX, 0x1234);
+	hv_vmx_vcpu_set_apic_address(vcpu, APIC_PAGE);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VIRTUAL_APIC));
+	reason = run_for(10000000);
+	hv_vmx_vcpu_read_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, &proc2);
+	CHECK((apicv ? reason == VMX_REASON_IO && reg(HV_X86_RAX) == 0 : reason == VMX_REASON_APIC_ACCESS) &&
+	      proc2 == cap2ctrl(HV_VMX_CAP_PROCBASED2, CPU_BASED2_VIRTUAL_APIC),
+	      "an x2APIC guest's read of the xAPIC page: %s (reason %lu, EAX %lx); the VMM's control is back (%lx)",
+	      apicv ? "memory, as on the CPU" : "an APIC-access exit", reason, reg(HV_X86_RAX), proc2);
 	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED2, cap2ctrl(HV_VMX_CAP_PROCBASED2, 0));
 }
 
@@ -730,6 +820,7 @@ void test_apic_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	test_init_sipi();
 	test_apic_page_read();
 	test_lsc();
+	test_apicv();
 	if (mp && cpus > 1) {
 		test_wake_from_other_cpu(mp);
 		test_ipi_across_cpus(mp);
