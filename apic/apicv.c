@@ -70,9 +70,14 @@ void apicv_load(struct vlapic *vl, uint8_t *page)
 	put64(page, 0x828, vl->esr);
 	for (unsigned i = 0; i < VLAPIC_LVT_COUNT; i++)
 		put64(page, lvt_msr[i], vl->lvt[i]);
+	put64(page, 0x83e, vl->dcr_timer);
+	apicv_load_hot(vl, page);
+}
+
+void apicv_load_hot(const struct vlapic *vl, uint8_t *page)
+{
 	put64(page, 0x830, (uint64_t)vl->icr_hi << 32 | vl->icr_lo);
 	put64(page, 0x838, vl->icr_timer);
-	put64(page, 0x83e, vl->dcr_timer);
 }
 
 bool apicv_post(struct vlapic *vl, uint8_t *page)

@@ -50,6 +50,8 @@ struct apicv_msrs {
 void apicv_msrs(const struct vlapic *vl, struct apicv_msrs *m);
 /* The whole page from the model; empties vl->posted. */
 void apicv_load(struct vlapic *vl, uint8_t *page);
+/* The registers the guest writes often (ICR, initial count), at every entry: they bump no regs_gen. */
+void apicv_load_hot(const struct vlapic *vl, uint8_t *page);
 /* Vectors posted since into the page's IRR (and TMR); false when there were none. */
 bool apicv_post(struct vlapic *vl, uint8_t *page);
 /* What the CPU changed (IRR, ISR, TPR) back into the model; posted vectors stay pending. */

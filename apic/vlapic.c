@@ -791,7 +791,10 @@ bool vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val, uint64_t now, s
 	struct vlapic_effect local;
 
 	eff = vlapic_effect_reset(eff, &local);
-	vl->regs_gen++;
+	/* The ICR, the initial count and the deadline are written often: apicv_load_hot's, not a reload's. */
+	if (msr != MSR_X2APIC_FIRST + (APIC_ICR_LO >> 4) && msr != MSR_X2APIC_FIRST + (APIC_TIMER_ICR >> 4) &&
+	    msr != MSR_X2APIC_FIRST + (APIC_SELF_IPI >> 4) && msr != MSR_TSC_DEADLINE)
+		vl->regs_gen++;
 	switch (msr) {
 	case MSR_APIC_BASE:
 		return vlapic_base_write(vl, val);

@@ -125,7 +125,9 @@ struct vlapic {
 	/*
 	 * APIC virtualization (apicv.h): vectors set in IRR since the owner last
 	 * gave IRR to the CPU, and a count of every other change the owner must
-	 * give it (bumped by writes, resets, state puts, TPR and control changes).
+	 * give it (bumped by writes, resets, state puts, TPR and control changes;
+	 * not by x2APIC writes of ICR, initial count, SELF IPI or TSC deadline,
+	 * whose effects are IRR vectors, a reset or registers apicv_load_hot gives).
 	 */
 	uint32_t posted[8];
 	uint32_t regs_gen;

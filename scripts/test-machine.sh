@@ -12,7 +12,7 @@ mkdir -p "$out"
 
 # A second image whose hvmetal.cfg asks for a 16 MiB pool, on a CPU without VPID,
 # 1 GiB EPT pages and APIC-access virtualization (vmx_hide): their fallbacks run.
-printf '# hvmetal.cfg for the test suite\npool_mib = 16\nvmx_hide = vpid ept_1g apic_access\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/hvmetal.cfg"
+printf '# hvmetal.cfg for the test suite\npool_mib = 16\nvmx_hide = vpid ept_1g apic_access apicv\nnext = \\EFI\\hvmetal\\hvtest.efi\n' > "$out/hvmetal.cfg"
 scripts/mkesp.sh "$out/esp-cfg.img" build/hvmetal.efi build/hvtest.efi "$out/hvmetal.cfg"
 # And one that allows fewer CPUs than the machine has: hvmetal must not start at all.
 mkdir -p "$out/max1"

@@ -83,7 +83,7 @@ struct vcpu {
 	struct hvmetal_exit_info exit_info;	/* hv_vcpu_exit_info of the last run or APIC write */
 	uint64_t apic_deadline;		/* host TSC its APIC timer fires at; HV_DEADLINE_FOREVER none */
 	uint64_t idle_ticks;		/* TSC ticks halted in hvmetal (hv_vcpu_get_idle_time) */
-	uint32_t own_windows;		/* PROC_*_WINDOW hvmetal set for its own injection */
+	uint32_t own_proc;		/* PROC_* controls hvmetal set for itself (windows, TPR shadow) */
 	uint32_t in_guest;		/* ACCEL_APIC: 1 from its last look at requests before an entry to the exit (atomics) */
 	bool halted;			/* entered in the HLT activity state by hvmetal */
 	uint64_t halt_rip;		/* the RIP it halted at */

@@ -98,7 +98,7 @@ static void want_window(struct vcpu *v, uint32_t bit)
 
 	if (!(proc & bit)) {
 		vmcs_write(VMCS_PROC_CTLS, proc | bit);
-		v->own_windows |= bit;
+		v->own_proc |= bit;
 	}
 }
 
@@ -178,12 +178,10 @@ static void behind_entry_event(struct vcpu *v, bool apicv)
 
 void vcpu_apic_run_end(struct vcpu *v)
 {
-	/* Windows hvmetal asked for are not the VMM's: it never sees their bits or their exits. */
-	if (v->own_windows) {
-		vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)v->own_windows);
-		v->own_windows = 0;
-	}
 	vcpu_apicv_run_end(v);
+	/* Windows hvmetal asked for are not the VMM's: it never sees their bits or their exits. */
+	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)v->own_proc);
+	v->own_proc = 0;
 }
 
 void vcpu_apic_run_start(struct vcpu *v)
@@ -229,9 +227,9 @@ void vcpu_apic_entry(struct vcpu *v)
 /* A window exit hvmetal asked for is its own; one the VMM asked for too goes to it. */
 static enum vcpu_apic_exit window_exit(struct vcpu *v, uint32_t bit)
 {
-	if (!(v->own_windows & bit))
+	if (!(v->own_proc & bit))
 		return APIC_EXIT_NOT_MINE;
-	v->own_windows &= ~bit;
+	v->own_proc &= ~bit;
 	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)bit);
 	return APIC_EXIT_HANDLED;
 }

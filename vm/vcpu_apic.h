@@ -21,7 +21,7 @@ enum vcpu_apic_exit {
  * moved it meanwhile (a new RIP, its own activity state): then it runs.
  */
 void vcpu_apic_run_start(struct vcpu *v);
-/* At the end of a run: hvmetal's own exiting and virtualization controls leave the VMCS the VMM sees. */
+/* At the end of a run with own_proc set: hvmetal's own controls leave the VMCS the VMM sees. */
 void vcpu_apic_run_end(struct vcpu *v);
 /* Before each entry: due timers fire, the most urgent pending event goes in or
  * an interrupt window is asked for; v->apic_deadline is the timer's host TSC. */

@@ -45,6 +45,7 @@ static void controls_on(struct vcpu *v)
 
 	v->apicv_vmm_proc2 = proc2 & PROC2_VIRT_APIC_ACCESS;
 	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) | PROC_TPR_SHADOW);
+	v->own_proc |= PROC_TPR_SHADOW;
 	vmcs_write(VMCS_PROC2_CTLS, (proc2 & ~PROC2_VIRT_APIC_ACCESS) | PROC2_APICV);
 	vmcs_write(VMCS_VIRTUAL_APIC_ADDR, (uintptr_t)v->apicv_page);
 	for (unsigned i = 0; i < 4; i++)
@@ -57,6 +58,7 @@ static void controls_off(struct vcpu *v)
 {
 	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~(uint64_t)PROC_TPR_SHADOW);
 	vmcs_write(VMCS_PROC2_CTLS, (vmcs_read(VMCS_PROC2_CTLS) & ~(uint64_t)PROC2_APICV) | v->apicv_vmm_proc2);
+	v->own_proc &= ~PROC_TPR_SHADOW;
 	v->apicv_on = false;
 }
 
@@ -116,6 +118,7 @@ bool vcpu_apicv_entry(struct vcpu *v)
 		apicv_load(vl, v->apicv_page);
 		v->apicv_gen = vl->regs_gen;
 	} else {
+		apicv_load_hot(vl, v->apicv_page);
 		news = apicv_post(vl, v->apicv_page);
 	}
 	if (news) {

@@ -24,7 +24,7 @@ void vcpu_apicv_destroy(struct vcpu *v);
 bool vcpu_apicv_entry(struct vcpu *v);
 /* After each exit of a virtualized entry: what the CPU changed goes back to the model. */
 void vcpu_apicv_exit(struct vcpu *v);
-/* At the end of a run: the VMM's own controls back in the VMCS. */
+/* At the end of a run: the VMM's own controls back in the VMCS (its TPR-shadow bit is in own_proc). */
 void vcpu_apicv_run_end(struct vcpu *v);
 
 #endif

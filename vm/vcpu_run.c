@@ -357,7 +357,7 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		call->r8 = vmcs_read(VMCS_GUEST_RIP);
 		call->r9 = HV_VM_EXITINFO_VMX;
 	}
-	if (accel)
+	if (v->own_proc)
 		vcpu_apic_run_end(v);
 	switch_to_cd(v, &cd, cpu);
 	vcpu_vmcs_put();

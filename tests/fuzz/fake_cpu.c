@@ -1331,9 +1331,91 @@ static uint64_t apic_msr_value(uint32_t msr, uint32_t p, uint32_t q)
 	}
 }
 
+/* ---- APIC virtualization as the CPU does it (SDM ch. 30), on the vCPU's virtual-APIC page ---- */
+
+static uint32_t *vapic_reg(const struct vcpu *v, uint32_t off)
+{
+	return (uint32_t *)(void *)(v->apicv_page + off);
+}
+
+static int vapic_highest(const struct vcpu *v, uint32_t base)
+{
+	for (int i = 7; i >= 0; i--)
+		if (*vapic_reg(v, base + (uint32_t)i * 16))
+			return i * 32 + 31 - __builtin_clz(*vapic_reg(v, base + (uint32_t)i * 16));
+	return 0;
+}
+
+/* RVI and SVI from the page, after the CPU changed IRR or ISR. */
+static void vapic_status(uint64_t pa, const struct vcpu *v)
+{
+	fake_vmcs_set(pa, VMCS_GUEST_INTR_STATUS,
+		      (uint64_t)vapic_highest(v, 0x100) << 8 | (uint64_t)vapic_highest(v, 0x200));
+}
+
+/* Does the MSR bitmap let the CPU do this x2APIC access itself? */
+static bool vapic_passes(const struct vcpu *v, uint32_t msr, bool write)
+{
+	return !(v->msr_bitmap[(write ? 2048 : 0) + msr / 8] & (1u << (msr % 8)));
+}
+
+/* At entry: the highest IRR vector above VPPR goes in service, if interrupts are open. */
+static void vapic_deliver(uint64_t pa, struct vcpu *v)
+{
+	uint64_t st = fake_vmcs_get(pa, VMCS_GUEST_INTR_STATUS);
+	uint32_t rvi = st & 0xff, svi = (st >> 8) & 0xff, tpr, ppr;
+
+	if (!(fake_vmcs_get(pa, VMCS_PROC_CTLS) & CPU_BASED_TPR_SHADOW) ||
+	    !(fake_vmcs_get(pa, VMCS_GUEST_RFLAGS) & 0x200) || (fake_vmcs_get(pa, VMCS_GUEST_INTERRUPTIBILITY) & 3) ||
+	    fake_vmcs_get(pa, VMCS_GUEST_ACTIVITY) > ACTIVITY_HLT)
+		return;
+	tpr = *vapic_reg(v, 0x80) & 0xff;
+	ppr = (tpr & 0xf0) >= (svi & 0xf0) ? tpr : svi & 0xf0;
+	if ((rvi & 0xf0) <= (ppr & 0xf0))
+		return;
+	*vapic_reg(v, 0x200 + (rvi >> 5) * 16) &= ~(1u << (rvi & 31));
+	*vapic_reg(v, 0x100 + (rvi >> 5) * 16) |= 1u << (rvi & 31);
+	vapic_status(pa, v);
+	fake_vmcs_set(pa, VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
+}
+
+/*
+ * An x2APIC RDMSR/WRMSR the CPU does itself: a read from the page, a TPR
+ * write, an EOI (its exit when the EOI-exit bitmap names the vector). False:
+ * no exit (the guest goes on); true: the exit's fields are written.
+ */
+static bool vapic_msr(uint64_t pa, struct vcpu *v, uint32_t msr, bool write, uint64_t val,
+		      uint32_t *reason, uint64_t *qual, uint32_t *len)
+{
+	uint32_t vec;
+
+	if (!write) {
+		v->gpr.rax = *vapic_reg(v, (msr & 0xff) << 4);
+		v->gpr.rdx = *vapic_reg(v, ((msr & 0xff) << 4) + 4);
+		return false;
+	}
+	if (msr == 0x808) {
+		if (!(val >> 8))
+			*vapic_reg(v, 0x80) = (uint32_t)val;
+		return false;		/* else #GP in the guest */
+	}
+	if (val)
+		return false;
+	vec = (fake_vmcs_get(pa, VMCS_GUEST_INTR_STATUS) >> 8) & 0xff;
+	*vapic_reg(v, 0x100 + (vec >> 5) * 16) &= ~(1u << (vec & 31));
+	vapic_status(pa, v);
+	if (!(fake_vmcs_get(pa, VMCS_EOI_EXIT0 + 2 * (vec >> 6)) & (1ull << (vec & 63))))
+		return false;
+	*reason = VMX_REASON_VIRTUALIZED_EOI;
+	*qual = vec;
+	*len = 0;
+	return true;
+}
+
 /*
  * An APIC exit: the VMCS's fields and the guest's registers as the CPU leaves
- * them.  False when the exit cannot happen now (a window not asked for).
+ * them.  False when the exit cannot happen now (a window not asked for, an
+ * x2APIC access the CPU's APIC virtualization did itself).
  */
 static bool apic_exit(struct fake_cpu *fc, uint64_t pa, struct vcpu *v, uint8_t ev, uint32_t *reason,
 		      uint64_t *qual, uint32_t *len)
@@ -1358,6 +1440,9 @@ static bool apic_exit(struct fake_cpu *fc, uint64_t pa, struct vcpu *v, uint8_t 
 	case FA_WRMSR:
 		msr = apic_msr(p);
 		val = apic_msr_value(msr, p, q);
+		if ((proc & CPU_BASED_TPR_SHADOW) && msr >= 0x800 && msr <= 0x8ff &&
+		    vapic_passes(v, msr, (ev & 7) == FA_WRMSR))
+			return vapic_msr(pa, v, msr, (ev & 7) == FA_WRMSR, val, reason, qual, len);
 		*reason = (ev & 7) == FA_RDMSR ? VMX_REASON_RDMSR : VMX_REASON_WRMSR;
 		*len = 2;
 		v->gpr.rcx = p & 0x80000 ? (uint64_t)q << 32 | msr : msr;	/* the CPU takes ECX */
@@ -1490,6 +1575,7 @@ int vcpu_enter(struct gpr_frame *g, uint32_t launched)
 	check_cache(c, eptp, &entry_view, "VM entry");
 	fill_cache(c, eptp, &entry_view);
 	fiber_guest[c] = v;
+	vapic_deliver(pa, v);
 	ev = next_event(fc);
 	while (!(ev & FE_APIC) && (ev & 0x27) == FE_RUN_ON) {
 		guest_runs(fc, v);

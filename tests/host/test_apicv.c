@@ -247,6 +247,17 @@ static void test_regs_gen(void **state)
 	g = vl->regs_gen;
 	vlapic_set_tpr(vl, 2);
 	assert_int_not_equal(vl->regs_gen, g);
+	/* The often-written registers: no reload, apicv_load_hot brings them. */
+	g = vl->regs_gen;
+	wrmsr(vl, 0x838, 5);
+	wrmsr(vl, 0x830, 0x0000000000000040ull);	/* an IPI to vCPU 0 */
+	wrmsr(vl, 0x83f, 0x41);
+	wrmsr(vl, 0x6e0, 12345);
+	assert_int_equal(vl->regs_gen, g);
+	apicv_load_hot(vl, F.page);
+	assert_int_equal(page64(0x838), 5);
+	assert_int_equal(page64(0x830), 0x40);
+	assert_true(vl->posted[2] & (1u << 1));		/* the self IPI is a posted vector */
 	g = vl->regs_gen;
 	vlapic_set_ctrl(vl, HV_APIC_CTRL_NO_TIMER);
 	assert_int_not_equal(vl->regs_gen, g);

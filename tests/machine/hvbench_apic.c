@@ -10,6 +10,7 @@
 #include <Hypervisor/hv.h>
 #include <hvmetal/hvmetal.h>
 #include "hvbench.h"
+#include "kernel/cpu.h"
 #include "kernel/log.h"
 #include "kernel/string.h"
 #include "libhv/libhv.h"
@@ -22,6 +23,7 @@
 #define VECTOR		0x40
 #define MSR_APIC_BASE	0x1b
 #define MSR_EOI		0x80b
+#define MSR_TPR		0x808
 
 static hv_vcpuid_t vcpu;
 static uint8_t *gmem;
@@ -100,6 +102,20 @@ static uint64_t rounds(enum prelude pre)
 	return best / ITERS;
 }
 
+/* Which way x2APIC accesses and interrupts go on this boot (vmx_hide = apicv gives the other). */
+static const char *way(void)
+{
+	return cpuid(HVMETAL_CPUID_FEATURES, 0).ebx & HVMETAL_FEAT_APICV ? "(APIC virtualization)" :
+									   "(exits to hvmetal)";
+}
+
+/* name, then the way in parentheses. */
+static const char *with_way(char *buf, unsigned size, const char *name)
+{
+	log_snprintf(buf, size, "%s %s", name, way());
+	return buf;
+}
+
 /* Cost of the measured loop over the base loop; extra: guest instructions the measured one runs more. */
 static void report_diff(const char *name, uint64_t measured, uint64_t base, int64_t extra)
 {
@@ -157,8 +173,9 @@ static void bench_calls(void)
 void bench_apic(void)
 {
 	static const uint8_t mov_eoi[] = { 0x66, 0xa3, 0xb0, 0x00 };	/* mov [0xb0], eax */
-	static const uint8_t wrmsr[] = { 0x0f, 0x30 }, nops[] = { 0x90, 0x90 };
+	static const uint8_t wrmsr[] = { 0x0f, 0x30 }, rdmsr[] = { 0x0f, 0x32 }, nops[] = { 0x90, 0x90 };
 	uint64_t base, page, lsc, msr, nop, intr, timer, uva = 0;
+	char name[160];
 	bool nse;
 
 	if (!setup()) {
@@ -178,7 +195,7 @@ void bench_apic(void)
 	lsc = rounds(NOTHING);
 	report_diff("APIC EOI through the xAPIC page: load-store-cache hit in hvmetal", lsc, base, 0);
 	hv_vcpu_apic_lsc_invalidate(vcpu);
-	/* x2APIC: the EOI MSR in hvmetal, against two NOPs in its place (one guest instruction more). */
+	/* x2APIC: the EOI MSR (then a TPR read), against two NOPs in its place (one guest instruction more). */
 	hv_vcpu_write_msr(vcpu, MSR_APIC_BASE, 0xfee00000 | 0xc00 | 0x100);
 	hv_vcpu_apic_write(vcpu, 0xf0, 0x1ff, &nse);
 	hv_vcpu_write_register(vcpu, HV_X86_RCX, MSR_EOI);
@@ -187,16 +204,23 @@ void bench_apic(void)
 	nop = rounds(NOTHING);
 	guest(wrmsr, sizeof(wrmsr), 0);
 	msr = rounds(NOTHING);
-	report_diff("APIC EOI through the x2APIC MSR: WRMSR exit handled in hvmetal", msr, nop, -1);
+	report_diff(with_way(name, sizeof(name), "APIC EOI through the x2APIC MSR (WRMSR)"), msr, nop, -1);
+	hv_vcpu_write_register(vcpu, HV_X86_RCX, MSR_TPR);
+	guest(rdmsr, sizeof(rdmsr), 0);
+	msr = rounds(NOTHING);
+	report_diff(with_way(name, sizeof(name), "x2APIC TPR read (RDMSR)"), msr, nop, -1);
+	hv_vcpu_write_register(vcpu, HV_X86_RCX, MSR_EOI);
 	/* Interrupts: set_intr or a one-shot timer of 1 before each run; the handler is WRMSR (EOI) and IRET. */
 	guest(nops, sizeof(nops), 0);
 	intr = rounds(SET_INTR);
-	report_diff("interrupt: hv_vm_lapic_set_intr, injection, the guest's x2APIC EOI and IRET", intr, nop, 2);
+	report_diff(with_way(name, sizeof(name),
+			     "interrupt: hv_vm_lapic_set_intr, delivery at entry, the guest's x2APIC EOI and IRET"),
+		    intr, nop, 2);
 	hv_vcpu_apic_write(vcpu, 0x3e0, 0xb, &nse);
 	hv_vcpu_apic_write(vcpu, 0x320, VECTOR, &nse);
 	timer = rounds(TIMER);
-	report_diff("APIC timer interrupt: count written (hv_vcpu_apic_write), expiry, injection, EOI and IRET",
-		    timer, nop, 2);
+	report_diff(with_way(name, sizeof(name), "APIC timer interrupt: count written (hv_vcpu_apic_write), "
+			     "expiry, delivery, EOI and IRET"), timer, nop, 2);
 	bench_calls();
 out:
 	if (gmem) {
@@ -306,6 +330,7 @@ void bench_apic_ipi(EFI_MP_SERVICES_PROTOCOL *mp)
 	uint64_t reason = 0, len = 0;
 	EFI_EVENT done = NULL;
 	uint32_t taken = 0, sum = 0;
+	char name[192];
 	bool ok;
 
 	if (hv_vm_create(HV_VM_ACCEL_APIC) != HV_SUCCESS ||
@@ -341,8 +366,9 @@ void bench_apic_ipi(EFI_MP_SERVICES_PROTOCOL *mp)
 	memcpy(&taken, gmem + TAKEN, 4);
 	memcpy(&sum, gmem + SUM, 4);
 	if (ipi_done && taken == IPIS)
-		report("IPI between vCPUs on two CPUs (x2APIC ICR write to the handler's first instruction, "
-		       "receiver idle in HLT), TSC ticks of Bochs's shared clock", sum / IPIS, "ticks");
+		report(with_way(name, sizeof(name), "IPI between vCPUs on two CPUs (x2APIC ICR write to the handler's "
+				"first instruction, receiver idle in HLT), TSC ticks of Bochs's shared clock"),
+		       sum / IPIS, "ticks");
 	else
 		log_printf("bench: IPI: %u of %u taken, sender %s\n", taken, IPIS, ipi_done ? "done" : "stuck");
 out:
