@@ -49,6 +49,11 @@ VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.
 	examples/vmm/guest_smp.c examples/vmm/platform_efi.c kernel/log.c kernel/string.c
 VMM_ASM := examples/vmm/guests.asm examples/vmm/smp.asm
 VMM_OBJS := $(patsubst %,$(B)/efi/%.o,$(VMM_SRCS) $(VMM_ASM))
+# The Multiboot VMM (examples/mbvmm, README "Multiboot VMM"): the portable VMM, its pure parts, the UEFI platform.
+MBVMM_PURE := examples/mbvmm/mb_load.c examples/mbvmm/uart16550.c examples/mbvmm/fw_cfg.c \
+	examples/mbvmm/acpi_tables.c
+MBVMM_SRCS := examples/mbvmm/mbvmm.c examples/mbvmm/mb_ports.c examples/mbvmm/mb_cpu.c $(MBVMM_PURE)
+MBVMM_OBJS := $(patsubst %,$(B)/efi/%.o,$(MBVMM_SRCS) examples/vmm/platform_efi.c kernel/log.c kernel/string.c)
 
 # Host unit tests: test name -> the real sources it exercises.
 HOST_TESTS := $(basename $(notdir $(wildcard tests/host/test_*.c)))
@@ -74,11 +79,13 @@ test_log_SRCS := kernel/log.c
 test_libhv_SRCS := libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_apic.c libhv/hv_never.c
 test_insn_decode_SRCS := cd/insn_decode.c
 test_uaccess_SRCS := hypercall/uaccess.c kernel/guest_pt.c kernel/memmap.c
+test_mb_load_SRCS := examples/mbvmm/mb_load.c
+test_mbvmm_devices_SRCS := examples/mbvmm/uart16550.c examples/mbvmm/fw_cfg.c examples/mbvmm/acpi_tables.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run run-uefi test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
-	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi
+	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi $(B)/mbvmm.efi $(B)/esp-mbvmm.img
 
 deps:
 	@scripts/deps.sh
@@ -107,6 +114,7 @@ $(B)/layers.ok: $(HVMETAL_OBJS) scripts/check-layers.sh
 $(B)/hvtest.so: $(HVTEST_OBJS) $(B)/libhv.a
 $(B)/hvbench.so: $(HVBENCH_OBJS) $(B)/libhv.a
 $(B)/vmm.so: $(VMM_OBJS) $(B)/libhv.a
+$(B)/mbvmm.so: $(MBVMM_OBJS) $(B)/libhv.a
 
 # libhv for UEFI control-domain programs (a macOS VMM links this in place of the framework).
 $(B)/libhv.a: $(LIBHV_OBJS)
@@ -118,6 +126,19 @@ $(B)/%.efi: $(B)/%.so
 
 $(B)/esp.img: $(B)/hvmetal.efi $(B)/hvtest.efi scripts/mkesp.sh
 	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/hvtest.efi
+
+# The Multiboot VMM's own test kernel (tests/mbvmm), an ELF32 Multiboot image as QEMU's -kernel takes.
+$(B)/mbvmm/mbtest.elf: tests/mbvmm/mbtest.asm | deps-ok
+	@mkdir -p $(@D)
+	nasm -f elf32 -Werror -o $(@:.elf=.o) $<
+	ld -m elf_i386 -Ttext=0x400000 -e start -o $@ $(@:.elf=.o)
+
+# mbvmm.efi booting it: hvmetal.cfg gives mbvmm its command line (tests/mbvmm/hvmetal.cfg).
+$(B)/esp-mbvmm.img: $(B)/hvmetal.efi $(B)/mbvmm.efi $(B)/mbvmm/mbtest.elf tests/mbvmm/hvmetal.cfg \
+		tests/mbvmm/mbtest.env scripts/mkesp.sh
+	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/mbvmm.efi tests/mbvmm/hvmetal.cfg
+	mcopy -o -i $@ $(B)/mbvmm/mbtest.elf ::/mbtest.elf
+	mcopy -o -i $@ tests/mbvmm/mbtest.env ::/mbtest.env
 
 # The example VMM's image: hvmetal.cfg starts vmm.efi instead of the suite (`make run`).
 $(B)/esp-vmm.img: $(B)/hvmetal.efi $(B)/vmm.efi examples/vmm/hvmetal.cfg scripts/mkesp.sh
@@ -215,7 +236,7 @@ LX_BENCH_MODULE_SRCS := tests/linux/bench/hvmetal_bench.c tests/linux/bench/Kbui
 	$(wildcard linux/shim/*.h include/hvmetal/*.h include/Hypervisor/*.h)
 
 .PHONY: linux clean-linux
-linux: $(LX)/hvmetal.ko $(LX)/libhv-linux.a $(LX)/libhv.so $(LX)/vmm $(LX)/hvltest \
+linux: $(LX)/hvmetal.ko $(LX)/libhv-linux.a $(LX)/libhv.so $(LX)/vmm $(LX)/mbvmm $(LX)/hvltest \
 	$(LX)/hvlbench $(LX)/hvmetal_bench.ko
 
 $(LX)/obj/%.c.o: %.c
@@ -238,6 +259,9 @@ $(LX)/libhv.so: $(patsubst %,$(LX)/pic/%.o,$(LIBHV_LINUX_SRCS))
 	gcc -shared -Wl,-soname,libhv.so -Wl,-z,defs -o $@ $^
 
 $(LX)/vmm: $(patsubst %,$(LX)/obj/%.o,$(LX_VMM_SRCS)) $(LX)/libhv-linux.a
+	gcc -static -pthread -o $@ $^
+
+$(LX)/mbvmm: $(patsubst %,$(LX)/obj/%.o,$(MBVMM_SRCS) examples/vmm/platform_linux.c) $(LX)/libhv-linux.a
 	gcc -static -pthread -o $@ $^
 
 $(LX)/hvltest: $(patsubst %,$(LX)/obj/%.o,$(LX_TEST_SRCS)) $(LX)/libhv-linux.a

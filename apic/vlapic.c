@@ -38,7 +38,6 @@
 #define CTRL_KNOWN	(HV_APIC_CTRL_EOI_ICR_TPR | HV_APIC_CTRL_GUEST_IDLE | HV_APIC_CTRL_NO_TIMER | \
 			 HV_APIC_CTRL_IOAPIC_EOI)
 
-#define SVR_ENABLE	(1u << 8)
 #define SVR_MASK	0x3ffu		/* vector, enable, focus check; no EOI-broadcast suppression */
 #define DFR_RES1	0x0fffffffu
 #define XAPIC_ID_MASK	0xff000000u
@@ -96,21 +95,6 @@ static int vec_highest(const uint32_t *set)
 }
 
 /* --- state queries ----------------------------------------------------- */
-
-bool vlapic_enabled(const struct vlapic *vl)
-{
-	return vl->apic_base & VLAPIC_BASE_EN;
-}
-
-bool vlapic_sw_enabled(const struct vlapic *vl)
-{
-	return vlapic_enabled(vl) && (vl->svr & SVR_ENABLE);
-}
-
-bool vlapic_x2apic(const struct vlapic *vl)
-{
-	return (vl->apic_base & (VLAPIC_BASE_EN | VLAPIC_BASE_EXTD)) == (VLAPIC_BASE_EN | VLAPIC_BASE_EXTD);
-}
 
 uint64_t vlapic_apic_base(const struct vlapic *vl)
 {
@@ -469,7 +453,7 @@ static void vlapic_svr_write(struct vlapic *vl, uint32_t val)
 	int i;
 
 	vl->svr = val & SVR_MASK;
-	if (!(vl->svr & SVR_ENABLE))
+	if (!(vl->svr & VLAPIC_SVR_ENABLE))
 		for (i = 0; i < VLAPIC_LVT_COUNT; i++)
 			vl->lvt[i] |= LVT_MASKED;	/* software disable masks every LVT (SDM 11.4.7.2) */
 }
@@ -488,7 +472,7 @@ static void vlapic_lvt_write(struct vlapic *vl, enum vlapic_lvt idx, uint32_t va
 	val &= vlapic_lvt_mask[idx];
 	if (idx == VLAPIC_LVT_TIMER && LVT_TIMER_MODE(val) == TIMER_MODE_RES)
 		val &= ~(3u << 17);
-	if (!(vl->svr & SVR_ENABLE))
+	if (!(vl->svr & VLAPIC_SVR_ENABLE))
 		val |= LVT_MASKED;
 	vl->lvt[idx] = val;
 	if (idx == VLAPIC_LVT_LINT0 && vlapic_extint_pending(vl))
@@ -881,7 +865,7 @@ static bool vlapic_state_lvt_ok(const struct hv_apic_state *s)
 	for (i = 0; i < VLAPIC_LVT_COUNT; i++) {
 		if (s->lvt[i] & ~vlapic_lvt_mask[i])
 			return false;
-		if (!(s->svr & SVR_ENABLE) && !(s->lvt[i] & LVT_MASKED))
+		if (!(s->svr & VLAPIC_SVR_ENABLE) && !(s->lvt[i] & LVT_MASKED))
 			return false;
 	}
 	return LVT_TIMER_MODE(s->lvt[VLAPIC_LVT_TIMER]) != TIMER_MODE_RES;

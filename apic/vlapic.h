@@ -84,6 +84,7 @@ struct vintr;
 #define VLAPIC_BASE_BSP		(1ull << 8)
 #define VLAPIC_BASE_EXTD	(1ull << 10)
 #define VLAPIC_BASE_EN		(1ull << 11)
+#define VLAPIC_SVR_ENABLE	(1u << 8)	/* SVR: APIC software enable */
 
 /* LVT indices in struct vlapic and in hv_apic_state.lvt[] (bhyve's order). */
 enum vlapic_lvt {
@@ -175,10 +176,21 @@ uint64_t vlapic_apic_base(const struct vlapic *vl);
 void vlapic_get_state(const struct vlapic *vl, struct hv_apic_state *s, uint64_t now);
 hv_return_t vlapic_put_state(struct vlapic *vl, const struct hv_apic_state *s, uint64_t now);
 
-/* Bus side, for vintr.c. */
-bool vlapic_enabled(const struct vlapic *vl);		/* IA32_APIC_BASE.EN */
-bool vlapic_sw_enabled(const struct vlapic *vl);	/* and SVR bit 8 */
-bool vlapic_x2apic(const struct vlapic *vl);
+/* Bus side, for vintr.c; inline: the run loop asks before every entry (apicv). */
+static inline bool vlapic_enabled(const struct vlapic *vl)	/* IA32_APIC_BASE.EN */
+{
+	return vl->apic_base & VLAPIC_BASE_EN;
+}
+
+static inline bool vlapic_sw_enabled(const struct vlapic *vl)	/* and SVR bit 8 */
+{
+	return vlapic_enabled(vl) && (vl->svr & VLAPIC_SVR_ENABLE);
+}
+
+static inline bool vlapic_x2apic(const struct vlapic *vl)
+{
+	return (vl->apic_base & (VLAPIC_BASE_EN | VLAPIC_BASE_EXTD)) == (VLAPIC_BASE_EN | VLAPIC_BASE_EXTD);
+}
 uint8_t vlapic_ppr(const struct vlapic *vl);
 void vlapic_target(const struct vlapic *vl, struct ipi_target *t, uint32_t src);
 /* A message this LAPIC is a destination of; returns true when it was taken

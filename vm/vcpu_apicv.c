@@ -89,21 +89,24 @@ static bool wanted(const struct vcpu *v)
 	return !aeoi;
 }
 
-bool vcpu_apicv_entry(struct vcpu *v)
+/* Everything back as Apple's model has it: the controls, and the MSR bitmap closed. */
+static __attribute__((noinline)) void apicv_off(struct vcpu *v)
+{
+	if (v->apicv_on)
+		controls_off(v);
+	if (v->apicv_open) {
+		bitmap_x2apic(v, NULL);
+		v->apicv_open = false;
+	}
+}
+
+/* A virtualized entry (out of line: an xAPIC vCPU's entries only pay for wanted()). */
+static __attribute__((noinline)) void apicv_enter(struct vcpu *v)
 {
 	struct vlapic *vl = &v->lapic;
 	struct apicv_msrs m;
 	bool news;
 
-	if (!wanted(v)) {
-		if (v->apicv_on)
-			controls_off(v);
-		if (v->apicv_open) {
-			bitmap_x2apic(v, NULL);
-			v->apicv_open = false;
-		}
-		return false;
-	}
 	news = !v->apicv_on || vl->regs_gen != v->apicv_gen;
 	if (!v->apicv_on)
 		controls_on(v);
@@ -133,6 +136,16 @@ bool vcpu_apicv_entry(struct vcpu *v)
 		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
 		v->halted = false;
 	}
+}
+
+bool vcpu_apicv_entry(struct vcpu *v)
+{
+	if (!wanted(v)) {
+		if (v->apicv_on | v->apicv_open)
+			apicv_off(v);
+		return false;
+	}
+	apicv_enter(v);
 	return true;
 }
 

@@ -1,15 +1,30 @@
 /*
- * What the example VMM needs from the program around it, besides Apple's
- * Hypervisor API: somewhere to print, the clock run_until's deadlines count,
- * and a second CPU to run a vCPU on. platform_efi.c gives them on hvmetal (COM1,
- * the TSC, UEFI MP services), platform_linux.c in Linux (stdout, the TSC,
- * pthreads); on macOS they are vprintf, mach_absolute_time and pthreads.
+ * What the example VMMs (examples/vmm, examples/mbvmm) need from the program
+ * around them, besides Apple's Hypervisor API: an entry with arguments,
+ * somewhere to print, files to read, the clock run_until's deadlines count,
+ * and a second CPU to run a vCPU on. platform_efi.c gives them on hvmetal
+ * (LoadOptions, COM1, the ESP, the TSC, UEFI MP services), platform_linux.c
+ * in Linux (argv, stdout, files, the TSC, pthreads); on macOS they are main,
+ * vprintf, stdio, mach_absolute_time and pthreads.
  */
 #ifndef VMM_PLATFORM_H
 #define VMM_PLATFORM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* The program: called once with its arguments (argv[0] its name); its result is the exit status. */
+int plat_main(int argc, char **argv);
+/* Its name (argv[0] where the platform has none to give). */
+extern const char plat_name[];
+
+/*
+ * A whole file (a path as the program's command line gives it; on UEFI
+ * relative to the ESP's root, '/' or '\\' between names) in memory the
+ * platform allocates: false, with nothing allocated, when it cannot be read.
+ */
+bool plat_read_file(const char *path, uint8_t **data, size_t *size);
 
 /*
  * printf-style output. The VMM uses only %s %c %d %u, %x and %llx (with '0' and

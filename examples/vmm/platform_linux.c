@@ -9,10 +9,11 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
+#include <Hypervisor/hv.h>
 #include "platform.h"
-#include "vmm.h"
 
 #define CALIBRATE_NS	10000000ull
 
@@ -109,13 +110,33 @@ void plat_wait_second_cpu(void)
 	second_running = false;
 }
 
-int main(void)
+bool plat_read_file(const char *path, uint8_t **data, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	long n;
+
+	*data = NULL;
+	if (!f)
+		return false;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (*data = malloc((size_t)n + 1)) && fread(*data, 1, (size_t)n, f) == (size_t)n) {
+		*size = (size_t)n;
+		fclose(f);
+		return true;
+	}
+	free(*data);
+	*data = NULL;
+	fclose(f);
+	return false;
+}
+
+int main(int argc, char **argv)
 {
 	int code;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	calibrate();
-	code = vmm_main();
-	printf("vmm: exit code %d\n", code);
+	code = plat_main(argc, argv);
+	printf("%s: exit code %d\n", argv[0], code);
 	return code;
 }

@@ -668,7 +668,9 @@ static bool run_vm(const struct vmm_vm *vm)
 	return ok;
 }
 
-int vmm_main(void)
+const char plat_name[] = "vmm";
+
+int plat_main(int argc, char **argv)
 {
 	static const struct guest_ops *const plain[] = { &guest_dos_ops, &guest_long_ops };
 	static const struct guest_ops *const apic[] = { &guest_smp_ops };
@@ -678,6 +680,8 @@ int vmm_main(void)
 	};
 	bool ok = true;
 
+	(void)argc;
+	(void)argv;
 	plat_printf("vmm: an example VMM on Apple's Hypervisor API: three guests, two VMs\n");
 	for (unsigned i = 0; i < sizeof(vms) / sizeof(vms[0]); i++) {
 		plat_printf("vmm: VM %u: hv_vm_create(%s)\n", i + 1, vms[i].name);

@@ -74,8 +74,7 @@ extern const struct guest_ops guest_dos_ops;
 extern const struct guest_ops guest_long_ops;
 extern const struct guest_ops guest_smp_ops;
 
-/* Runs the guests, one after the other, on two VMs. 0: all went as planned. */
-int vmm_main(void);
+/* plat_main (platform.h) runs the guests, one after the other, on two VMs: 0 when all went as planned. */
 
 /*
  * Helpers for the guest files. Each failing call prints what failed and sets

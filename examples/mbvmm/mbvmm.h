@@ -1,0 +1,70 @@
+/*
+ * mbvmm: a VMM that boots Multiboot kernels as QEMU's -kernel does, written
+ * only against Apple's Hypervisor API with HV_VM_ACCEL_APIC (the machine a
+ * test kernel expects: ../../../shared/MULTIBOOT-VMM.md). One VM; the files
+ * here: the machine and its run loop (mbvmm.c), its ports (mb_ports.c), the
+ * CPU's exits (mb_cpu.c), and the pure pieces (mb_load, uart16550, fw_cfg,
+ * acpi_tables).
+ */
+#ifndef MBVMM_H
+#define MBVMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <Hypervisor/hv.h>
+#include "examples/vmm/platform.h"
+#include "fw_cfg.h"
+#include "uart16550.h"
+
+#define MB_VCPUS_MAX	8
+
+/* What an exit handler tells the run loop. */
+enum mb_next {
+	MB_RESUME,	/* run the vCPU again */
+	MB_DONE,	/* the guest ended (the exit port, HLT with interrupts off, shutdown) */
+	MB_ABORT,	/* something the VMM cannot do: already said why */
+};
+
+struct mb_vcpu {
+	hv_vcpuid_t id;
+	unsigned index;		/* = APIC ID */
+	uint32_t exit_reason;	/* the current exit's basic reason */
+};
+
+struct mb_machine {
+	/* the command line's choices */
+	unsigned ncpus;
+	uint64_t ram_size;
+	bool x2apic;		/* CPUID shows x2APIC */
+	/* guest memory */
+	uint8_t *ram;
+	uint32_t entry;		/* the kernel's entry point */
+	/* devices */
+	struct uart16550 uart;
+	struct fw_cfg fw_cfg;
+	uint64_t pm_timer_base;	/* plat_clock() at power-on */
+	/* how it ended */
+	bool exited;		/* the exit port was written */
+	int exit_status;	/* QEMU's: (code << 1) | 1 */
+	struct mb_vcpu vcpu[MB_VCPUS_MAX];
+};
+
+/* Port I/O exits (mb_ports.c). */
+enum mb_next mb_exit_io(struct mb_machine *m, struct mb_vcpu *c);
+/* CPUID, RDMSR/WRMSR, CR access, VMCALL (mb_cpu.c). */
+enum mb_next mb_exit_cpuid(struct mb_machine *m, struct mb_vcpu *c);
+enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write);
+enum mb_next mb_exit_cr(struct mb_machine *m, struct mb_vcpu *c);
+enum mb_next mb_exit_vmcall(struct mb_machine *m, struct mb_vcpu *c);
+/* A #GP (error code 0) into the vCPU at the next entry; RIP stays on the instruction. */
+void mb_inject_gp(struct mb_vcpu *c);
+
+/* vCPU access that cannot fail on a vCPU this thread owns; a failure is a VMM bug, said loudly. */
+uint64_t mb_vmcs(struct mb_vcpu *c, uint32_t field);
+void mb_set_vmcs(struct mb_vcpu *c, uint32_t field, uint64_t value);
+uint64_t mb_reg(struct mb_vcpu *c, hv_x86_reg_t reg);
+void mb_set_reg(struct mb_vcpu *c, hv_x86_reg_t reg, uint64_t value);
+void mb_skip(struct mb_vcpu *c);
+
+#endif
