@@ -50,9 +50,10 @@ VMM_SRCS := examples/vmm/vmm.c examples/vmm/guest_dos.c examples/vmm/guest_long.
 VMM_ASM := examples/vmm/guests.asm examples/vmm/smp.asm
 VMM_OBJS := $(patsubst %,$(B)/efi/%.o,$(VMM_SRCS) $(VMM_ASM))
 # The Multiboot VMM (examples/mbvmm, README "Multiboot VMM"): the portable VMM, its pure parts, the UEFI platform.
-MBVMM_PURE := examples/mbvmm/mb_load.c examples/mbvmm/uart16550.c examples/mbvmm/fw_cfg.c \
-	examples/mbvmm/acpi_tables.c
-MBVMM_SRCS := examples/mbvmm/mbvmm.c examples/mbvmm/mb_ports.c examples/mbvmm/mb_cpu.c $(MBVMM_PURE)
+MBVMM_PURE := examples/mbvmm/mb_load.c examples/mbvmm/mb_insn.c examples/mbvmm/mb_walk.c \
+	examples/mbvmm/uart16550.c examples/mbvmm/fw_cfg.c examples/mbvmm/acpi_tables.c
+MBVMM_SRCS := examples/mbvmm/mbvmm.c examples/mbvmm/mb_ports.c examples/mbvmm/mb_cpu.c \
+	examples/mbvmm/mb_mmio.c examples/mbvmm/mb_smp.c $(MBVMM_PURE)
 MBVMM_OBJS := $(patsubst %,$(B)/efi/%.o,$(MBVMM_SRCS) examples/vmm/platform_efi.c kernel/log.c kernel/string.c)
 
 # Host unit tests: test name -> the real sources it exercises.
@@ -80,6 +81,8 @@ test_libhv_SRCS := libhv/hv_vm.c libhv/hv_vcpu.c libhv/hv_apic.c libhv/hv_never.
 test_insn_decode_SRCS := cd/insn_decode.c
 test_uaccess_SRCS := hypercall/uaccess.c kernel/guest_pt.c kernel/memmap.c
 test_mb_load_SRCS := examples/mbvmm/mb_load.c
+test_mb_insn_SRCS := examples/mbvmm/mb_insn.c
+test_mb_walk_SRCS := examples/mbvmm/mb_walk.c
 test_mbvmm_devices_SRCS := examples/mbvmm/uart16550.c examples/mbvmm/fw_cfg.c examples/mbvmm/acpi_tables.c
 HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 

@@ -15,7 +15,17 @@
 #define EFER_WRITABLE	((1ull << 0) | (1ull << 8) | (1ull << 10) | (1ull << 11))	/* SCE, LME, LMA, NXE */
 #define MSR_EFER	0xc0000080u
 #define MSR_PAT		0x277u
+#define MSR_TSC		0x10u
+#define MSR_MCG_CAP	0x179u		/* no machine-check banks */
+#define MSR_MCG_STATUS	0x17au
+#define MSR_MISC_ENABLE	0x1a0u
+#define MISC_ENABLE_RO	0x1880ull	/* BTS and PEBS unavailable, perfmon: read-only */
+#define MISC_ENABLE_OK	0x400c51889ull	/* the bits the SDM defines */
 #define CPUID1_ECX_VMX		(1u << 5)
+#define CPUID1_ECX_PDCM		(1u << 15)	/* IA32_PERF_CAPABILITIES: no PMU here */
+#define CPUID7_EBX_TSC_ADJUST	(1u << 1)
+/* SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD: MSRs the hypervisor gives no guest */
+#define CPUID7_EDX_MITIGATIONS	((1u << 26) | (1u << 27) | (1u << 28) | (1u << 29) | (1u << 31))
 #define CPUID1_ECX_X2APIC	(1u << 21)
 #define CPUID1_ECX_DEADLINE	(1u << 24)
 #define CPUID1_ECX_HV		(1u << 31)
@@ -54,8 +64,17 @@ enum mb_next mb_exit_cpuid(struct mb_machine *m, struct mb_vcpu *c)
 	switch (leaf) {
 	case 1:
 		r[1] = (r[1] & 0x0000ffffu) | (uint32_t)m->ncpus << 16 | (uint32_t)c->index << 24;
-		r[2] &= ~(CPUID1_ECX_VMX | CPUID1_ECX_X2APIC);
+		r[2] &= ~(CPUID1_ECX_VMX | CPUID1_ECX_X2APIC | CPUID1_ECX_PDCM);
 		r[2] |= CPUID1_ECX_DEADLINE | CPUID1_ECX_HV | (m->x2apic ? CPUID1_ECX_X2APIC : 0);
+		break;
+	case 7:
+		if (sub == 0) {
+			r[1] &= ~CPUID7_EBX_TSC_ADJUST;
+			r[3] &= ~CPUID7_EDX_MITIGATIONS;
+		}
+		break;
+	case 0xa:			/* architectural performance monitoring: none */
+		r[0] = r[1] = r[2] = r[3] = 0;
 		break;
 	case 0xb:
 		topology(m, c, sub, r);
@@ -100,6 +119,39 @@ enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write)
 
 	(void)m;
 	switch (msr) {
+	case MSR_TSC:			/* reads are native (mbvmm.c); a write moves the guest's TSC */
+		if (write) {
+			mb_set_vmcs(c, VMCS_CTRL_TSC_OFFSET, val - hv_tsc_clock());
+		} else {
+			val = hv_tsc_clock() + mb_vmcs(c, VMCS_CTRL_TSC_OFFSET);
+			mb_set_reg(c, HV_X86_RAX, (uint32_t)val);
+			mb_set_reg(c, HV_X86_RDX, val >> 32);
+		}
+		mb_skip(c);
+		return MB_RESUME;
+	case MSR_MCG_CAP:
+	case MSR_MCG_STATUS:
+		if (write && (msr == MSR_MCG_CAP || val)) {
+			mb_inject_gp(c);
+			return MB_RESUME;
+		}
+		mb_set_reg(c, HV_X86_RAX, 0);
+		mb_set_reg(c, HV_X86_RDX, 0);
+		mb_skip(c);
+		return MB_RESUME;
+	case MSR_MISC_ENABLE:
+		if (write) {
+			if (val & ~MISC_ENABLE_OK) {
+				mb_inject_gp(c);
+				return MB_RESUME;
+			}
+			c->misc_enable = (val & ~MISC_ENABLE_RO) | (c->misc_enable & MISC_ENABLE_RO);
+		} else {
+			mb_set_reg(c, HV_X86_RAX, (uint32_t)c->misc_enable);
+			mb_set_reg(c, HV_X86_RDX, c->misc_enable >> 32);
+		}
+		mb_skip(c);
+		return MB_RESUME;
 	case MSR_EFER:
 		field = VMCS_GUEST_IA32_EFER;
 		old = mb_vmcs(c, field);

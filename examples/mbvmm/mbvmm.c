@@ -29,6 +29,7 @@
 #define VECTORING_VALID	(1u << 31)
 #define VECTORING_ERR	(1u << 11)
 #define CMDLINE_MAX	1024
+#define TURN_US		200		/* a vCPU's turn when several share this CPU */
 
 const char plat_name[] = "mbvmm";
 
@@ -38,7 +39,7 @@ const char plat_name[] = "mbvmm";
  * where the CPU has RDTSCP. EFER and PAT are the VMCS's (mb_cpu.c).
  */
 static const uint32_t native_msrs[] = {
-	0x10, 0x174, 0x175, 0x176, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,
+	0x174, 0x175, 0x176, 0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084,
 	0xc0000100, 0xc0000101, 0xc0000102, 0xc0000103,
 };
 
@@ -248,7 +249,8 @@ static void vcpu_controls(struct mb_vcpu *c)
 {
 	mb_set_vmcs(c, VMCS_CTRL_PIN_BASED, control(HV_VMX_CAP_PINBASED, 0));
 	mb_set_vmcs(c, VMCS_CTRL_CPU_BASED, control(HV_VMX_CAP_PROCBASED,
-		    CPU_BASED_HLT | CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE | CPU_BASED_SECONDARY_CTLS));
+		    CPU_BASED_HLT | CPU_BASED_CR8_LOAD | CPU_BASED_CR8_STORE | CPU_BASED_SECONDARY_CTLS |
+		    CPU_BASED_TSC_OFFSET));
 	mb_set_vmcs(c, VMCS_CTRL_CPU_BASED2, control(HV_VMX_CAP_PROCBASED2,
 		    CPU_BASED2_EPT | CPU_BASED2_UNRESTRICTED | CPU_BASED2_VIRTUAL_APIC | CPU_BASED2_RDTSCP));
 	mb_set_vmcs(c, VMCS_CTRL_VMENTRY_CONTROLS, control(HV_VMX_CAP_ENTRY, 0));
@@ -257,6 +259,8 @@ static void vcpu_controls(struct mb_vcpu *c)
 	mb_set_vmcs(c, VMCS_CTRL_CR0_MASK, CR0_NE);
 	mb_set_vmcs(c, VMCS_CTRL_CR4_MASK, CR4_VMXE);
 	hv_vmx_vcpu_set_apic_address(c->id, APIC_GPA);
+	hv_vcpu_set_msr_access(c->id, 0x10, HV_MSR_READ);	/* TSC: reads native, writes emulated */
+	c->misc_enable = 0x1801;				/* fast strings; no BTS, no PEBS */
 	for (unsigned i = 0; i < sizeof(native_msrs) / sizeof(native_msrs[0]); i++)
 		if (hv_vcpu_enable_native_msr(c->id, native_msrs[i], true) != HV_SUCCESS)
 			plat_printf("mbvmm: MSR 0x%x cannot be native: its accesses raise #GP\n", native_msrs[i]);
@@ -287,16 +291,6 @@ static void bsp_state(struct mb_vcpu *c, uint32_t entry)
 
 /* ---- the run loop ---- */
 
-static const char *abort_reason(uint32_t basic)
-{
-	switch (basic) {
-	case VMX_REASON_TRIPLE_FAULT: return "triple fault";
-	case VMX_REASON_APIC_ACCESS: return "an xAPIC page access (MMIO decoding is not there yet)";
-	case VMX_REASON_EPT_VIOLATION: return "an access to unmapped guest memory (MMIO decoding is not there yet)";
-	default: return "an exit the VMM does not handle";
-	}
-}
-
 static enum mb_next handle(struct mb_machine *m, struct mb_vcpu *c, uint32_t basic)
 {
 	switch (basic) {
@@ -314,13 +308,18 @@ static enum mb_next handle(struct mb_machine *m, struct mb_vcpu *c, uint32_t bas
 		return mb_exit_cr(m, c);
 	case VMX_REASON_VMCALL:
 		return mb_exit_vmcall(m, c);
+	case VMX_REASON_APIC_ACCESS:
+		return mb_exit_apic_access(m, c);
+	case VMX_REASON_EPT_VIOLATION:
+		return mb_exit_ept(m, c);
 	case VMX_REASON_HLT:		/* interrupts off: nothing will wake it (the hypervisor idles the rest) */
 		plat_printf("mbvmm: vCPU %u halted with interrupts off at 0x%llx\n", c->index,
 			    (unsigned long long)mb_reg(c, HV_X86_RIP));
 		return MB_DONE;
 	default:
 		plat_printf("mbvmm: error: vCPU %u: exit reason %u at RIP 0x%llx: %s\n", c->index, (unsigned)basic,
-			    (unsigned long long)mb_reg(c, HV_X86_RIP), abort_reason(basic));
+			    (unsigned long long)mb_reg(c, HV_X86_RIP),
+			    basic == VMX_REASON_TRIPLE_FAULT ? "triple fault" : "an exit the VMM does not handle");
 		plat_printf("mbvmm: qualification 0x%llx, guest-physical 0x%llx, CR0 0x%llx, CR4 0x%llx, EFER 0x%llx, "
 			    "entry controls 0x%llx\n", (unsigned long long)mb_vmcs(c, VMCS_RO_EXIT_QUALIFIC),
 			    (unsigned long long)mb_vmcs(c, VMCS_GUEST_PHYSICAL_ADDRESS),
@@ -331,12 +330,18 @@ static enum mb_next handle(struct mb_machine *m, struct mb_vcpu *c, uint32_t bas
 	}
 }
 
-static enum mb_next run(struct mb_machine *m, struct mb_vcpu *c)
+/*
+ * One vCPU until deadline (its turn) or an exit that ends the guest. An APIC
+ * write with an effect (INIT, SIPI through the x2APIC ICR) comes as its
+ * WRMSR exit with the exit info: the VMM does the effect and retires it.
+ */
+static enum mb_next run_turn(struct mb_machine *m, struct mb_vcpu *c, uint64_t deadline)
 {
 	for (;;) {
+		hv_vm_exitinfo_t info = HV_VM_EXITINFO_VMX;
 		uint32_t reason, vectoring;
 		enum mb_next next;
-		hv_return_t r = hv_vcpu_run_until(c->id, HV_DEADLINE_FOREVER);
+		hv_return_t r = hv_vcpu_run_until(c->id, deadline);
 
 		if (r != HV_SUCCESS) {
 			plat_printf("mbvmm: error: vCPU %u: hv_vcpu_run_until: 0x%x\n", c->index, (unsigned)r);
@@ -348,6 +353,15 @@ static enum mb_next run(struct mb_machine *m, struct mb_vcpu *c)
 			return MB_ABORT;
 		}
 		c->exit_reason = EXIT_BASIC(reason);
+		if (c->exit_reason == VMX_REASON_VMX_TIMER_EXPIRED)
+			return MB_RESUME;
+		hv_vcpu_exit_info(c->id, &info);
+		if (c->exit_reason == VMX_REASON_WRMSR &&
+		    (info == HV_VM_EXITINFO_INIT_AP || info == HV_VM_EXITINFO_STARTUP_AP)) {
+			mb_skip(c);
+			mb_apic_effect(m, c);
+			continue;
+		}
 		/* An event the exit cut short goes in again, unless the handler puts its own. */
 		vectoring = (uint32_t)mb_vmcs(c, VMCS_RO_IDT_VECTOR_INFO);
 		if (vectoring & VECTORING_VALID) {
@@ -361,12 +375,36 @@ static enum mb_next run(struct mb_machine *m, struct mb_vcpu *c)
 	}
 }
 
+/*
+ * Every vCPU on this thread, taking turns of TURN_US (one vCPU: no turns).
+ * hv_vcpu_run_until keeps a turn in the guest (HLT idles in the hypervisor),
+ * and the hypervisor's APIC delivers what one vCPU sends another at its turn.
+ */
+static enum mb_next run(struct mb_machine *m)
+{
+	uint64_t turn = plat_clock_ms(1) * TURN_US / 1000;
+
+	for (;;) {
+		for (unsigned i = 0; i < m->ncpus; i++) {
+			struct mb_vcpu *c = &m->vcpu[i];
+			enum mb_next next;
+
+			if (!c->started)
+				continue;
+			next = run_turn(m, c, m->ncpus == 1 ? HV_DEADLINE_FOREVER : plat_clock() + turn);
+			if (next != MB_RESUME)
+				return next;
+		}
+	}
+}
+
 int plat_main(int argc, char **argv)
 {
 	static struct mb_machine m;
 	struct options o = { 0 };
 	struct mb_vcpu *bsp = &m.vcpu[0];
 	enum mb_next how = MB_ABORT;
+	unsigned created = 0;
 	void *ram = NULL;
 
 	if (!parse(argc, argv, &m, &o))
@@ -387,19 +425,24 @@ int plat_main(int argc, char **argv)
 	fw_cfg_init(&m.fw_cfg, (uint16_t)m.ncpus);
 	if (!load(&m, &o))
 		goto out;
-	if (m.ncpus > 1)
-		plat_printf("mbvmm: -smp %u: application processors are not started yet; the kernel runs on one\n",
-			    m.ncpus);
-	if (hv_vcpu_create(&bsp->id, HV_VCPU_DEFAULT) != HV_SUCCESS) {
-		plat_printf("mbvmm: error: hv_vcpu_create failed\n");
-		goto out;
+	/* vCPU i is APIC ID i; all of them on this thread, the APs waiting for their SIPI. */
+	for (; created < m.ncpus; created++) {
+		struct mb_vcpu *c = &m.vcpu[created];
+
+		if (hv_vcpu_create(&c->id, HV_VCPU_DEFAULT) != HV_SUCCESS) {
+			plat_printf("mbvmm: error: hv_vcpu_create of vCPU %u failed\n", created);
+			goto out;
+		}
+		c->index = created;
+		vcpu_controls(c);
 	}
-	vcpu_controls(bsp);
 	bsp_state(bsp, m.entry);
+	bsp->started = true;
 	m.pm_timer_base = plat_clock();
-	how = run(&m, bsp);
-	hv_vcpu_destroy(bsp->id);
+	how = run(&m);
 out:
+	while (created)
+		hv_vcpu_destroy(m.vcpu[--created].id);
 	if (ram) {
 		hv_vm_unmap(0, m.ram_size);
 		hv_vm_deallocate(ram, m.ram_size);

@@ -3,8 +3,8 @@
  * only against Apple's Hypervisor API with HV_VM_ACCEL_APIC (the machine a
  * test kernel expects: ../../../shared/MULTIBOOT-VMM.md). One VM; the files
  * here: the machine and its run loop (mbvmm.c), its ports (mb_ports.c), the
- * CPU's exits (mb_cpu.c), and the pure pieces (mb_load, uart16550, fw_cfg,
- * acpi_tables).
+ * CPU's exits (mb_cpu.c), MMIO (mb_mmio.c), the APs (mb_smp.c), and the pure
+ * pieces (mb_load, mb_insn, mb_walk, uart16550, fw_cfg, acpi_tables).
  */
 #ifndef MBVMM_H
 #define MBVMM_H
@@ -30,6 +30,8 @@ struct mb_vcpu {
 	hv_vcpuid_t id;
 	unsigned index;		/* = APIC ID */
 	uint32_t exit_reason;	/* the current exit's basic reason */
+	bool started;		/* runs: the BSP, or an AP its SIPI started */
+	uint64_t misc_enable;	/* IA32_MISC_ENABLE as the guest sees it */
 };
 
 struct mb_machine {
@@ -57,6 +59,11 @@ enum mb_next mb_exit_cpuid(struct mb_machine *m, struct mb_vcpu *c);
 enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write);
 enum mb_next mb_exit_cr(struct mb_machine *m, struct mb_vcpu *c);
 enum mb_next mb_exit_vmcall(struct mb_machine *m, struct mb_vcpu *c);
+/* xAPIC page accesses (APIC-access exits) and EPT violations (IOAPIC, holes) (mb_mmio.c). */
+enum mb_next mb_exit_apic_access(struct mb_machine *m, struct mb_vcpu *c);
+enum mb_next mb_exit_ept(struct mb_machine *m, struct mb_vcpu *c);
+/* What an APIC write did that the VMM must do: INIT and SIPI to the APs (mb_smp.c). */
+enum mb_next mb_apic_effect(struct mb_machine *m, struct mb_vcpu *c);
 /* A #GP (error code 0) into the vCPU at the next entry; RIP stays on the instruction. */
 void mb_inject_gp(struct mb_vcpu *c);
 

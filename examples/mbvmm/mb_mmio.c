@@ -1,0 +1,139 @@
+/*
+ * MMIO the kernel's MOVs reach: the xAPIC page (APIC-access exits: the value
+ * of a read comes with the exit, a write goes to hv_vcpu_apic_write), the
+ * IOAPIC's page (forwarded by its full address) and holes below 4 GiB (reads
+ * all-ones, writes dropped, as on a PC). The VMM decodes the instruction at
+ * RIP through the guest's page tables and retires it.
+ */
+#include <string.h>
+#include "mb_insn.h"
+#include "mb_walk.h"
+#include "mbvmm.h"
+
+#define IOAPIC_GPA	0xfec00000ull
+#define IOAPIC_END	0xfec01000ull
+#define CS_AR_L		(1u << 13)
+#define CS_AR_D		(1u << 14)
+#define EFER_LMA	(1ull << 10)
+#define QUAL_APIC_OFFSET(q)	((uint32_t)(q) & 0xfff)
+#define QUAL_APIC_TYPE(q)	(((q) >> 12) & 0xf)
+#define APIC_LINEAR_READ	0
+#define APIC_LINEAR_WRITE	1
+
+static const hv_x86_reg_t gpr[16] = {
+	HV_X86_RAX, HV_X86_RCX, HV_X86_RDX, HV_X86_RBX, HV_X86_RSP, HV_X86_RBP, HV_X86_RSI, HV_X86_RDI,
+	HV_X86_R8, HV_X86_R9, HV_X86_R10, HV_X86_R11, HV_X86_R12, HV_X86_R13, HV_X86_R14, HV_X86_R15,
+};
+
+/* The instruction at RIP and the mode it runs in; false (said why) when it cannot be read or is not a MOV. */
+static bool decode(struct mb_machine *m, struct mb_vcpu *c, struct mb_mov *mov)
+{
+	struct mb_paging p = {
+		.cr0 = mb_vmcs(c, VMCS_GUEST_CR0), .cr3 = mb_vmcs(c, VMCS_GUEST_CR3),
+		.cr4 = mb_vmcs(c, VMCS_GUEST_CR4), .efer = mb_vmcs(c, VMCS_GUEST_IA32_EFER),
+	};
+	uint64_t ar = mb_vmcs(c, VMCS_GUEST_CS_AR), rip = mb_reg(c, HV_X86_RIP);
+	uint64_t linear = mb_vmcs(c, VMCS_GUEST_CS_BASE) + rip, gpa;
+	enum mb_cpu_mode mode = (p.efer & EFER_LMA) && (ar & CS_AR_L) ? MB_MODE64 : ar & CS_AR_D ? MB_MODE32 : MB_MODE16;
+	uint8_t bytes[15];
+	unsigned n = 0;
+
+	/* Byte by byte: the instruction may cross into a page mapped elsewhere. */
+	for (; n < sizeof(bytes); n++) {
+		if (!mb_walk(m->ram, m->ram_size, &p, linear + n, &gpa) || gpa >= m->ram_size)
+			break;
+		bytes[n] = m->ram[gpa];
+	}
+	if (mb_decode_mov(bytes, n, mode, mov))
+		return true;
+	plat_printf("mbvmm: error: vCPU %u: MMIO by an instruction the VMM does not decode at RIP 0x%llx "
+		    "(%02x %02x %02x %02x)\n", c->index, (unsigned long long)rip, n > 0 ? bytes[0] : 0,
+		    n > 1 ? bytes[1] : 0, n > 2 ? bytes[2] : 0, n > 3 ? bytes[3] : 0);
+	return false;
+}
+
+/* What a store writes: the immediate or the register's low bytes. */
+static uint64_t store_value(struct mb_vcpu *c, const struct mb_mov *mov)
+{
+	uint64_t v = mov->imm ? mov->value : mb_reg(c, gpr[mov->reg]) >> (mov->high8 ? 8 : 0);
+
+	return mov->size == 8 ? v : v & ((1ull << (8 * mov->size)) - 1);
+}
+
+/* A load into its register as the CPU does: 32-bit results zero-extend, 8/16-bit ones merge. */
+static void load_value(struct mb_vcpu *c, const struct mb_mov *mov, uint64_t v)
+{
+	hv_x86_reg_t r = gpr[mov->reg];
+	uint64_t old = mb_reg(c, r), mask;
+
+	if (mov->size < 8)
+		v &= (1ull << (8 * mov->size)) - 1;
+	if (mov->reg_size >= 4) {
+		mb_set_reg(c, r, v);
+		return;
+	}
+	mask = ((1ull << (8 * mov->reg_size)) - 1) << (mov->high8 ? 8 : 0);
+	mb_set_reg(c, r, (old & ~mask) | ((v << (mov->high8 ? 8 : 0)) & mask));
+}
+
+static void retire(struct mb_vcpu *c, const struct mb_mov *mov)
+{
+	mb_set_reg(c, HV_X86_RIP, mb_reg(c, HV_X86_RIP) + mov->len);
+}
+
+enum mb_next mb_exit_apic_access(struct mb_machine *m, struct mb_vcpu *c)
+{
+	uint64_t q = mb_vmcs(c, VMCS_RO_EXIT_QUALIFIC);
+	hv_vm_exitinfo_t info = HV_VM_EXITINFO_VMX;
+	struct mb_mov mov;
+	uint32_t v = 0;
+	bool nse = true;
+
+	if ((QUAL_APIC_TYPE(q) != APIC_LINEAR_READ && QUAL_APIC_TYPE(q) != APIC_LINEAR_WRITE) || !decode(m, c, &mov))
+		return MB_ABORT;
+	if (!mov.write) {
+		/* The hypervisor has the value for a read it reports; else ask the APIC (read access, no exit info). */
+		hv_vcpu_exit_info(c->id, &info);
+		if (info != HV_VM_EXITINFO_APIC_ACCESS_READ || hv_vcpu_exit_apic_access_read(c->id, &v) != HV_SUCCESS)
+			hv_vcpu_apic_read(c->id, QUAL_APIC_OFFSET(q), &v);
+		load_value(c, &mov, v >> (8 * (q & 3)));
+		retire(c, &mov);
+		return MB_RESUME;
+	}
+	/* A narrower store writes its bytes into the register's 32 bits (the one test that does, on a disabled APIC). */
+	if (mov.size < 4) {
+		hv_vcpu_apic_read(c->id, QUAL_APIC_OFFSET(q) & ~3u, &v);
+		v &= ~((uint32_t)((1ull << (8 * mov.size)) - 1) << (8 * (q & 3)));
+		v |= (uint32_t)store_value(c, &mov) << (8 * (q & 3));
+	} else {
+		v = (uint32_t)store_value(c, &mov);
+	}
+	hv_vcpu_apic_write(c->id, QUAL_APIC_OFFSET(q) & ~3u, v, &nse);
+	retire(c, &mov);
+	return nse ? MB_RESUME : mb_apic_effect(m, c);
+}
+
+enum mb_next mb_exit_ept(struct mb_machine *m, struct mb_vcpu *c)
+{
+	uint64_t gpa = mb_vmcs(c, VMCS_GUEST_PHYSICAL_ADDRESS);
+	struct mb_mov mov;
+	uint32_t v = 0xffffffffu;
+
+	if (gpa >= (4ull << 30) || gpa < m->ram_size) {
+		plat_printf("mbvmm: error: vCPU %u: access to guest-physical 0x%llx (no RAM, no device) at RIP 0x%llx\n",
+			    c->index, (unsigned long long)gpa, (unsigned long long)mb_reg(c, HV_X86_RIP));
+		return MB_ABORT;
+	}
+	if (!decode(m, c, &mov))
+		return MB_ABORT;
+	if (gpa >= IOAPIC_GPA && gpa < IOAPIC_END) {
+		if (mov.write)
+			hv_vm_ioapic_write(gpa & ~3ull, (uint32_t)store_value(c, &mov));
+		else
+			hv_vm_ioapic_read(gpa & ~3ull, &v);
+	}
+	if (!mov.write)
+		load_value(c, &mov, mov.size == 8 ? ~0ull : v);
+	retire(c, &mov);
+	return MB_RESUME;
+}
