@@ -16,12 +16,14 @@
 #define MSR_EFER	0xc0000080u
 #define MSR_PAT		0x277u
 #define MSR_TSC		0x10u
+#define MSR_APIC_BASE	0x1bu
 #define MSR_MCG_CAP	0x179u		/* no machine-check banks */
 #define MSR_MCG_STATUS	0x17au
 #define MSR_MISC_ENABLE	0x1a0u
 #define MISC_ENABLE_RO	0x1880ull	/* BTS and PEBS unavailable, perfmon: read-only */
 #define MISC_ENABLE_OK	0x400c51889ull	/* the bits the SDM defines */
 #define CPUID1_ECX_VMX		(1u << 5)
+#define CPUID1_EDX_APIC		(1u << 9)
 #define CPUID1_ECX_PDCM		(1u << 15)	/* IA32_PERF_CAPABILITIES: no PMU here */
 #define CPUID7_EBX_TSC_ADJUST	(1u << 1)
 /* SPEC_CTRL, STIBP, L1D_FLUSH, ARCH_CAPABILITIES, SSBD: MSRs the hypervisor gives no guest */
@@ -64,6 +66,8 @@ enum mb_next mb_exit_cpuid(struct mb_machine *m, struct mb_vcpu *c)
 	switch (leaf) {
 	case 1:
 		r[1] = (r[1] & 0x0000ffffu) | (uint32_t)m->ncpus << 16 | (uint32_t)c->index << 24;
+		if (!(mb_apic_base(c) & APIC_BASE_EN))		/* a disabled APIC is not there */
+			r[3] &= ~CPUID1_EDX_APIC;
 		r[2] &= ~(CPUID1_ECX_VMX | CPUID1_ECX_X2APIC | CPUID1_ECX_PDCM);
 		r[2] |= CPUID1_ECX_DEADLINE | CPUID1_ECX_HV | (m->x2apic ? CPUID1_ECX_X2APIC : 0);
 		break;
@@ -119,6 +123,13 @@ enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write)
 
 	(void)m;
 	switch (msr) {
+	case MSR_APIC_BASE:
+		/* The hypervisor did the write; it comes out when the xAPIC page moved: the VMM places it. */
+		if (write && hv_vmx_vcpu_set_apic_address(c->id, mb_apic_base(c) & ~0xfffull) != HV_SUCCESS)
+			plat_printf("mbvmm: vCPU %u: the xAPIC page cannot move to 0x%llx (RAM there)\n", c->index,
+				    (unsigned long long)(mb_apic_base(c) & ~0xfffull));
+		mb_skip(c);
+		return MB_RESUME;
 	case MSR_TSC:			/* reads are native (mbvmm.c); a write moves the guest's TSC */
 		if (write) {
 			mb_set_vmcs(c, VMCS_CTRL_TSC_OFFSET, val - hv_tsc_clock());

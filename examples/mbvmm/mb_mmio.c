@@ -81,9 +81,30 @@ static void retire(struct mb_vcpu *c, const struct mb_mov *mov)
 	mb_set_reg(c, HV_X86_RIP, mb_reg(c, HV_X86_RIP) + mov->len);
 }
 
+/*
+ * With the APIC globally disabled, or in x2APIC mode, nothing answers at the
+ * xAPIC page (SDM 11.4.3, 11.12.2): it is memory, as KVM gives it.
+ */
+static enum mb_next apic_page_memory(struct mb_machine *m, struct mb_vcpu *c, const struct mb_mov *mov, uint32_t off)
+{
+	uint64_t v = 0;
+
+	if (off + mov->size > sizeof(m->apic_page_ram))
+		off = (uint32_t)(sizeof(m->apic_page_ram) - mov->size);
+	if (mov->write) {
+		v = store_value(c, mov);
+		memcpy(m->apic_page_ram + off, &v, mov->size);
+	} else {
+		memcpy(&v, m->apic_page_ram + off, mov->size);
+		load_value(c, mov, v);
+	}
+	retire(c, mov);
+	return MB_RESUME;
+}
+
 enum mb_next mb_exit_apic_access(struct mb_machine *m, struct mb_vcpu *c)
 {
-	uint64_t q = mb_vmcs(c, VMCS_RO_EXIT_QUALIFIC);
+	uint64_t q = mb_vmcs(c, VMCS_RO_EXIT_QUALIFIC), base;
 	hv_vm_exitinfo_t info = HV_VM_EXITINFO_VMX;
 	struct mb_mov mov;
 	uint32_t v = 0;
@@ -91,6 +112,9 @@ enum mb_next mb_exit_apic_access(struct mb_machine *m, struct mb_vcpu *c)
 
 	if ((QUAL_APIC_TYPE(q) != APIC_LINEAR_READ && QUAL_APIC_TYPE(q) != APIC_LINEAR_WRITE) || !decode(m, c, &mov))
 		return MB_ABORT;
+	base = mb_apic_base(c);
+	if (!(base & APIC_BASE_EN) || (base & APIC_BASE_EXTD))
+		return apic_page_memory(m, c, &mov, QUAL_APIC_OFFSET(q));
 	if (!mov.write) {
 		/* The hypervisor has the value for a read it reports; else ask the APIC (read access, no exit info). */
 		hv_vcpu_exit_info(c->id, &info);

@@ -86,6 +86,16 @@ void mb_set_reg(struct mb_vcpu *c, hv_x86_reg_t reg, uint64_t value)
 		say_failed(c, "hv_vcpu_write_register", reg, r);
 }
 
+uint64_t mb_apic_base(struct mb_vcpu *c)
+{
+	uint64_t v = 0;
+	hv_return_t r = hv_vcpu_read_msr(c->id, 0x1b, &v);
+
+	if (r != HV_SUCCESS)
+		say_failed(c, "hv_vcpu_read_msr", 0x1b, r);
+	return v;
+}
+
 void mb_skip(struct mb_vcpu *c)
 {
 	mb_set_reg(c, HV_X86_RIP, mb_reg(c, HV_X86_RIP) + mb_vmcs(c, VMCS_RO_VMEXIT_INSTR_LEN));

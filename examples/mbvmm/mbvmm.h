@@ -44,6 +44,7 @@ struct mb_machine {
 	uint32_t entry;		/* the kernel's entry point */
 	/* devices */
 	struct uart16550 uart;
+	uint8_t apic_page_ram[4096];	/* what the xAPIC page holds while no APIC answers there */
 	struct fw_cfg fw_cfg;
 	uint64_t pm_timer_base;	/* plat_clock() at power-on */
 	/* how it ended */
@@ -64,6 +65,10 @@ enum mb_next mb_exit_apic_access(struct mb_machine *m, struct mb_vcpu *c);
 enum mb_next mb_exit_ept(struct mb_machine *m, struct mb_vcpu *c);
 /* What an APIC write did that the VMM must do: INIT and SIPI to the APs (mb_smp.c). */
 enum mb_next mb_apic_effect(struct mb_machine *m, struct mb_vcpu *c);
+/* IA32_APIC_BASE as the hypervisor's APIC has it. */
+uint64_t mb_apic_base(struct mb_vcpu *c);
+#define APIC_BASE_EN	(1ull << 11)
+#define APIC_BASE_EXTD	(1ull << 10)
 /* A #GP (error code 0) into the vCPU at the next entry; RIP stays on the instruction. */
 void mb_inject_gp(struct mb_vcpu *c);
 

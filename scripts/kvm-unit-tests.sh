@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# kvm-unit-tests.sh [DIR]: runs the x86 kvm-unit-tests (built by the user: README,
+# "Multiboot VMM") as guests of mbvmm, on hvmetal under Bochs, with QEMU's
+# configuration for each (../shared/MULTIBOOT-VMM.md, "Reporting"), and prints TAP:
+# each PASS/FAIL/SKIP line a test point, and one point per run for how it ended
+# (SUMMARY seen, exit status, within the timeout). DIR (or $KVM_UNIT_TESTS_DIR) is
+# the suite's x86/ directory of .flat files; without it this says so and exits 0.
+# BOCHS_CPUS (default 1): control-domain CPUs; TIMEOUT (default 900 s) per run;
+# ONLY: a regular expression of run names to keep. Nothing of the suite is built
+# or kept by this project.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-${KVM_UNIT_TESTS_DIR:-}}
+if [ -z "$dir" ] || [ ! -d "$dir" ]; then
+	echo "1..0 # SKIP no kvm-unit-tests directory given (KVM_UNIT_TESTS_DIR or an argument)"
+	exit 0
+fi
+cpus=${BOCHS_CPUS:-1}
+timeout_s=${TIMEOUT:-900}
+out=build/kvm-unit-tests/bochs-$cpus
+mkdir -p "$out"
+make -s build/hvmetal.efi build/mbvmm.efi >/dev/null || exit 1
+
+# name flat vcpus mbvmm-options [argument]
+runs=(
+	"apic-x2apic apic 2 -cpu x2apic"
+	"apic-xapic apic 2 -cpu xapic"
+	"ioapic ioapic 4 -cpu x2apic"
+	"eventinj eventinj 1"
+	"smptest-2 smptest 2"
+	"smptest-3 smptest 3"
+	"tsc tsc 1"
+	"msr msr 1"
+)
+for b in cpuid vmcall mov_from_cr8 mov_to_cr8 inl_from_pmtimer toggle_cr0_wp toggle_cr4_pge tscdeadline \
+	 tscdeadline_immed; do
+	runs+=("vmexit-$b vmexit 1 -append $b")
+done
+runs+=("vmexit-ipi vmexit 2 -append ipi" "vmexit-ipi_halt vmexit 2 -append ipi_halt"
+       "vmexit-ple_round_robin vmexit 2 -append ple_round_robin")
+
+n=0
+tap() { n=$((n + 1)); echo "$1 $n - $2"; }
+for r in "${runs[@]}"; do
+	read -r name flat vcpus opts <<<"$r"
+	[[ -n ${ONLY:-} && ! $name =~ $ONLY ]] && continue
+	if [ ! -f "$dir/$flat.flat" ]; then
+		tap "ok" "$name # SKIP $flat.flat not built"
+		continue
+	fi
+	d=$out/$name
+	mkdir -p "$d"
+	printf 'NR_CPUS=%s\n' "$vcpus" > "$d/env"
+	printf 'next = \\EFI\\hvmetal\\mbvmm.efi\nnext_args = -smp %s %s -initrd env %s.flat\n' \
+		"$vcpus" "${opts:-}" "$flat" > "$d/hvmetal.cfg"
+	scripts/mkesp.sh "$d/esp.img" build/hvmetal.efi build/mbvmm.efi "$d/hvmetal.cfg" >/dev/null
+	mcopy -o -i "$d/esp.img" "$dir/$flat.flat" "::/$flat.flat"
+	mcopy -o -i "$d/esp.img" "$d/env" ::/env
+	scripts/boot.sh bochs "$cpus" "$d/esp.img" "$d/serial" "$timeout_s" >/dev/null 2>&1
+	rc=$?
+	tr -d '\r' < "$d/serial" | sed -n '/hvmetal: starting/,$p' > "$d/out"
+	while IFS= read -r line; do
+		case $line in
+		PASS:*|XFAIL:*) tap "ok" "$name: ${line#*: }" ;;
+		SKIP:*) tap "ok" "$name: ${line#*: } # SKIP" ;;
+		FAIL:*|XPASS:*) tap "not ok" "$name: ${line#*: }" ;;
+		esac
+	done < "$d/out"
+	status=$(sed -n 's/^mbvmm: the guest wrote the exit port: status \([0-9]*\)$/\1/p' "$d/out")
+	summary=$(grep -m1 '^SUMMARY:' "$d/out")
+	echo "# $name: ${summary:-no SUMMARY}; exit status ${status:-none}; Bochs exit $rc"
+	# QEMU's statuses: 1 passed, 3 failures, 77 all skipped; vmexit prints no SUMMARY.
+	if [ $rc -eq 0 ] && { [ "$status" = 1 ] || [ "$status" = 77 ]; } && { [ -n "$summary" ] || [ "$flat" = vmexit ]; }; then
+		tap "ok" "$name ran to its end ($cpus control-domain CPUs)"
+	else
+		tap "not ok" "$name ran to its end ($cpus control-domain CPUs)"
+	fi
+done
+echo "1..$n"
