@@ -88,7 +88,7 @@ HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run run-uefi test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
-	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi $(B)/mbvmm.efi $(B)/esp-mbvmm.img
+	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi $(B)/mbvmm.efi $(B)/esp-mbvmm.img $(B)/esp-mbsmp.img
 
 deps:
 	@scripts/deps.sh
@@ -130,10 +130,10 @@ $(B)/%.efi: $(B)/%.so
 $(B)/esp.img: $(B)/hvmetal.efi $(B)/hvtest.efi scripts/mkesp.sh
 	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/hvtest.efi
 
-# The Multiboot VMM's own test kernel (tests/mbvmm), an ELF32 Multiboot image as QEMU's -kernel takes.
-$(B)/mbvmm/mbtest.elf: tests/mbvmm/mbtest.asm | deps-ok
+# The Multiboot VMM's own test kernels (tests/mbvmm), ELF32 Multiboot images as QEMU's -kernel takes.
+$(B)/mbvmm/%.elf: tests/mbvmm/%.asm tests/mbvmm/tap.inc | deps-ok
 	@mkdir -p $(@D)
-	nasm -f elf32 -Werror -o $(@:.elf=.o) $<
+	nasm -f elf32 -Werror -I. -o $(@:.elf=.o) $<
 	ld -m elf_i386 -Ttext=0x400000 -e start -o $@ $(@:.elf=.o)
 
 # mbvmm.efi booting it: hvmetal.cfg gives mbvmm its command line (tests/mbvmm/hvmetal.cfg).
@@ -142,6 +142,9 @@ $(B)/esp-mbvmm.img: $(B)/hvmetal.efi $(B)/mbvmm.efi $(B)/mbvmm/mbtest.elf tests/
 	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/mbvmm.efi tests/mbvmm/hvmetal.cfg
 	mcopy -o -i $@ $(B)/mbvmm/mbtest.elf ::/mbtest.elf
 	mcopy -o -i $@ tests/mbvmm/mbtest.env ::/mbtest.env
+$(B)/esp-mbsmp.img: $(B)/hvmetal.efi $(B)/mbvmm.efi $(B)/mbvmm/mbsmp.elf tests/mbvmm/mbsmp.cfg scripts/mkesp.sh
+	scripts/mkesp.sh $@ $(B)/hvmetal.efi $(B)/mbvmm.efi tests/mbvmm/mbsmp.cfg
+	mcopy -o -i $@ $(B)/mbvmm/mbsmp.elf ::/mbsmp.elf
 
 # The example VMM's image: hvmetal.cfg starts vmm.efi instead of the suite (`make run`).
 $(B)/esp-vmm.img: $(B)/hvmetal.efi $(B)/vmm.efi examples/vmm/hvmetal.cfg scripts/mkesp.sh

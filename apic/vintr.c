@@ -48,6 +48,14 @@ void vintr_init(struct vintr *vi, const struct apic_env *env, uint64_t tsc_hz)
 {
 	*vi = (struct vintr){ .env = env, .bus_hz = VINTR_BUS_HZ_DEFAULT, .tsc_hz = tsc_hz };
 	vintr_rates(vi);
+	vintr_set_maxphyaddr(vi, 52);
+}
+
+void vintr_set_maxphyaddr(struct vintr *vi, unsigned bits)
+{
+	if (bits < 36 || bits > 52)
+		bits = 52;
+	vi->base_mask = ((1ull << bits) - 1) & ~0xfffull;
 }
 
 hv_return_t vintr_set_bus_freq(struct vintr *vi, uint64_t hz)

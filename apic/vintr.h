@@ -46,9 +46,12 @@ struct vintr {
 	uint64_t bus_per_tsc;			/* 32.32 fixed point, rounded up */
 	void (*eoi_level)(void *arg, uint8_t vector);	/* level EOI to the in-kernel IOAPIC (may be NULL) */
 	void *eoi_arg;
+	uint64_t base_mask;			/* IA32_APIC_BASE address bits: the CPU's MAXPHYADDR, 4 KiB aligned */
 };
 
 void vintr_init(struct vintr *vi, const struct apic_env *env, uint64_t tsc_hz);
+/* The guest's MAXPHYADDR (CPUID 0x80000008 EAX[7:0], 36..52; 52 until set): base bits above it #GP. */
+void vintr_set_maxphyaddr(struct vintr *vi, unsigned bits);
 hv_return_t vintr_set_bus_freq(struct vintr *vi, uint64_t hz);
 
 /* Deliver one message; INIT/SIPI results are ORed into *eff (may be NULL). */

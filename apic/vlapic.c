@@ -34,7 +34,7 @@
 #define MSR_X2APIC_LAST		0x8ff
 
 #define BASE_ADDR_MASK	0x000ffffffffff000ull
-#define BASE_RESERVED	(~(BASE_ADDR_MASK | VLAPIC_BASE_BSP | VLAPIC_BASE_EXTD | VLAPIC_BASE_EN))
+#define BASE_FLAGS	(VLAPIC_BASE_BSP | VLAPIC_BASE_EXTD | VLAPIC_BASE_EN)
 #define CTRL_KNOWN	(HV_APIC_CTRL_EOI_ICR_TPR | HV_APIC_CTRL_GUEST_IDLE | HV_APIC_CTRL_NO_TIMER | \
 			 HV_APIC_CTRL_IOAPIC_EOI)
 
@@ -666,7 +666,7 @@ static bool vlapic_base_write(struct vlapic *vl, uint64_t val)
 	uint64_t old = vl->apic_base;
 	bool en = val & VLAPIC_BASE_EN, extd = val & VLAPIC_BASE_EXTD;
 
-	if ((val & BASE_RESERVED) || (extd && !en))
+	if ((val & ~(vl->vi->base_mask | BASE_FLAGS)) || (extd && !en))
 		return false;
 	if ((old & VLAPIC_BASE_EXTD) && en && !extd)
 		return false;		/* x2APIC -> xAPIC */
@@ -899,7 +899,7 @@ static bool vlapic_state_ok(const struct vlapic *vl, const struct hv_apic_state 
 {
 	bool x2apic = vlapic_x2apic(vl);
 
-	if ((s->apic_controls & ~(uint64_t)CTRL_KNOWN) || (s->apic_gpa & ~BASE_ADDR_MASK))
+	if ((s->apic_controls & ~(uint64_t)CTRL_KNOWN) || (s->apic_gpa & ~vl->vi->base_mask))
 		return false;
 	if (x2apic ? s->apic_id != vl->vcpu || s->ldr != vlapic_x2apic_ldr(vl) :
 		     (s->apic_id | s->ldr | s->icr[1]) & ~XAPIC_ID_MASK)

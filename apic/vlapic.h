@@ -14,7 +14,8 @@
  *    works in x2APIC mode too (ID reads the x2APIC ID, ID/LDR/DFR writes are
  *    ignored there); while IA32_APIC_BASE.EN is clear it reads 0 and ignores
  *    writes, and the LAPIC accepts no messages at all.
- *  - IA32_APIC_BASE: bits 7:0, 9 and 63:52 reserved (#GP); BSP read-only
+ *  - IA32_APIC_BASE: bits 7:0, 9 and those at or above MAXPHYADDR
+ *    (vintr_set_maxphyaddr; 52 until set) reserved (#GP); BSP read-only
  *    (written value ignored); EXTD without EN, x2APIC->xAPIC and
  *    disabled->x2APIC are #GP (SDM 11.12.5).  Clearing EN resets the LAPIC to
  *    its power-up state (ID back to the vCPU id, SVR 0xFF: software-disabled)
@@ -65,7 +66,7 @@
  *    TSC-deadline mode or under NO_TIMER), tsc_deadline non-zero outside
  *    TSC-deadline mode,
  *    vectors 0-15 in ISR/TMR/IRR/AEOI, AEOI bits without IRR, unknown ESR
- *    bits, unknown ctrl bits, boot_state > 2, apic_gpa unaligned or >= 2^52.
+ *    bits, unknown ctrl bits, boot_state > 2, apic_gpa unaligned or past MAXPHYADDR.
  */
 #ifndef HVMETAL_VLAPIC_H
 #define HVMETAL_VLAPIC_H

@@ -1,3 +1,4 @@
+#include "kernel/cpu.h"
 #include "kernel/host.h"
 #include "kernel/pool.h"
 #include "kernel/string.h"
@@ -52,6 +53,7 @@ struct vapic *vapic_create(void)
 	memset(a, 0, sizeof(*a));
 	a->env = (struct apic_env){ .ctx = a, .kick = vapic_kick };
 	vintr_init(&a->vi, &a->env, vmx_tsc_hz());
+	vintr_set_maxphyaddr(&a->vi, cpuid(0x80000008, 0).eax & 0xff);
 	a->vi.eoi_level = vapic_eoi_level;
 	a->vi.eoi_arg = a;
 	vioapic_init(&a->ioapic, vapic_ioapic_deliver, a);

@@ -452,6 +452,12 @@ static void test_apic_base(void **state)
 	assert_false(msr_wr(vl, 0x1b, xapic | 1));
 	assert_false(msr_wr(vl, 0x1b, xapic | (1ull << 9)));
 	assert_false(msr_wr(vl, 0x1b, xapic | (1ull << 52)));
+	/* Address bits at or above the CPU's MAXPHYADDR are reserved too. */
+	vintr_set_maxphyaddr(&F.vi, 39);
+	assert_false(msr_wr(vl, 0x1b, xapic | (1ull << 39)));
+	assert_true(msr_wr(vl, 0x1b, xapic | (1ull << 38)));
+	assert_true(msr_wr(vl, 0x1b, xapic));
+	vintr_set_maxphyaddr(&F.vi, 52);
 	assert_false(msr_wr(vl, 0x1b, 0xfee00000ull | VLAPIC_BASE_EXTD));	/* invalid state */
 	assert_true(msr_wr(vl, 0x1b, xapic | VLAPIC_BASE_BSP));		/* BSP is read-only */
 	assert_int_equal(msr_rd(vl, 0x1b), xapic);

@@ -8,7 +8,6 @@
 bits 32
 
 MB_MAGIC	equ 0x1badb002
-COM1		equ 0x3f8
 EXIT_PORT	equ 0xf4
 FW_CFG_SEL	equ 0x510
 FW_CFG_DATA	equ 0x511
@@ -175,97 +174,6 @@ start:
 
 ; ---- 32-bit helpers ----
 
-; AL = 1: "ok N - [esi]", else "not ok N - [esi]"
-check:
-	push esi
-	inc dword [tests]
-	test al, al
-	jnz .ok
-	inc dword [failed]
-	mov esi, s_not
-	call puts
-.ok:	mov esi, s_ok
-	call puts
-	mov eax, [tests]
-	call putdec
-	mov esi, s_dash
-	call puts
-	pop esi
-	call puts
-	jmp newline
-
-; AL = 1 when the string at esi starts with the one at edi
-prefix:
-	mov al, [edi]
-	test al, al
-	jz .yes
-	cmp al, [esi]
-	jne .no
-	inc esi
-	inc edi
-	jmp prefix
-.yes:	mov al, 1
-	ret
-.no:	xor al, al
-	ret
-
-uart_init:
-	mov dx, COM1 + 3
-	mov al, 0x80
-	out dx, al
-	mov dx, COM1
-	mov al, 1
-	out dx, al
-	mov dx, COM1 + 1
-	xor al, al
-	out dx, al
-	mov dx, COM1 + 3
-	mov al, 3
-	out dx, al
-	ret
-
-putc:
-	push edx
-	push eax
-	mov dx, COM1 + 5
-.wait:	in al, dx
-	test al, 0x20
-	jz .wait
-	pop eax
-	mov dx, COM1
-	out dx, al
-	pop edx
-	ret
-
-puts:
-	lodsb
-	test al, al
-	jz .done
-	call putc
-	jmp puts
-.done:	ret
-
-newline:
-	mov al, 10
-	jmp putc
-
-; EAX in decimal
-putdec:
-	mov ecx, 10
-	xor edi, edi
-.div:	xor edx, edx
-	div ecx
-	push edx
-	inc edi
-	test eax, eax
-	jnz .div
-.out:	pop eax
-	add al, '0'
-	call putc
-	dec edi
-	jnz .out
-	ret
-
 ; The PM timer port from the FACP, 0 if the tables are not there
 acpi_pm_port:
 	mov esi, 0xe0000
@@ -388,11 +296,10 @@ puts64:
 	jmp puts64
 .done:	ret
 
+%include "tests/mbvmm/tap.inc"
+
 section .rodata
 s_hello:	db "# mbtest: a Multiboot kernel under mbvmm", 10, 0
-s_ok:		db "ok ", 0
-s_not:		db "not ", 0
-s_dash:		db " - ", 0
 s_magic:	db "EAX holds the Multiboot magic, EBX the info block below 640 KiB", 0
 s_info:		db "the info block has memory, command line and modules; mem_upper is 127 MiB", 0
 s_cmd_diag:	db "# command line: ", 0
@@ -430,8 +337,6 @@ pd:	resb 4096
 idt:	resb 256 * 8
 boot_eax:	resd 1
 boot_ebx:	resd 1
-tests:		resd 1
-failed:		resd 1
 gp_seen:	resb 1
 alignb 16
 	resb 8192
