@@ -91,6 +91,11 @@ static uint32_t xstate_pages(void)
 	return (xstate_size + PAGE_SIZE - 1) / PAGE_SIZE;
 }
 
+uint64_t vcpu_tsc_offset(void)
+{
+	return vmcs_read(VMCS_PROC_CTLS) & PROC_TSC_OFFSET ? vmcs_read(VMCS_TSC_OFFSET) : 0;
+}
+
 void vcpu_apply_tsc_offset(uint64_t offset)
 {
 	vmcs_write(VMCS_TSC_OFFSET, offset);
@@ -576,7 +581,7 @@ hv_return_t vcpu_read_msr(struct vcpu *v, uint32_t msr, uint64_t *val)
 	else if (field >= 0)
 		*val = vmcs_read((uint32_t)field);
 	else if (msr == MSR_TSC)
-		*val = rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
+		*val = rdtsc() + vcpu_tsc_offset();
 	else
 		return HV_BAD_ARGUMENT;
 	return HV_SUCCESS;

@@ -140,6 +140,8 @@ hv_return_t vcpu_shadow_access(struct vcpu *v, uint32_t field, uint64_t flags);
 
 /* Guest TSC = host TSC + offset, on the loaded VMCS. */
 void vcpu_apply_tsc_offset(uint64_t offset);
+/* The loaded VMCS's TSC offset as the guest has it: 0 while TSC offsetting is off (a VMM's field write alone moves nothing). */
+uint64_t vcpu_tsc_offset(void);
 /* Every XCR0 component the CPU has: the XCR0 hvmetal switches extended state under. */
 extern uint64_t xstate_supported;
 /* Bytes of the XSAVE area hv_vcpu_read_fpstate gives. */

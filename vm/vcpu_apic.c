@@ -88,7 +88,7 @@ static void lsc_reg_write(struct vcpu *v, hv_x86_reg_t reg, uint32_t val)
 
 uint64_t vcpu_guest_tsc(void)
 {
-	return rdtsc() + vmcs_read(VMCS_TSC_OFFSET);
+	return rdtsc() + vcpu_tsc_offset();
 }
 
 /* The exiting control hvmetal sets for itself; an exit it causes the VMM did not ask for. */
@@ -199,7 +199,7 @@ void vcpu_apic_run_start(struct vcpu *v)
 void vcpu_apic_entry(struct vcpu *v)
 {
 	struct vapic *a = v->vm->apic;
-	uint64_t host = rdtsc(), now = host + vmcs_read(VMCS_TSC_OFFSET), deadline;
+	uint64_t host = rdtsc(), now = host + vcpu_tsc_offset(), deadline;
 	bool apicv;
 
 	vapic_lock(a);

@@ -307,6 +307,32 @@ static void test_interrupts(void)
 	       count(1) == 2, "hv_vm_send_ioapic_intr: an entry-shaped message reaches vCPU 0 (%u)", count(1));
 }
 
+/*
+ * A TSC-deadline timer while the VMM's VMCS holds a TSC offset but TSC
+ * offsetting is off: the guest's TSC is the host's, and so is the deadline's
+ * (hvmetal took the offset field alone as the guest's, and fired at once).
+ */
+static void test_deadline_offset(uint32_t n)
+{
+	uint64_t proc = vmcs(VMCS_CTRL_CPU_BASED);
+	uint32_t early;
+	bool nse;
+
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED, proc & ~(uint64_t)CPU_BASED_TSC_OFFSET);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_TSC_OFFSET, 1ull << 40);
+	hv_vcpu_apic_write(vcpu, 0x320, 0x40043, &nse);		/* TSC-deadline, vector 0x43 */
+	hv_vcpu_write_msr(vcpu, 0x6e0, hv_tsc_clock() + 4000000);
+	run_for(1000000);
+	early = count(3) - n;
+	run_for(6000000);
+	CHECK(early == 0 && count(3) == n + 1,
+	      "TSC deadline with an offset in the VMCS but TSC offsetting off: fires at the host TSC's deadline "
+	      "(%u early, %u in all)", early, count(3) - n);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_TSC_OFFSET, 0);
+	hv_vmx_vcpu_write_vmcs(vcpu, VMCS_CTRL_CPU_BASED, proc);
+	hv_vcpu_apic_write(vcpu, 0x320, 0x10043, &nse);
+}
+
 /* Periodic, one-shot and NO_TIMER with trigger_lvt; the bus clock is the TSC's when the CPU names no rate. */
 static void test_timer(void)
 {
@@ -362,6 +388,7 @@ static void test_timer(void)
 	       "hv_vcpu_apic_trigger_lvt raises the timer's vector (%u)", count(3) - n);
 	hv_vcpu_apic_ctrl(vcpu, HV_APIC_CTRL_DEFAULT);
 	hv_vcpu_apic_write(vcpu, 0x380, 0, &nse);
+	test_deadline_offset(n + 2);
 }
 
 static uint32_t rte_lo(unsigned pin)
