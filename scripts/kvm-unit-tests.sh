@@ -66,6 +66,8 @@ for r in "${runs[@]}"; do
 		FAIL:*|XPASS:*) tap "not ok" "$name: ${line#*: }" ;;
 		esac
 	done < "$d/out"
+	# vmexit.flat's figures: "<name> <cycles per iteration>" (under Bochs, instructions).
+	[ "$flat" = vmexit ] && grep -E '^[a-z_0-9]+ [0-9]+$' "$d/out" | sed 's/^/# vmexit figure: /'
 	status=$(sed -n 's/^mbvmm: the guest wrote the exit port: status \([0-9]*\)$/\1/p' "$d/out")
 	summary=$(grep -m1 '^SUMMARY:' "$d/out")
 	echo "# $name: ${summary:-no SUMMARY}; exit status ${status:-none}; Bochs exit $rc"
