@@ -24,12 +24,6 @@ static void put64(uint8_t *page, uint32_t msr, uint64_t val)
 	reg(page, OFF(msr))[1] = (uint32_t)(val >> 32);
 }
 
-/* The timer's registers belong to the VMM under NO_TIMER (as in vcpu_apic.c). */
-static bool timer_reg(uint32_t msr)
-{
-	return msr == 0x832 || msr == 0x838 || msr == MSR_CCR || msr == 0x83e;
-}
-
 void apicv_msrs(const struct vlapic *vl, struct apicv_msrs *m)
 {
 	struct vlapic probe = *vl;	/* reads change nothing, but take a mutable model */
@@ -37,7 +31,7 @@ void apicv_msrs(const struct vlapic *vl, struct apicv_msrs *m)
 
 	*m = (struct apicv_msrs){ 0 };
 	for (uint32_t msr = 0x800; msr <= 0x8ff; msr++) {
-		if (msr == MSR_CCR || ((vl->ctrl & HV_APIC_CTRL_NO_TIMER) && timer_reg(msr)))
+		if (msr == MSR_CCR || ((vl->ctrl & HV_APIC_CTRL_NO_TIMER) && vlapic_timer_msr(msr)))
 			continue;
 		if (vlapic_rdmsr(&probe, msr, &val, 0))
 			m->read[(msr & 0xff) >> 5] |= 1u << (msr & 31);

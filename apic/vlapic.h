@@ -188,6 +188,12 @@ static inline bool vlapic_sw_enabled(const struct vlapic *vl)	/* and SVR bit 8 *
 	return vlapic_enabled(vl) && (vl->svr & VLAPIC_SVR_ENABLE);
 }
 
+/* The timer's MSRs (IA32_TSC_DEADLINE, LVT timer, initial and current count, divide): the VMM's under NO_TIMER. */
+static inline bool vlapic_timer_msr(uint32_t msr)
+{
+	return msr == 0x6e0 || msr == 0x832 || msr == 0x838 || msr == 0x839 || msr == 0x83e;
+}
+
 static inline bool vlapic_x2apic(const struct vlapic *vl)
 {
 	return (vl->apic_base & (VLAPIC_BASE_EN | VLAPIC_BASE_EXTD)) == (VLAPIC_BASE_EN | VLAPIC_BASE_EXTD);

@@ -7,9 +7,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=build/bench
 mkdir -p "$out"
-printf 'next = \\EFI\\hvmetal\\hvbench.efi\n' > "$out/hvmetal.cfg"
-scripts/mkesp.sh "$out/esp.img" build/hvmetal.efi build/hvtest.efi "$out/hvmetal.cfg"
-mcopy -o -i "$out/esp.img" build/hvbench.efi ::/EFI/hvmetal/hvbench.efi
+# bench_image IMG [CFG LINE]: an ESP whose hvmetal.cfg starts hvbench.efi, after the line given.
+bench_image() {
+	printf '%s\nnext = \\EFI\\hvmetal\\hvbench.efi\n' "${2:-}" > "$1.cfg"
+	scripts/mkesp.sh "$1" build/hvmetal.efi build/hvtest.efi "$1.cfg"
+	mcopy -o -i "$1" build/hvbench.efi ::/EFI/hvmetal/hvbench.efi
+}
+bench_image "$out/esp.img"
 scripts/boot.sh bochs 1 "$out/esp.img" "$out/serial" 900
 rc=$?
 tr -d '\r' < "$out/serial" | sed -n 's/^bench: //p' | tee "$out/table.txt"
@@ -19,10 +23,7 @@ rc2=$?
 tr -d '\r' < "$out/serial-2cpu" | sed -n 's/^bench: //p' | grep -v '^done' | tee -a "$out/table.txt"
 # And with one CPU on a CPU without APIC virtualization (vmx_hide = apicv): the x2APIC
 # figures the exits' way, for comparison.
-mkdir -p "$out/noapicv"
-printf 'vmx_hide = apicv\nnext = \\EFI\\hvmetal\\hvbench.efi\n' > "$out/noapicv/hvmetal.cfg"
-scripts/mkesp.sh "$out/esp-noapicv.img" build/hvmetal.efi build/hvtest.efi "$out/noapicv/hvmetal.cfg"
-mcopy -o -i "$out/esp-noapicv.img" build/hvbench.efi ::/EFI/hvmetal/hvbench.efi
+bench_image "$out/esp-noapicv.img" 'vmx_hide = apicv'
 scripts/boot.sh bochs 1 "$out/esp-noapicv.img" "$out/serial-noapicv" 900
 rc3=$?
 tr -d '\r' < "$out/serial-noapicv" | sed -n 's/^bench: //p' | grep -F '(exits to hvmetal)' | tee -a "$out/table.txt"

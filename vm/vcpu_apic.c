@@ -276,11 +276,6 @@ static bool apic_msr(uint32_t msr)
 	       (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST);
 }
 
-/* With HV_APIC_CTRL_NO_TIMER the timer's registers are the VMM's: their MSR accesses exit to it. */
-static bool timer_msr(uint32_t msr)
-{
-	return msr == MSR_TSC_DEADLINE || msr == 0x832 || msr == 0x838 || msr == 0x839 || msr == 0x83e;
-}
 
 bool vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val, hv_return_t *r)
 {
@@ -315,7 +310,7 @@ static enum vcpu_apic_exit msr_exit(struct vcpu *v, bool write)
 	uint64_t val = 0, base;
 	bool ok;
 
-	if (!apic_msr(msr) || ((v->lapic.ctrl & HV_APIC_CTRL_NO_TIMER) && timer_msr(msr)))
+	if (!apic_msr(msr) || ((v->lapic.ctrl & HV_APIC_CTRL_NO_TIMER) && vlapic_timer_msr(msr)))
 		return APIC_EXIT_NOT_MINE;
 	vapic_lock(a);
 	base = vlapic_apic_base(&v->lapic);

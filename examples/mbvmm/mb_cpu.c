@@ -7,9 +7,7 @@
 #include "mbvmm.h"
 
 #define CR0_PE		(1ull << 0)
-#define CR0_NE		(1ull << 5)
 #define CR0_PG		(1ull << 31)
-#define CR4_VMXE	(1ull << 13)
 #define EFER_LME	(1ull << 8)
 #define EFER_LMA	(1ull << 10)
 #define EFER_WRITABLE	((1ull << 0) | (1ull << 8) | (1ull << 10) | (1ull << 11))	/* SCE, LME, LMA, NXE */
@@ -110,84 +108,10 @@ static bool pat_ok(uint64_t v)
 	return true;
 }
 
-/*
- * EFER and PAT live in the VMCS; the others a kernel uses are native
- * (mbvmm.c) or the hypervisor's (the APIC's): any other MSR is #GP. An EFER
- * write keeps LMA (the CPU's), and may not flip LME while paging is on.
- */
-enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write)
+/* A RDMSR's value into EDX:EAX (a WRMSR has none), and the instruction retired. */
+static enum mb_next msr_done(struct mb_vcpu *c, bool write, uint64_t val)
 {
-	uint32_t msr = (uint32_t)mb_reg(c, HV_X86_RCX);
-	uint64_t val = (mb_reg(c, HV_X86_RDX) << 32) | (uint32_t)mb_reg(c, HV_X86_RAX), old;
-	uint32_t field;
-
-	(void)m;
-	switch (msr) {
-	case MSR_APIC_BASE:
-		/* The hypervisor did the write; it comes out when the xAPIC page moved: the VMM places it. */
-		if (write && hv_vmx_vcpu_set_apic_address(c->id, mb_apic_base(c) & ~0xfffull) != HV_SUCCESS)
-			plat_printf("mbvmm: vCPU %u: the xAPIC page cannot move to 0x%llx (RAM there)\n", c->index,
-				    (unsigned long long)(mb_apic_base(c) & ~0xfffull));
-		mb_skip(c);
-		return MB_RESUME;
-	case MSR_TSC:			/* reads are native (mbvmm.c); a write moves the guest's TSC */
-		if (write) {
-			mb_set_vmcs(c, VMCS_CTRL_TSC_OFFSET, val - hv_tsc_clock());
-		} else {
-			val = hv_tsc_clock() + mb_vmcs(c, VMCS_CTRL_TSC_OFFSET);
-			mb_set_reg(c, HV_X86_RAX, (uint32_t)val);
-			mb_set_reg(c, HV_X86_RDX, val >> 32);
-		}
-		mb_skip(c);
-		return MB_RESUME;
-	case MSR_MCG_CAP:
-	case MSR_MCG_STATUS:
-		if (write && (msr == MSR_MCG_CAP || val)) {
-			mb_inject_gp(c);
-			return MB_RESUME;
-		}
-		mb_set_reg(c, HV_X86_RAX, 0);
-		mb_set_reg(c, HV_X86_RDX, 0);
-		mb_skip(c);
-		return MB_RESUME;
-	case MSR_MISC_ENABLE:
-		if (write) {
-			if (val & ~MISC_ENABLE_OK) {
-				mb_inject_gp(c);
-				return MB_RESUME;
-			}
-			c->misc_enable = (val & ~MISC_ENABLE_RO) | (c->misc_enable & MISC_ENABLE_RO);
-		} else {
-			mb_set_reg(c, HV_X86_RAX, (uint32_t)c->misc_enable);
-			mb_set_reg(c, HV_X86_RDX, c->misc_enable >> 32);
-		}
-		mb_skip(c);
-		return MB_RESUME;
-	case MSR_EFER:
-		field = VMCS_GUEST_IA32_EFER;
-		old = mb_vmcs(c, field);
-		if (write && ((val & ~EFER_WRITABLE) ||
-			      (((val ^ old) & EFER_LME) && (mb_vmcs(c, VMCS_CTRL_CR0_SHADOW) & CR0_PG)))) {
-			mb_inject_gp(c);
-			return MB_RESUME;
-		}
-		val = (val & ~EFER_LMA) | (old & EFER_LMA);
-		break;
-	case MSR_PAT:
-		field = VMCS_GUEST_IA32_PAT;
-		if (write && !pat_ok(val)) {
-			mb_inject_gp(c);
-			return MB_RESUME;
-		}
-		break;
-	default:
-		mb_inject_gp(c);
-		return MB_RESUME;
-	}
-	if (write) {
-		mb_set_vmcs(c, field, val);
-	} else {
-		val = mb_vmcs(c, field);
+	if (!write) {
 		mb_set_reg(c, HV_X86_RAX, (uint32_t)val);
 		mb_set_reg(c, HV_X86_RDX, val >> 32);
 	}
@@ -195,7 +119,67 @@ enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write)
 	return MB_RESUME;
 }
 
-static const hv_x86_reg_t gpr[16] = {
+static enum mb_next msr_gp(struct mb_vcpu *c)
+{
+	mb_inject_gp(c);
+	return MB_RESUME;
+}
+
+/*
+ * EFER and PAT live in the VMCS; MISC_ENABLE, MCG_CAP/STATUS and TSC writes
+ * are emulated; the others a kernel uses are native (mbvmm.c) or the
+ * hypervisor's (the APIC's): any other MSR is #GP. An EFER write keeps LMA
+ * (the CPU's), and may not flip LME while paging is on.
+ */
+enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write)
+{
+	uint32_t msr = (uint32_t)mb_reg(c, HV_X86_RCX);
+	uint64_t val = (mb_reg(c, HV_X86_RDX) << 32) | (uint32_t)mb_reg(c, HV_X86_RAX), old, base;
+
+	(void)m;
+	switch (msr) {
+	case MSR_APIC_BASE:
+		/* The hypervisor did the write; it comes out when the xAPIC page moved: the VMM places it. */
+		base = mb_apic_base(c) & ~0xfffull;
+		if (write && hv_vmx_vcpu_set_apic_address(c->id, base) != HV_SUCCESS)
+			plat_printf("mbvmm: vCPU %u: the xAPIC page cannot move to 0x%llx (RAM there)\n", c->index,
+				    (unsigned long long)base);
+		return msr_done(c, true, 0);
+	case MSR_TSC:			/* reads are native (mbvmm.c); a write moves the guest's TSC */
+		if (write)
+			mb_set_vmcs(c, VMCS_CTRL_TSC_OFFSET, val - hv_tsc_clock());
+		return msr_done(c, write, write ? 0 : hv_tsc_clock() + mb_vmcs(c, VMCS_CTRL_TSC_OFFSET));
+	case MSR_MCG_CAP:
+	case MSR_MCG_STATUS:
+		if (write && (msr == MSR_MCG_CAP || val))
+			return msr_gp(c);
+		return msr_done(c, write, 0);
+	case MSR_MISC_ENABLE:
+		if (write && (val & ~MISC_ENABLE_OK))
+			return msr_gp(c);
+		if (write)
+			c->misc_enable = (val & ~MISC_ENABLE_RO) | (c->misc_enable & MISC_ENABLE_RO);
+		return msr_done(c, write, c->misc_enable);
+	case MSR_EFER:
+		old = mb_vmcs(c, VMCS_GUEST_IA32_EFER);
+		if (write && ((val & ~EFER_WRITABLE) ||
+			      (((val ^ old) & EFER_LME) && (mb_vmcs(c, VMCS_CTRL_CR0_SHADOW) & CR0_PG))))
+			return msr_gp(c);
+		if (write)
+			mb_set_vmcs(c, VMCS_GUEST_IA32_EFER, (val & ~EFER_LMA) | (old & EFER_LMA));
+		return msr_done(c, write, old);
+	case MSR_PAT:
+		if (write && !pat_ok(val))
+			return msr_gp(c);
+		if (write)
+			mb_set_vmcs(c, VMCS_GUEST_IA32_PAT, val);
+		return msr_done(c, write, write ? 0 : mb_vmcs(c, VMCS_GUEST_IA32_PAT));
+	default:
+		return msr_gp(c);
+	}
+}
+
+const hv_x86_reg_t mb_gpr[16] = {
 	HV_X86_RAX, HV_X86_RCX, HV_X86_RDX, HV_X86_RBX, HV_X86_RSP, HV_X86_RBP, HV_X86_RSI, HV_X86_RDI,
 	HV_X86_R8, HV_X86_R9, HV_X86_R10, HV_X86_R11, HV_X86_R12, HV_X86_R13, HV_X86_R14, HV_X86_R15,
 };
@@ -224,7 +208,7 @@ enum mb_next mb_exit_cr(struct mb_machine *m, struct mb_vcpu *c)
 {
 	uint64_t q = mb_vmcs(c, VMCS_RO_EXIT_QUALIFIC), val;
 	unsigned cr = q & 15, type = (q >> 4) & 3;
-	hv_x86_reg_t r = gpr[(q >> 8) & 15];
+	hv_x86_reg_t r = mb_gpr[(q >> 8) & 15];
 
 	(void)m;
 	if (type == 0 && cr == 0) {

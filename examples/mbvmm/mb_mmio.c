@@ -20,11 +20,6 @@
 #define APIC_LINEAR_READ	0
 #define APIC_LINEAR_WRITE	1
 
-static const hv_x86_reg_t gpr[16] = {
-	HV_X86_RAX, HV_X86_RCX, HV_X86_RDX, HV_X86_RBX, HV_X86_RSP, HV_X86_RBP, HV_X86_RSI, HV_X86_RDI,
-	HV_X86_R8, HV_X86_R9, HV_X86_R10, HV_X86_R11, HV_X86_R12, HV_X86_R13, HV_X86_R14, HV_X86_R15,
-};
-
 /* The instruction at RIP and the mode it runs in; false (said why) when it cannot be read or is not a MOV. */
 static bool decode(struct mb_machine *m, struct mb_vcpu *c, struct mb_mov *mov)
 {
@@ -55,7 +50,7 @@ static bool decode(struct mb_machine *m, struct mb_vcpu *c, struct mb_mov *mov)
 /* What a store writes: the immediate or the register's low bytes. */
 static uint64_t store_value(struct mb_vcpu *c, const struct mb_mov *mov)
 {
-	uint64_t v = mov->imm ? mov->value : mb_reg(c, gpr[mov->reg]) >> (mov->high8 ? 8 : 0);
+	uint64_t v = mov->imm ? mov->value : mb_reg(c, mb_gpr[mov->reg]) >> (mov->high8 ? 8 : 0);
 
 	return mov->size == 8 ? v : v & ((1ull << (8 * mov->size)) - 1);
 }
@@ -63,7 +58,7 @@ static uint64_t store_value(struct mb_vcpu *c, const struct mb_mov *mov)
 /* A load into its register as the CPU does: 32-bit results zero-extend, 8/16-bit ones merge. */
 static void load_value(struct mb_vcpu *c, const struct mb_mov *mov, uint64_t v)
 {
-	hv_x86_reg_t r = gpr[mov->reg];
+	hv_x86_reg_t r = mb_gpr[mov->reg];
 	uint64_t old = mb_reg(c, r), mask;
 
 	if (mov->size < 8)

@@ -8,28 +8,15 @@
 
 #define AR_CODE16	0x9b
 #define AR_DATA16	0x93
-#define AR_TSS_BUSY	0x8b
-#define AR_UNUSABLE	0x10000
-#define CR0_ET		(1ull << 4)
-#define CR0_NE		(1ull << 5)
-#define CR4_VMXE	(1ull << 13)
-
-static void segment(struct mb_vcpu *c, unsigned seg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t ar)
-{
-	mb_set_vmcs(c, VMCS_GUEST_ES + 2 * seg, sel);
-	mb_set_vmcs(c, VMCS_GUEST_ES_LIMIT + 2 * seg, limit);
-	mb_set_vmcs(c, VMCS_GUEST_ES_AR + 2 * seg, ar);
-	mb_set_vmcs(c, VMCS_GUEST_ES_BASE + 2 * seg, base);
-}
 
 /* Real mode at CS = vector << 8, IP 0, everything else as after INIT. */
 static void sipi_state(struct mb_vcpu *c, uint64_t rip)
 {
 	for (unsigned s = 0; s < 6; s++)
-		segment(c, s, s == 1 ? (uint16_t)(rip >> 4) : 0, s == 1 ? rip : 0, 0xffff,
+		mb_segment(c, s, s == 1 ? (uint16_t)(rip >> 4) : 0, s == 1 ? rip : 0, 0xffff,
 			s == 1 ? AR_CODE16 : AR_DATA16);
-	segment(c, 6, 0, 0, 0, AR_UNUSABLE);
-	segment(c, 7, 0, 0, 0xffff, AR_TSS_BUSY);
+	mb_segment(c, 6, 0, 0, 0, AR_UNUSABLE);
+	mb_segment(c, 7, 0, 0, 0xffff, AR_TSS_BUSY);
 	mb_set_vmcs(c, VMCS_GUEST_GDTR_BASE, 0);
 	mb_set_vmcs(c, VMCS_GUEST_GDTR_LIMIT, 0xffff);
 	mb_set_vmcs(c, VMCS_GUEST_IDTR_BASE, 0);

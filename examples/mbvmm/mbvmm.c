@@ -18,12 +18,7 @@
 #define SEL_DATA	0x10
 #define AR_CODE32	0xc09b
 #define AR_DATA32	0xc093
-#define AR_TSS_BUSY	0x008b
-#define AR_UNUSABLE	0x10000
 #define CR0_PE		(1ull << 0)
-#define CR0_ET		(1ull << 4)
-#define CR0_NE		(1ull << 5)
-#define CR4_VMXE	(1ull << 13)
 #define EXIT_BASIC(r)	((r) & 0xffff)
 #define EXIT_FAILED	(1u << 31)
 #define VECTORING_VALID	(1u << 31)
@@ -246,7 +241,7 @@ static bool load(struct mb_machine *m, const struct options *o)
 	return true;
 }
 
-static void segment(struct mb_vcpu *c, unsigned seg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t ar)
+void mb_segment(struct mb_vcpu *c, unsigned seg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t ar)
 {
 	mb_set_vmcs(c, VMCS_GUEST_ES + 2 * seg, sel);
 	mb_set_vmcs(c, VMCS_GUEST_ES_LIMIT + 2 * seg, limit);
@@ -280,9 +275,9 @@ static void vcpu_controls(struct mb_vcpu *c)
 static void bsp_state(struct mb_vcpu *c, uint32_t entry)
 {
 	for (unsigned s = 0; s < 6; s++)
-		segment(c, s, s == 1 ? SEL_CODE : SEL_DATA, 0, 0xffffffff, s == 1 ? AR_CODE32 : AR_DATA32);
-	segment(c, 6, 0, 0, 0, AR_UNUSABLE);
-	segment(c, 7, 0, 0, 0x67, AR_TSS_BUSY);
+		mb_segment(c, s, s == 1 ? SEL_CODE : SEL_DATA, 0, 0xffffffff, s == 1 ? AR_CODE32 : AR_DATA32);
+	mb_segment(c, 6, 0, 0, 0, AR_UNUSABLE);
+	mb_segment(c, 7, 0, 0, 0x67, AR_TSS_BUSY);
 	mb_set_vmcs(c, VMCS_GUEST_GDTR_BASE, 0);
 	mb_set_vmcs(c, VMCS_GUEST_GDTR_LIMIT, 0xffff);
 	mb_set_vmcs(c, VMCS_GUEST_IDTR_BASE, 0);

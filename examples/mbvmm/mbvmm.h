@@ -72,6 +72,16 @@ uint64_t mb_apic_base(struct mb_vcpu *c);
 /* A #GP (error code 0) into the vCPU at the next entry; RIP stays on the instruction. */
 void mb_inject_gp(struct mb_vcpu *c);
 
+/* Guest segment registers (seg: ES, CS, SS, DS, FS, GS, LDTR, TR, the VMCS order) and the bits both entry states use. */
+void mb_segment(struct mb_vcpu *c, unsigned seg, uint16_t sel, uint64_t base, uint32_t limit, uint32_t ar);
+#define AR_TSS_BUSY	0x008b
+#define AR_UNUSABLE	0x10000
+#define CR0_ET		(1ull << 4)
+#define CR0_NE		(1ull << 5)
+#define CR4_VMXE	(1ull << 13)
+/* The GPRs by their encoding in instructions (0 RAX .. 15 R15). */
+extern const hv_x86_reg_t mb_gpr[16];
+
 /* vCPU access that cannot fail on a vCPU this thread owns; a failure is a VMM bug, said loudly. */
 uint64_t mb_vmcs(struct mb_vcpu *c, uint32_t field);
 void mb_set_vmcs(struct mb_vcpu *c, uint32_t field, uint64_t value);
