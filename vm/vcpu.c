@@ -540,7 +540,7 @@ hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t 
 	uint64_t flags;
 
 	/* Only MSRs hvmetal can keep apart from the control domain's may go native. */
-	if ((sw < 0 && vmcs_msr_field(msr) < 0 && msr != MSR_TSC) || bit < 0)
+	if ((sw < 0 && vmcs_msr_field(msr) < 0 && msr != MSR_TSC && !vcpu_apic_base_msr(v, msr)) || bit < 0)
 		return HV_BAD_ARGUMENT;
 	switch (op) {
 	case HVMETAL_MSR_NATIVE:
@@ -560,6 +560,11 @@ hv_return_t vcpu_msr_access(struct vcpu *v, uint32_t msr, uint32_t op, uint64_t 
 	/* The host TSC is never the guest's to write. */
 	if (msr == MSR_TSC && (flags & HV_MSR_WRITE))
 		return HV_BAD_ARGUMENT;
+	/* The APIC base is the hypervisor's APIC's: what the guest may not do itself exits to the VMM. */
+	if (vcpu_apic_base_msr(v, msr)) {
+		v->apic_base_vmm = ~(uint32_t)flags & (HV_MSR_READ | HV_MSR_WRITE);
+		return HV_SUCCESS;
+	}
 	bitmap_set(v->msr_bitmap, bit, !(flags & HV_MSR_READ));
 	bitmap_set(v->msr_bitmap + 2048, bit, !(flags & HV_MSR_WRITE));
 	if (sw >= 0 && (flags & HV_MSR_WRITE))

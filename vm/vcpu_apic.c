@@ -276,6 +276,10 @@ static bool apic_msr(uint32_t msr)
 	       (msr >= MSR_X2APIC_FIRST && msr <= MSR_X2APIC_LAST);
 }
 
+bool vcpu_apic_base_msr(const struct vcpu *v, uint32_t msr)
+{
+	return v->vm->apic && msr == MSR_IA32_APIC_BASE;
+}
 
 bool vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val, hv_return_t *r)
 {
@@ -310,7 +314,8 @@ static enum vcpu_apic_exit msr_exit(struct vcpu *v, bool write)
 	uint64_t val = 0, base;
 	bool ok;
 
-	if (!apic_msr(msr) || ((v->lapic.ctrl & HV_APIC_CTRL_NO_TIMER) && vlapic_timer_msr(msr)))
+	if (!apic_msr(msr) || ((v->lapic.ctrl & HV_APIC_CTRL_NO_TIMER) && vlapic_timer_msr(msr)) ||
+	    (msr == MSR_IA32_APIC_BASE && (v->apic_base_vmm & (write ? HV_MSR_WRITE : HV_MSR_READ))))
 		return APIC_EXIT_NOT_MINE;
 	vapic_lock(a);
 	base = vlapic_apic_base(&v->lapic);

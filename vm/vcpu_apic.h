@@ -34,6 +34,8 @@ enum vcpu_apic_exit vcpu_apic_exit(struct vcpu *v, uint32_t reason);
  * where the guest's access would #GP). VMCS loaded.
  */
 bool vcpu_apic_msr(struct vcpu *v, uint32_t msr, bool write, uint64_t *val, hv_return_t *r);
+/* IA32_APIC_BASE of a vCPU with the hypervisor's APIC: hv_vcpu_set_msr_access decides who handles it. */
+bool vcpu_apic_base_msr(const struct vcpu *v, uint32_t msr);
 /* The LSC's reader: bytes of a control-domain page (its physical address). */
 bool vcpu_apic_lsc_read(void *ctx, uint64_t page, unsigned off, void *buf, unsigned len);
 /* The guest's paging state and CS.base + rip, for the LSC; VMCS loaded. */

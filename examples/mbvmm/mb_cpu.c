@@ -136,10 +136,16 @@ enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write)
 	uint32_t msr = (uint32_t)mb_reg(c, HV_X86_RCX);
 	uint64_t val = (mb_reg(c, HV_X86_RDX) << 32) | (uint32_t)mb_reg(c, HV_X86_RAX), old, base;
 
-	(void)m;
 	switch (msr) {
 	case MSR_APIC_BASE:
-		/* The hypervisor did the write; it comes out when the xAPIC page moved: the VMM places it. */
+		/*
+		 * With x2APIC the hypervisor did the write, and it comes out when the
+		 * xAPIC page moved; without, every write comes here: EXTD is #GP, the
+		 * rest the hypervisor's APIC checks. The VMM places the page.
+		 */
+		if (write && !m->x2apic &&
+		    ((val & APIC_BASE_EXTD) || hv_vcpu_write_msr(c->id, MSR_APIC_BASE, val) != HV_SUCCESS))
+			return msr_gp(c);
 		base = mb_apic_base(c) & ~0xfffull;
 		if (write && hv_vmx_vcpu_set_apic_address(c->id, base) != HV_SUCCESS)
 			plat_printf("mbvmm: vCPU %u: the xAPIC page cannot move to 0x%llx (RAM there)\n", c->index,

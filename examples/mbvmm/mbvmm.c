@@ -250,7 +250,7 @@ void mb_segment(struct mb_vcpu *c, unsigned seg, uint16_t sel, uint64_t base, ui
 }
 
 /* Controls, masks and native MSRs of every vCPU. */
-static void vcpu_controls(struct mb_vcpu *c)
+static void vcpu_controls(const struct mb_machine *m, struct mb_vcpu *c)
 {
 	mb_set_vmcs(c, VMCS_CTRL_PIN_BASED, control(HV_VMX_CAP_PINBASED, 0));
 	mb_set_vmcs(c, VMCS_CTRL_CPU_BASED, control(HV_VMX_CAP_PROCBASED,
@@ -265,6 +265,8 @@ static void vcpu_controls(struct mb_vcpu *c)
 	mb_set_vmcs(c, VMCS_CTRL_CR4_MASK, CR4_VMXE);
 	hv_vmx_vcpu_set_apic_address(c->id, APIC_GPA);
 	hv_vcpu_set_msr_access(c->id, 0x10, HV_MSR_READ);	/* TSC: reads native, writes emulated */
+	if (!m->x2apic)		/* x2APIC's EXTD is #GP where CPUID has no x2APIC: the write is the VMM's */
+		hv_vcpu_set_msr_access(c->id, 0x1b, HV_MSR_READ);
 	c->misc_enable = 0x1801;				/* fast strings; no BTS, no PEBS */
 	for (unsigned i = 0; i < sizeof(native_msrs) / sizeof(native_msrs[0]); i++)
 		if (hv_vcpu_enable_native_msr(c->id, native_msrs[i], true) != HV_SUCCESS)
@@ -439,7 +441,7 @@ int plat_main(int argc, char **argv)
 			goto out;
 		}
 		c->index = created;
-		vcpu_controls(c);
+		vcpu_controls(&m, c);
 	}
 	bsp_state(bsp, m.entry);
 	bsp->started = true;

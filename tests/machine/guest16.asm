@@ -214,6 +214,16 @@ guest_gp_isr:
 	hlt
 guest_gp_end:
 
+; IA32_APIC_BASE: x2APIC on (EN|EXTD), OUT, then idle.
+GUEST guest_apic_base
+	mov ecx, 0x1b
+	rdmsr
+	or ax, 0xc00
+	wrmsr
+	out 0xe9, al
+	hlt
+guest_apic_base_end:
+
 ; Loaded at 0x3800: interrupts off across an OUT, then on again, another OUT, then idle.
 GUEST guest_cli_out
 	cli

@@ -34,6 +34,7 @@ GUEST(guest_apic_ver);
 GUEST(guest_lsc);
 GUEST(guest_ipi_sender);
 GUEST(guest_gp);
+GUEST(guest_apic_base);
 GUEST(guest_cli_out);
 GUEST(guest_apicv);
 extern const uint8_t guest_gp_isr[], guest_apicv_isr[];
@@ -242,6 +243,34 @@ static void test_gp_real_mode(void)
 	      "RDMSR of an x2APIC MSR in xAPIC mode: #GP, taken by the real-mode guest's handler (reason %lx)",
 	      reason);
 	memset(gmem + 4 * 13, 0, 4);
+}
+
+/*
+ * IA32_APIC_BASE is the hypervisor's APIC's, unless the VMM takes it back with
+ * hv_vcpu_set_msr_access (mbvmm: #GP for x2APIC where its CPUID has none).
+ */
+static void test_apic_base_to_vmm(void)
+{
+	uint64_t reason, base = 0;
+
+	load(guest_apic_base, guest_apic_base_end);
+	CHECK(hv_vcpu_set_msr_access(vcpu, 0x1b, 4) == HV_BAD_ARGUMENT &&
+	      hv_vcpu_set_msr_access(vcpu, 0x1b, HV_MSR_READ) == HV_SUCCESS,
+	      "hv_vcpu_set_msr_access(IA32_APIC_BASE): unknown flags refused, HV_MSR_READ taken");
+	reason = run_for(10000000);
+	CHECK(reason == VMX_REASON_WRMSR && reg(HV_X86_RCX) == 0x1b && (reg(HV_X86_RAX) & 0xc00) == 0xc00 &&
+	      hv_vcpu_read_msr(vcpu, 0x1b, &base) == HV_SUCCESS && !(base & 0x400),
+	      "without HV_MSR_WRITE the guest's WRMSR comes to the VMM undone (reason %lx, base %lx)", reason, base);
+	CHECK(hv_vcpu_write_msr(vcpu, 0x1b, (uint32_t)reg(HV_X86_RAX)) == HV_SUCCESS, "the VMM does the write");
+	skip();
+	reason = run_for(10000000);
+	CHECK(reason == VMX_REASON_IO && hv_vcpu_read_msr(vcpu, 0x1b, &base) == HV_SUCCESS && (base & 0x400),
+	      "the guest goes on in x2APIC mode (reason %lx, base %lx)", reason, base);
+	load(guest_apic_base, guest_apic_base_end);
+	CHECK(xapic_mode() && hv_vcpu_enable_native_msr(vcpu, 0x1b, true) == HV_SUCCESS &&
+	      run_for(10000000) == VMX_REASON_IO && hv_vcpu_read_msr(vcpu, 0x1b, &base) == HV_SUCCESS &&
+	      (base & 0x400) && xapic_mode(),
+	      "given back, the hypervisor's APIC takes the write itself (base %lx)", base);
 }
 
 /* Interrupts off with one pending: hvmetal's window is its own, the VMM never sees its bit. */
@@ -839,6 +868,7 @@ void test_apic_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	       "an HV_VM_ACCEL_APIC VM with two vCPUs");
 	test_registers_and_state();
 	test_gp_real_mode();
+	test_apic_base_to_vmm();
 	test_interrupts();
 	test_window_hidden();
 	test_timer();

@@ -3,7 +3,8 @@
 ; and written by MOVs the VMM decodes, the AP started by INIT and SIPI
 ; through the ICR (its real-mode trampoline counts in), the IOAPIC
 ; programmed through its page and a pc-testdev line delivering its vector,
-; an IPI to the AP, a hole below 4 GiB reading all-ones. TAP on COM1.
+; an IPI to the AP, a hole below 4 GiB reading all-ones, x2APIC refused
+; where CPUID has none. TAP on COM1.
 bits 32
 
 MB_MAGIC	equ 0x1badb002
@@ -126,6 +127,25 @@ start:
 	mov esi, s_hole
 	call check
 
+	; 7: no x2APIC in CPUID (-cpu xapic): setting EXTD is #GP, the base stays
+	mov eax, 1
+	cpuid
+	bt ecx, 21
+	setnc bl
+	mov ecx, 0x1b
+	rdmsr
+	mov edi, eax
+	or eax, 0xc00
+	mov byte [gp_seen], 0
+	wrmsr
+	rdmsr
+	cmp eax, edi
+	sete al
+	and al, bl
+	and al, [gp_seen]
+	mov esi, s_extd
+	call check
+
 	mov esi, s_plan
 	call puts
 	mov eax, [failed]
@@ -142,13 +162,26 @@ ioapic_isr:
 	mov dword [APIC + 0xb0], 0		; EOI
 	iret
 
-idt_setup:
-	mov eax, ioapic_isr
-	mov [idt + VEC_IOAPIC * 8], ax
-	mov word [idt + VEC_IOAPIC * 8 + 2], 0x08
-	mov word [idt + VEC_IOAPIC * 8 + 4], 0x8e00
+; #GP: note it, step over the 2-byte WRMSR
+gp_handler:
+	mov byte [gp_seen], 1
+	add dword [esp + 4], 2		; past the error code: EIP
+	add esp, 4
+	iret
+
+; gate VEC, HANDLER: a 32-bit interrupt gate
+%macro gate 2
+	mov eax, %2
+	mov [idt + %1 * 8], ax
+	mov word [idt + %1 * 8 + 2], 0x08
+	mov word [idt + %1 * 8 + 4], 0x8e00
 	shr eax, 16
-	mov [idt + VEC_IOAPIC * 8 + 6], ax
+	mov [idt + %1 * 8 + 6], ax
+%endmacro
+
+idt_setup:
+	gate 13, gp_handler
+	gate VEC_IOAPIC, ioapic_isr
 	lidt [idt_ptr]
 	ret
 
@@ -180,7 +213,8 @@ s_sipi:		db "INIT and SIPI through the ICR start the AP in its trampoline", 0
 s_ioapic:	db "IOAPIC entry written and read through its page; pc-testdev line 5 arrives as vector 0x40", 0
 s_ipi:		db "an NMI IPI wakes the AP idle in HLT, its handler runs", 0
 s_hole:		db "a hole below 4 GiB reads all-ones", 0
-s_plan:		db "1..6", 10, 0
+s_extd:		db "without x2APIC in CPUID, WRMSR of IA32_APIC_BASE.EXTD is #GP and the base stays", 0
+s_plan:		db "1..7", 10, 0
 
 section .data
 align 8
@@ -198,6 +232,7 @@ section .bss
 alignb 8
 idt:	resb 256 * 8
 ioapic_seen:	resb 1
+gp_seen:	resb 1
 alignb 16
 	resb 8192
 stack_top:
