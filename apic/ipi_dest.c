@@ -19,9 +19,13 @@ static bool logical_hits(uint32_t dest, bool x2apic, const struct ipi_target *t)
 {
 	uint32_t ldr;
 
-	if (x2apic) {
-		/* The logical ID is derived: cluster = ID[19:4], one bit of 16 = ID[3:0]. */
-		if (dest == 0xffffffffu)
+	if (t->x2apic) {
+		/*
+		 * The logical ID is derived: cluster = ID[19:4], one bit of 16 = ID[3:0].
+		 * The target's mode decides, as in KVM: an 8-bit destination (the
+		 * IOAPIC's, an MSI's) names cluster 0, 0xff broadcast.
+		 */
+		if (dest == (x2apic ? 0xffffffffu : 0xffu))
 			return true;
 		return (dest >> 16) == (t->apic_id >> 4) && (dest & (1u << (t->apic_id & 15)));
 	}

@@ -16,10 +16,15 @@
 struct ipi_target {
 	uint32_t apic_id;	/* x2APIC ID (the xAPIC ID is its low 8 bits) */
 	uint32_t ldr, dfr;	/* xAPIC logical destination and format registers */
+	bool x2apic;		/* its APIC is in x2APIC mode: logical IDs are derived from the ID */
 	bool self;		/* the target is the sending CPU */
 };
 
-/* Does an IPI with this ICR low word and destination reach t? */
+/*
+ * Does an IPI with this ICR low word and destination reach t? x2apic: the
+ * destination is x2APIC's 32 bits (the sender is in x2APIC mode), not
+ * xAPIC's 8 (an xAPIC sender, the IOAPIC, an MSI).
+ */
 bool ipi_dest_hits(uint32_t icr_lo, uint32_t dest, bool x2apic, const struct ipi_target *t);
 
 #endif

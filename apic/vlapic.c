@@ -128,6 +128,7 @@ void vlapic_target(const struct vlapic *vl, struct ipi_target *t, uint32_t src)
 		.apic_id = vlapic_x2apic(vl) ? vl->vcpu : vl->xapic_id,
 		.ldr = vl->ldr,
 		.dfr = vl->dfr,
+		.x2apic = vlapic_x2apic(vl),
 		.self = vl->vcpu == src,
 	};
 }

@@ -78,11 +78,31 @@ static void test_x2apic_cluster(void **state)
 	struct ipi_target t = cpu(0x23, 0, FLAT, false);		/* cluster 2, bit 3 */
 
 	(void)state;
+	t.x2apic = true;
 	assert_true(ipi_dest_hits(INIT | LOGICAL, (2u << 16) | (1u << 3), true, &t));
 	assert_true(ipi_dest_hits(INIT | LOGICAL, (2u << 16) | 0xffff, true, &t));
 	assert_false(ipi_dest_hits(INIT | LOGICAL, (1u << 16) | (1u << 3), true, &t));
 	assert_false(ipi_dest_hits(INIT | LOGICAL, (2u << 16) | (1u << 4), true, &t));
 	assert_true(ipi_dest_hits(INIT | LOGICAL, 0xffffffffu, true, &t));
+}
+
+/*
+ * A device's 8-bit logical destination (IOAPIC, MSI) to x2APIC targets: cluster
+ * 0, as KVM reads it (kvm-unit-tests ioapic.c, logical destination mode, hung
+ * before: the x2APIC LDR was read as an xAPIC one).
+ */
+static void test_x2apic_from_device(void **state)
+{
+	struct ipi_target t0 = cpu(0, 0, FLAT, false), t1 = cpu(1, 0, FLAT, false), t17 = cpu(17, 0, FLAT, false);
+
+	(void)state;
+	t0.x2apic = t1.x2apic = t17.x2apic = true;
+	t0.ldr = 1u;							/* x2APIC LDR: cluster 0, bit 0 */
+	assert_true(ipi_dest_hits(LOGICAL, 0x0d, false, &t0));
+	assert_false(ipi_dest_hits(LOGICAL, 0x0d, false, &t1));
+	assert_true(ipi_dest_hits(LOGICAL, 0x02, false, &t1));
+	assert_false(ipi_dest_hits(LOGICAL, 0x02, false, &t17));	/* cluster 1: no 8-bit name */
+	assert_true(ipi_dest_hits(LOGICAL, 0xff, false, &t17));		/* broadcast */
 }
 
 int main(void)
@@ -93,6 +113,7 @@ int main(void)
 		cmocka_unit_test(test_xapic_flat),
 		cmocka_unit_test(test_xapic_cluster),
 		cmocka_unit_test(test_x2apic_cluster),
+		cmocka_unit_test(test_x2apic_from_device),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
