@@ -53,7 +53,7 @@ VMM_OBJS := $(patsubst %,$(B)/efi/%.o,$(VMM_SRCS) $(VMM_ASM))
 MBVMM_PURE := examples/mbvmm/mb_load.c examples/mbvmm/mb_insn.c examples/mbvmm/mb_walk.c \
 	examples/mbvmm/uart16550.c examples/mbvmm/fw_cfg.c examples/mbvmm/acpi_tables.c
 MBVMM_SRCS := examples/mbvmm/mbvmm.c examples/mbvmm/mb_ports.c examples/mbvmm/mb_cpu.c \
-	examples/mbvmm/mb_mmio.c examples/mbvmm/mb_smp.c $(MBVMM_PURE)
+	examples/mbvmm/mb_mmio.c examples/mbvmm/mb_smp.c examples/mbvmm/mb_run.c $(MBVMM_PURE)
 MBVMM_OBJS := $(patsubst %,$(B)/efi/%.o,$(MBVMM_SRCS) examples/vmm/platform_efi.c kernel/log.c kernel/string.c)
 
 # Host unit tests: test name -> the real sources it exercises.

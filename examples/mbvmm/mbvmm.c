@@ -19,12 +19,7 @@
 #define AR_CODE32	0xc09b
 #define AR_DATA32	0xc093
 #define CR0_PE		(1ull << 0)
-#define EXIT_BASIC(r)	((r) & 0xffff)
-#define EXIT_FAILED	(1u << 31)
-#define VECTORING_VALID	(1u << 31)
-#define VECTORING_ERR	(1u << 11)
 #define CMDLINE_MAX	1024
-#define TURN_US		200		/* a vCPU's turn when several share this CPU */
 
 const char plat_name[] = "mbvmm";
 
@@ -296,112 +291,13 @@ static void bsp_state(struct mb_vcpu *c, uint32_t entry)
 	mb_set_reg(c, HV_X86_RBX, MB_INFO_GPA);
 }
 
-/* ---- the run loop ---- */
-
-static enum mb_next handle(struct mb_machine *m, struct mb_vcpu *c, uint32_t basic)
+/* vCPU i (APIC ID i) as it powers on: the BSP at the kernel's entry, an AP waiting for its SIPI. */
+void mb_vcpu_setup(struct mb_machine *m, struct mb_vcpu *c)
 {
-	switch (basic) {
-	case VMX_REASON_IRQ:
-		return MB_RESUME;
-	case VMX_REASON_IO:
-		return mb_exit_io(m, c);
-	case VMX_REASON_CPUID:
-		return mb_exit_cpuid(m, c);
-	case VMX_REASON_RDMSR:
-		return mb_exit_msr(m, c, false);
-	case VMX_REASON_WRMSR:
-		return mb_exit_msr(m, c, true);
-	case VMX_REASON_MOV_CR:
-		return mb_exit_cr(m, c);
-	case VMX_REASON_VMCALL:
-		return mb_exit_vmcall(m, c);
-	case VMX_REASON_APIC_ACCESS:
-		return mb_exit_apic_access(m, c);
-	case VMX_REASON_EPT_VIOLATION:
-		return mb_exit_ept(m, c);
-	case VMX_REASON_HLT:		/* interrupts off: nothing will wake it (the hypervisor idles the rest) */
-		plat_printf("mbvmm: vCPU %u halted with interrupts off at 0x%llx\n", c->index,
-			    (unsigned long long)mb_reg(c, HV_X86_RIP));
-		return MB_DONE;
-	default:
-		plat_printf("mbvmm: error: vCPU %u: exit reason %u at RIP 0x%llx: %s\n", c->index, (unsigned)basic,
-			    (unsigned long long)mb_reg(c, HV_X86_RIP),
-			    basic == VMX_REASON_TRIPLE_FAULT ? "triple fault" : "an exit the VMM does not handle");
-		plat_printf("mbvmm: qualification 0x%llx, guest-physical 0x%llx, CR0 0x%llx, CR4 0x%llx, EFER 0x%llx, "
-			    "entry controls 0x%llx\n", (unsigned long long)mb_vmcs(c, VMCS_RO_EXIT_QUALIFIC),
-			    (unsigned long long)mb_vmcs(c, VMCS_GUEST_PHYSICAL_ADDRESS),
-			    (unsigned long long)mb_vmcs(c, VMCS_GUEST_CR0), (unsigned long long)mb_vmcs(c, VMCS_GUEST_CR4),
-			    (unsigned long long)mb_vmcs(c, VMCS_GUEST_IA32_EFER),
-			    (unsigned long long)mb_vmcs(c, VMCS_CTRL_VMENTRY_CONTROLS));
-		return MB_ABORT;
-	}
-}
-
-/*
- * One vCPU until deadline (its turn) or an exit that ends the guest. An APIC
- * write with an effect (INIT, SIPI through the x2APIC ICR) comes as its
- * WRMSR exit with the exit info: the VMM does the effect and retires it.
- */
-static enum mb_next run_turn(struct mb_machine *m, struct mb_vcpu *c, uint64_t deadline)
-{
-	for (;;) {
-		hv_vm_exitinfo_t info = HV_VM_EXITINFO_VMX;
-		uint32_t reason, vectoring;
-		enum mb_next next;
-		hv_return_t r = hv_vcpu_run_until(c->id, deadline);
-
-		if (r != HV_SUCCESS) {
-			plat_printf("mbvmm: error: vCPU %u: hv_vcpu_run_until: 0x%x\n", c->index, (unsigned)r);
-			return MB_ABORT;
-		}
-		reason = (uint32_t)mb_vmcs(c, VMCS_RO_EXIT_REASON);
-		if (reason & EXIT_FAILED) {
-			plat_printf("mbvmm: error: vCPU %u: VM entry failed (reason 0x%x)\n", c->index, reason);
-			return MB_ABORT;
-		}
-		c->exit_reason = EXIT_BASIC(reason);
-		if (c->exit_reason == VMX_REASON_VMX_TIMER_EXPIRED)
-			return MB_RESUME;
-		hv_vcpu_exit_info(c->id, &info);
-		if (c->exit_reason == VMX_REASON_WRMSR &&
-		    (info == HV_VM_EXITINFO_INIT_AP || info == HV_VM_EXITINFO_STARTUP_AP)) {
-			mb_skip(c);
-			mb_apic_effect(m, c);
-			continue;
-		}
-		/* An event the exit cut short goes in again, unless the handler puts its own. */
-		vectoring = (uint32_t)mb_vmcs(c, VMCS_RO_IDT_VECTOR_INFO);
-		if (vectoring & VECTORING_VALID) {
-			if (vectoring & VECTORING_ERR)
-				mb_set_vmcs(c, VMCS_CTRL_VMENTRY_EXC_ERROR, mb_vmcs(c, VMCS_RO_IDT_VECTOR_ERROR));
-			mb_set_vmcs(c, VMCS_CTRL_VMENTRY_IRQ_INFO, vectoring & ~(1u << 12));
-		}
-		next = handle(m, c, c->exit_reason);
-		if (next != MB_RESUME)
-			return next;
-	}
-}
-
-/*
- * Every vCPU on this thread, taking turns of TURN_US (one vCPU: no turns).
- * hv_vcpu_run_until keeps a turn in the guest (HLT idles in the hypervisor),
- * and the hypervisor's APIC delivers what one vCPU sends another at its turn.
- */
-static enum mb_next run(struct mb_machine *m)
-{
-	uint64_t turn = plat_clock_ms(1) * TURN_US / 1000;
-
-	for (;;) {
-		for (unsigned i = 0; i < m->ncpus; i++) {
-			struct mb_vcpu *c = &m->vcpu[i];
-			enum mb_next next;
-
-			if (!c->started)
-				continue;
-			next = run_turn(m, c, m->ncpus == 1 ? HV_DEADLINE_FOREVER : plat_clock() + turn);
-			if (next != MB_RESUME)
-				return next;
-		}
+	vcpu_controls(m, c);
+	if (c->index == 0) {
+		bsp_state(c, m->entry);
+		c->state = MB_VCPU_RUN;
 	}
 }
 
@@ -409,9 +305,7 @@ int plat_main(int argc, char **argv)
 {
 	static struct mb_machine m;
 	struct options o = { 0 };
-	struct mb_vcpu *bsp = &m.vcpu[0];
 	enum mb_next how = MB_ABORT;
-	unsigned created = 0;
 	void *ram = NULL;
 
 	if (!parse(argc, argv, &m, &o))
@@ -432,24 +326,9 @@ int plat_main(int argc, char **argv)
 	fw_cfg_init(&m.fw_cfg, (uint16_t)m.ncpus);
 	if (!load(&m, &o))
 		goto out;
-	/* vCPU i is APIC ID i; all of them on this thread, the APs waiting for their SIPI. */
-	for (; created < m.ncpus; created++) {
-		struct mb_vcpu *c = &m.vcpu[created];
-
-		if (hv_vcpu_create(&c->id, HV_VCPU_DEFAULT) != HV_SUCCESS) {
-			plat_printf("mbvmm: error: hv_vcpu_create of vCPU %u failed\n", created);
-			goto out;
-		}
-		c->index = created;
-		vcpu_controls(&m, c);
-	}
-	bsp_state(bsp, m.entry);
-	bsp->started = true;
 	m.pm_timer_base = plat_clock();
-	how = run(&m);
+	how = mb_run(&m);
 out:
-	while (created)
-		hv_vcpu_destroy(m.vcpu[--created].id);
 	if (ram) {
 		hv_vm_unmap(0, m.ram_size);
 		hv_vm_deallocate(ram, m.ram_size);

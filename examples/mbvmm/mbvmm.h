@@ -3,7 +3,8 @@
  * only against Apple's Hypervisor API with HV_VM_ACCEL_APIC (the machine a
  * test kernel expects: ../../../shared/MULTIBOOT-VMM.md). One VM; the files
  * here: the machine and its run loop (mbvmm.c), its ports (mb_ports.c), the
- * CPU's exits (mb_cpu.c), MMIO (mb_mmio.c), the APs (mb_smp.c), and the pure
+ * CPU's exits (mb_cpu.c), MMIO (mb_mmio.c), the APs (mb_smp.c), the threads
+ * and their run loop (mb_run.c), and the pure
  * pieces (mb_load, mb_insn, mb_walk, uart16550, fw_cfg, acpi_tables).
  */
 #ifndef MBVMM_H
@@ -26,11 +27,19 @@ enum mb_next {
 	MB_ABORT,	/* something the VMM cannot do: already said why */
 };
 
+/* Where a vCPU is: its owner thread runs it in MB_VCPU_RUN only. */
+enum mb_vcpu_state {
+	MB_VCPU_WAIT,	/* an AP before its SIPI (after INIT) */
+	MB_VCPU_SIPI,	/* a SIPI came (sipi_rip): the owner puts the AP's start state */
+	MB_VCPU_RUN,	/* the BSP, an AP started */
+};
+
 struct mb_vcpu {
 	hv_vcpuid_t id;
-	unsigned index;		/* = APIC ID */
+	unsigned index;		/* = APIC ID = id */
 	uint32_t exit_reason;	/* the current exit's basic reason */
-	bool started;		/* runs: the BSP, or an AP its SIPI started */
+	uint32_t state;		/* enum mb_vcpu_state (atomics: any thread's INIT and SIPI change it) */
+	uint64_t sipi_rip;	/* where the SIPI starts it */
 	uint64_t misc_enable;	/* IA32_MISC_ENABLE as the guest sees it */
 };
 
@@ -50,8 +59,21 @@ struct mb_machine {
 	/* how it ended */
 	bool exited;		/* the exit port was written */
 	int exit_status;	/* QEMU's: (code << 1) | 1 */
+	/* the threads (mb_run.c): vCPU i is thread i % threads's */
+	unsigned threads;
+	unsigned created;	/* vCPUs created so far, in order (atomics) */
+	uint32_t lock;		/* the devices' and the fields above's, around every exit handled */
+	bool stop;		/* every thread ends its runs (atomics) */
+	enum mb_next how;	/* why, from the thread that stopped it */
 	struct mb_vcpu vcpu[MB_VCPUS_MAX];
 };
+
+/* The threads and their run loop (mb_run.c): how the guest ended. */
+enum mb_next mb_run(struct mb_machine *m);
+/* Ends the runs of thread t's vCPUs, so it looks at their states again. */
+void mb_wake_thread(struct mb_machine *m, unsigned t);
+/* vCPU c as it powers on, by its owner thread (mbvmm.c). */
+void mb_vcpu_setup(struct mb_machine *m, struct mb_vcpu *c);
 
 /* Port I/O exits (mb_ports.c). */
 enum mb_next mb_exit_io(struct mb_machine *m, struct mb_vcpu *c);
@@ -63,8 +85,12 @@ enum mb_next mb_exit_vmcall(struct mb_machine *m, struct mb_vcpu *c);
 /* xAPIC page accesses (APIC-access exits) and EPT violations (IOAPIC, holes) (mb_mmio.c). */
 enum mb_next mb_exit_apic_access(struct mb_machine *m, struct mb_vcpu *c);
 enum mb_next mb_exit_ept(struct mb_machine *m, struct mb_vcpu *c);
-/* What an APIC write did that the VMM must do: INIT and SIPI to the APs (mb_smp.c). */
+/*
+ * What an APIC write did that the VMM must do: INIT and SIPI to the APs, which
+ * may be other threads' (mb_smp.c); their owner starts them (mb_smp_take_sipi).
+ */
 enum mb_next mb_apic_effect(struct mb_machine *m, struct mb_vcpu *c);
+void mb_smp_take_sipi(struct mb_vcpu *c);
 /* IA32_APIC_BASE as the hypervisor's APIC has it. */
 uint64_t mb_apic_base(struct mb_vcpu *c);
 #define APIC_BASE_EN	(1ull << 11)

@@ -550,7 +550,7 @@ static bool check_counts(struct guest *g)
 static enum vmm_next smp_run(struct guest *g)
 {
 	uint64_t give_up = plat_clock() + plat_clock_ms(TIMEOUT_MS);
-	bool two = plat_start_second_cpu(ap_thread, g);
+	bool two = plat_cpu_count() > 1 && plat_start_cpu(1, ap_thread, g);
 	enum vmm_next how = VMM_RESUME;
 
 	if (!two)
@@ -585,7 +585,7 @@ static enum vmm_next smp_run(struct guest *g)
 	}
 	atomic_store(&stop, true);
 	if (two)
-		plat_wait_second_cpu();
+		plat_wait_cpus();
 	else if (atomic_load(&ap_created) > 0 && !atomic_load(&ap_finished))
 		ap_end(VMM_ABORT);
 	if (atomic_load(&ap_created) > 0)

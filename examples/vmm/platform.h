@@ -2,7 +2,7 @@
  * What the example VMMs (examples/vmm, examples/mbvmm) need from the program
  * around them, besides Apple's Hypervisor API: an entry with arguments,
  * somewhere to print, files to read, the clock run_until's deadlines count,
- * and a second CPU to run a vCPU on. platform_efi.c gives them on hvmetal
+ * and other CPUs to run vCPUs on. platform_efi.c gives them on hvmetal
  * (LoadOptions, COM1, the ESP, the TSC, UEFI MP services), platform_linux.c
  * in Linux (argv, stdout, files, the TSC, pthreads); on macOS they are main,
  * vprintf, stdio, mach_absolute_time and pthreads.
@@ -40,13 +40,17 @@ void plat_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 uint64_t plat_clock(void);
 uint64_t plat_clock_ms(unsigned ms);
 
+/* CPUs the program may run on, this one included (1: only this one); at most PLAT_CPUS_MAX. */
+#define PLAT_CPUS_MAX	8
+unsigned plat_cpu_count(void);
 /*
- * Starts fn(arg) on another CPU of the machine (a thread bound to one) and
- * returns at once; false when there is no other CPU, and nothing runs. fn may
- * make hv_* calls and print; it owns the vCPUs it creates. One at a time.
+ * Starts fn(arg) on CPU n of the program's (1 .. plat_cpu_count() - 1; the
+ * calling thread is on CPU 0), a thread bound to it, and returns at once;
+ * false when it cannot, and nothing runs. fn may make hv_* calls and print;
+ * it owns the vCPUs it creates. One fn per CPU at a time.
  */
-bool plat_start_second_cpu(void (*fn)(void *arg), void *arg);
-/* Waits until the fn started there has returned. */
-void plat_wait_second_cpu(void);
+bool plat_start_cpu(unsigned n, void (*fn)(void *arg), void *arg);
+/* Waits until every fn started has returned. */
+void plat_wait_cpus(void);
 
 #endif

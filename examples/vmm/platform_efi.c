@@ -2,7 +2,7 @@
  * An example VMM as a UEFI program in hvmetal's control domain (vmm.efi,
  * mbvmm.efi). hvmetal starts it after the late launch (hvmetal.cfg: next =
  * \EFI\hvmetal\vmm.efi, its arguments in next_args); it prints on COM1, reads
- * files from the ESP it was loaded from, runs a second vCPU on another CPU
+ * files from the ESP it was loaded from, runs vCPUs on the other CPUs
  * through UEFI MP services and powers the machine off when it is done.
  */
 #include <efi.h>
@@ -24,9 +24,13 @@ static uint64_t ticks_per_ms;		/* of hv_tsc_clock, measured once in efi_main */
 
 static EFI_MP_SERVICES_PROTOCOL *mp;
 static EFI_LOADED_IMAGE *loaded;
-static EFI_EVENT second_done;
-static void (*second_fn)(void *);
-static void *second_arg;
+static UINTN cpu_number[PLAT_CPUS_MAX];	/* MP services' number of the program's CPU n (0: this one) */
+static unsigned cpus = 1;
+static struct started {
+	EFI_EVENT done;			/* signalled when fn has returned */
+	void (*fn)(void *);
+	void *arg;
+} started[PLAT_CPUS_MAX];
 
 void plat_printf(const char *fmt, ...)
 {
@@ -60,64 +64,68 @@ static void calibrate(void)
 }
 
 /* MP services call an ms_abi procedure: the VMM's function is the C ABI's. */
-static VOID EFIAPI second_entry(VOID *unused)
+static VOID EFIAPI cpu_entry(VOID *arg)
 {
-	(void)unused;
-	second_fn(second_arg);
+	struct started *st = arg;
+
+	st->fn(st->arg);
 }
 
-/* The first enabled CPU that is not this one; false if none. */
-static bool other_cpu(UINTN *cpu)
+/* This CPU, then every other enabled one, in MP services' order. */
+static void find_cpus(void)
 {
 	UINTN total = 0, enabled = 0, me = 0;
 
 	if (!mp ||
 	    EFI_ERROR(uefi_call_wrapper(mp->GetNumberOfProcessors, 3, mp, &total, &enabled)) ||
-	    enabled < 2 || EFI_ERROR(uefi_call_wrapper(mp->WhoAmI, 2, mp, &me)))
-		return false;
-	for (UINTN i = 0; i < total; i++) {
+	    EFI_ERROR(uefi_call_wrapper(mp->WhoAmI, 2, mp, &me)))
+		return;
+	cpu_number[0] = me;
+	for (UINTN i = 0; i < total && cpus < PLAT_CPUS_MAX; i++) {
 		EFI_PROCESSOR_INFORMATION info;
 
-		if (i == me ||
-		    EFI_ERROR(uefi_call_wrapper(mp->GetProcessorInfo, 3, mp, i, &info)))
-			continue;
-		if (info.StatusFlag & PROCESSOR_ENABLED) {
-			*cpu = i;
-			return true;
-		}
+		if (i != me && !EFI_ERROR(uefi_call_wrapper(mp->GetProcessorInfo, 3, mp, i, &info)) &&
+		    (info.StatusFlag & PROCESSOR_ENABLED))
+			cpu_number[cpus++] = i;
 	}
-	return false;
 }
 
-bool plat_start_second_cpu(void (*fn)(void *arg), void *arg)
+unsigned plat_cpu_count(void)
 {
-	UINTN cpu;
+	return cpus;
+}
 
-	if (second_done || !other_cpu(&cpu))
+bool plat_start_cpu(unsigned n, void (*fn)(void *arg), void *arg)
+{
+	struct started *st = &started[n < PLAT_CPUS_MAX ? n : 0];
+
+	if (n == 0 || n >= cpus || st->done)
 		return false;
-	second_fn = fn;
-	second_arg = arg;
+	st->fn = fn;
+	st->arg = arg;
 	/* Non-blocking: the event is signalled when the procedure has returned. */
-	if (EFI_ERROR(uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &second_done)))
-		return second_done = NULL, false;
-	if (EFI_ERROR(uefi_call_wrapper(mp->StartupThisAP, 7, mp, second_entry, cpu, second_done, 0,
-					NULL, NULL))) {
-		uefi_call_wrapper(BS->CloseEvent, 1, second_done);
-		second_done = NULL;
+	if (EFI_ERROR(uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &st->done)))
+		return st->done = NULL, false;
+	if (EFI_ERROR(uefi_call_wrapper(mp->StartupThisAP, 7, mp, cpu_entry, cpu_number[n], st->done, 0,
+					st, NULL))) {
+		uefi_call_wrapper(BS->CloseEvent, 1, st->done);
+		st->done = NULL;
 		return false;
 	}
 	return true;
 }
 
-void plat_wait_second_cpu(void)
+void plat_wait_cpus(void)
 {
 	UINTN index;
 
-	if (!second_done)
-		return;
-	uefi_call_wrapper(BS->WaitForEvent, 3, 1, &second_done, &index);
-	uefi_call_wrapper(BS->CloseEvent, 1, second_done);
-	second_done = NULL;
+	for (unsigned n = 1; n < cpus; n++) {
+		if (!started[n].done)
+			continue;
+		uefi_call_wrapper(BS->WaitForEvent, 3, 1, &started[n].done, &index);
+		uefi_call_wrapper(BS->CloseEvent, 1, started[n].done);
+		started[n].done = NULL;
+	}
 }
 
 /* Boot services: on the CPU running efi_main only. */
@@ -203,6 +211,7 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	/* No MP services: one CPU, and the VMM takes turns between its vCPUs. */
 	if (EFI_ERROR(uefi_call_wrapper(BS->LocateProtocol, 3, &mp_guid, NULL, (void **)&mp)))
 		mp = NULL;
+	find_cpus();
 	calibrate();
 	/* Without hvmetal underneath, libhv's VMCALLs would fault: say so instead. */
 	if (hvmetal_present())

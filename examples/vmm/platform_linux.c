@@ -1,8 +1,8 @@
 /*
  * vmm: the example VMM as a Linux program in hvmetal's control domain, on libhv for
  * Linux (/dev/hvmetal). Built static (build/linux-cd/vmm): the test initramfs has no
- * C library. It prints on stdout, line by line; a second vCPU runs on a thread of
- * its own, bound to another CPU than the main thread's.
+ * C library. It prints on stdout, line by line; vCPUs run on threads of their
+ * own, each bound to one of the process's CPUs.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -19,10 +19,14 @@
 
 static uint64_t ticks_per_ms;		/* of hv_tsc_clock, measured once in main */
 
-static pthread_t second;
-static bool second_running;
-static void (*second_fn)(void *);
-static void *second_arg;
+static int cpu_id[PLAT_CPUS_MAX];	/* the Linux CPU of the program's CPU n */
+static unsigned cpus;
+static struct started {
+	pthread_t thread;
+	bool running;
+	void (*fn)(void *);
+	void *arg;
+} started[PLAT_CPUS_MAX];
 
 void plat_printf(const char *fmt, ...)
 {
@@ -64,50 +68,64 @@ static void calibrate(void)
 		ticks_per_ms = 1;
 }
 
-static void pin(pthread_t t, int cpu)
+/* The CPUs this process may use, the first for the main thread (bound there). */
+static void find_cpus(void)
 {
 	cpu_set_t set;
 
 	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	pthread_setaffinity_np(t, sizeof(set), &set);
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int i = 0; i < CPU_SETSIZE && cpus < PLAT_CPUS_MAX; i++)
+			if (CPU_ISSET(i, &set))
+				cpu_id[cpus++] = i;
+	if (!cpus)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu_id[0], &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+		cpus = 1;	/* not bound: no CPU of its own to leave to the others */
 }
 
-static void *second_entry(void *unused)
+unsigned plat_cpu_count(void)
 {
-	(void)unused;
-	second_fn(second_arg);
+	return cpus ? cpus : 1;
+}
+
+static void *cpu_entry(void *arg)
+{
+	struct started *st = arg;
+
+	st->fn(st->arg);
 	return NULL;
 }
 
-bool plat_start_second_cpu(void (*fn)(void *arg), void *arg)
+bool plat_start_cpu(unsigned n, void (*fn)(void *arg), void *arg)
 {
+	struct started *st = &started[n < PLAT_CPUS_MAX ? n : 0];
 	pthread_attr_t attr;
 	cpu_set_t set;
-	int ok;
 
-	if (second_running || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+	if (n == 0 || n >= cpus || st->running)
 		return false;
-	second_fn = fn;
-	second_arg = arg;
-	/* This thread on CPU 0, the new one on CPU 1: two CPUs for certain. */
-	pin(pthread_self(), 0);
+	st->fn = fn;
+	st->arg = arg;
 	CPU_ZERO(&set);
-	CPU_SET(1, &set);
+	CPU_SET(cpu_id[n], &set);
 	pthread_attr_init(&attr);
 	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
-	ok = pthread_create(&second, &attr, second_entry, NULL) == 0;
+	st->running = pthread_create(&st->thread, &attr, cpu_entry, st) == 0;
 	pthread_attr_destroy(&attr);
-	second_running = ok;
-	return ok;
+	return st->running;
 }
 
-void plat_wait_second_cpu(void)
+void plat_wait_cpus(void)
 {
-	if (!second_running)
-		return;
-	pthread_join(second, NULL);
-	second_running = false;
+	for (unsigned n = 1; n < PLAT_CPUS_MAX; n++) {
+		if (!started[n].running)
+			continue;
+		pthread_join(started[n].thread, NULL);
+		started[n].running = false;
+	}
 }
 
 bool plat_read_file(const char *path, uint8_t **data, size_t *size)
@@ -135,6 +153,7 @@ int main(int argc, char **argv)
 	int code;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	find_cpus();
 	calibrate();
 	code = plat_main(argc, argv);
 	printf("%s: exit code %d\n", argv[0], code);
