@@ -96,6 +96,24 @@ static enum mb_next handle(struct mb_machine *m, struct mb_vcpu *c, uint32_t bas
 	}
 }
 
+/* Exits that can cut an event's delivery short (SDM 27.2.4): the others never have IDT-vectoring info. */
+static bool may_interrupt_delivery(uint32_t basic)
+{
+	switch (basic) {
+	case VMX_REASON_EXC_NMI:
+	case VMX_REASON_IRQ:
+	case VMX_REASON_TRIPLE_FAULT:
+	case VMX_REASON_TASK:
+	case VMX_REASON_VMX_TIMER_EXPIRED:
+	case VMX_REASON_APIC_ACCESS:
+	case VMX_REASON_EPT_VIOLATION:
+	case VMX_REASON_EPT_MISCONFIG:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * One vCPU until deadline (its turn), a wake-up (hv_vcpu_interrupt: the
  * thread looks at its vCPUs and the machine again) or an exit that ends the
@@ -119,14 +137,14 @@ static enum mb_next run_turn(struct mb_machine *m, struct mb_vcpu *c, uint64_t d
 			plat_printf("mbvmm: error: vCPU %u: VM entry failed (reason 0x%x)\n", c->index, reason);
 			return MB_ABORT;
 		}
+		c->exit_reason = EXIT_BASIC(reason);
 		/* An event the exit cut short goes in again, unless the handler puts its own. */
-		vectoring = (uint32_t)mb_vmcs(c, VMCS_RO_IDT_VECTOR_INFO);
+		vectoring = may_interrupt_delivery(c->exit_reason) ? (uint32_t)mb_vmcs(c, VMCS_RO_IDT_VECTOR_INFO) : 0;
 		if (vectoring & VECTORING_VALID) {
 			if (vectoring & VECTORING_ERR)
 				mb_set_vmcs(c, VMCS_CTRL_VMENTRY_EXC_ERROR, mb_vmcs(c, VMCS_RO_IDT_VECTOR_ERROR));
 			mb_set_vmcs(c, VMCS_CTRL_VMENTRY_IRQ_INFO, vectoring & ~(1u << 12));
 		}
-		c->exit_reason = EXIT_BASIC(reason);
 		if (c->exit_reason == VMX_REASON_VMX_TIMER_EXPIRED || c->exit_reason == VMX_REASON_IRQ)
 			return MB_RESUME;
 		hv_vcpu_exit_info(c->id, &info);
