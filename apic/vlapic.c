@@ -182,7 +182,8 @@ static bool vlapic_fixed(struct vlapic *vl, uint8_t vector, bool level, bool aeo
 
 static void vlapic_nmi(struct vlapic *vl)
 {
-	vl->nmi_pending = true;
+	if (vl->nmi_pending < 2)
+		vl->nmi_pending++;
 	vlapic_kick(vl);
 }
 
@@ -224,10 +225,16 @@ void vlapic_accept(struct vlapic *vl, uint8_t vector)
 
 bool vlapic_take_nmi(struct vlapic *vl)
 {
-	bool nmi = vl->nmi_pending;
+	if (!vl->nmi_pending)
+		return false;
+	vl->nmi_pending--;
+	return true;
+}
 
-	vl->nmi_pending = false;
-	return nmi;
+void vlapic_nmi_blocked(struct vlapic *vl)
+{
+	if (vl->nmi_pending > 1)
+		vl->nmi_pending = 1;
 }
 
 bool vlapic_extint_pending(const struct vlapic *vl)

@@ -118,7 +118,7 @@ struct vlapic {
 	uint32_t icr_timer, dcr_timer;
 	uint32_t boot_state;		/* enum hv_boot_state */
 	uint8_t lint_level;		/* LINT0/LINT1 pin levels, bits 0/1 */
-	bool nmi_pending;
+	uint8_t nmi_pending;		/* NMIs latched, at most 2: one to deliver, one behind it (KVM's rule) */
 	/* Timer: at guest TSC ref_tsc the count was ref_count; it expires at
 	 * deadline (UINT64_MAX: not armed); period: ticks of a full count. */
 	uint64_t tsc_deadline;		/* IA32_TSC_DEADLINE */
@@ -158,6 +158,8 @@ bool vlapic_wrmsr(struct vlapic *vl, uint32_t msr, uint64_t val, uint64_t now, s
 int vlapic_pending(const struct vlapic *vl);	/* highest deliverable fixed vector or -1 */
 void vlapic_accept(struct vlapic *vl, uint8_t vector);
 bool vlapic_take_nmi(struct vlapic *vl);
+/* The CPU is in an NMI handler: it latches one NMI behind that one, not two. */
+void vlapic_nmi_blocked(struct vlapic *vl);
 bool vlapic_extint_pending(const struct vlapic *vl);
 uint8_t vlapic_get_tpr(const struct vlapic *vl);	/* CR8: TPR[7:4] */
 void vlapic_set_tpr(struct vlapic *vl, uint8_t cr8);

@@ -134,6 +134,8 @@ static void inject_pending(struct vcpu *v, struct vapic *a, bool apicv)
 
 	if (v->lapic.nmi_pending) {
 		if (block & (INTR_BLOCK_NMI | INTR_BLOCK_STI | INTR_BLOCK_MOVSS)) {
+			if (block & INTR_BLOCK_NMI)
+				vlapic_nmi_blocked(&v->lapic);
 			want_window(v, PROC_NMI_WINDOW);
 			return;
 		}

@@ -440,8 +440,10 @@ static void op_cpu(unsigned i, const struct op *o)
 	int vec;
 
 	if (l->nmi_pending && !(o->a & 1)) {
-		CHECK(vlapic_take_nmi(l));
-		CHECK(!l->nmi_pending);
+		unsigned before = l->nmi_pending;
+
+		CHECK(before <= 2 && vlapic_take_nmi(l));
+		CHECK(l->nmi_pending == before - 1);
 		return;
 	}
 	if ((o->a & 2 || vlapic_extint_pending(l)) && vatpic_pending(&pic, &ext)) {

@@ -101,7 +101,7 @@ static void clear_all(void)
 
 	for (i = 0; i < NCPU; i++) {
 		memset(F.vl[i].irr, 0, sizeof(F.vl[i].irr));
-		F.vl[i].nmi_pending = false;
+		F.vl[i].nmi_pending = 0;
 	}
 	memset(F.kicks, 0, sizeof(F.kicks));
 }

@@ -930,6 +930,30 @@ static int ref_pending(const struct ref *r)
 	return v >= 0 && (v >> 4) > (ref_ppr(r) >> 4) ? v : -1;
 }
 
+
+/*
+ * NMIs as KVM keeps them (kvm-unit-tests apic.c "multiple nmi" and "pending
+ * nmi"): two arriving together are both delivered, one after the other; while
+ * one is handled, any number that arrive make one more.
+ */
+static void test_nmi_latch(void **state)
+{
+	struct apic_msg nmi = { .dest = 1, .mode = APIC_DM_NMI };
+	struct vlapic *vl = &F.vl[1];
+
+	(void)state;
+	vintr_deliver(&F.vi, &nmi, NULL);
+	vintr_deliver(&F.vi, &nmi, NULL);
+	vintr_deliver(&F.vi, &nmi, NULL);
+	assert_true(vlapic_take_nmi(vl));
+	assert_true(vlapic_take_nmi(vl));
+	assert_false(vlapic_take_nmi(vl));
+	for (int i = 0; i < 10; i++)
+		vintr_deliver(&F.vi, &nmi, NULL);
+	vlapic_nmi_blocked(vl);				/* the guest is in its NMI handler */
+	assert_true(vlapic_take_nmi(vl));
+	assert_false(vlapic_take_nmi(vl));
+}
 static void test_random_priority(void **state)
 {
 	struct vlapic *vl = enabled(1);
@@ -1000,6 +1024,7 @@ int main(void)
 		cmocka_unit_test_setup(test_state_roundtrip, setup),
 		cmocka_unit_test_setup(test_state_roundtrip_live, setup),
 		cmocka_unit_test_setup(test_put_rejects, setup),
+		cmocka_unit_test_setup(test_nmi_latch, setup),
 		cmocka_unit_test_setup(test_random_priority, setup),
 	};
 
