@@ -293,15 +293,17 @@ $(LX)/hvmetal_bench.ko: $(LX_BENCH_MODULE_SRCS) | $(LINUX)/linux.env
 	strip --strip-debug -o $@ tests/linux/bench/hvmetal_bench.ko
 
 # The driver's tests in the machine: an initramfs whose /test.sh is the smoke test
-# (what tests/linux/run.sh checks) and then tests/linux/hvl.sh, with the module, hvltest
-# and the VMM; the ESP image boots it like build/esp-linux.img.
+# (what tests/linux/run.sh checks) and then tests/linux/hvl.sh, with the module, hvltest,
+# the VMM, and the Multiboot VMM with its test kernels; the ESP image boots it like
+# build/esp-linux.img.
 $(LX)/hvl-test.sh: tests/linux/smoke.sh tests/linux/hvl.sh
 	@mkdir -p $(dir $@)
 	cat $^ > $@
 
 $(B)/initrd-hvl.gz: scripts/mkinitrd.sh $(LX)/hvl-test.sh $(LX)/hvmetal.ko $(LX)/hvltest $(LX)/vmm \
-		| $(LINUX)/linux.env
-	scripts/mkinitrd.sh $@ $(LX)/hvl-test.sh $(LX)/hvmetal.ko $(LX)/hvltest $(LX)/vmm
+		$(LX)/mbvmm $(B)/mbvmm/mbtest.elf tests/mbvmm/mbtest.env $(B)/mbvmm/mbsmp.elf | $(LINUX)/linux.env
+	scripts/mkinitrd.sh $@ $(LX)/hvl-test.sh $(LX)/hvmetal.ko $(LX)/hvltest $(LX)/vmm \
+		$(LX)/mbvmm $(B)/mbvmm/mbtest.elf tests/mbvmm/mbtest.env $(B)/mbvmm/mbsmp.elf
 
 $(B)/esp-linux-hvl.img: $(B)/acpi-bochs.efi $(B)/hvmetal.efi tests/linux/hvmetal.cfg \
 		$(B)/initrd-hvl.gz scripts/mkesp-linux.sh $(LINUX)/linux.env

@@ -2,7 +2,8 @@
 # hvl-check.sh SERIAL_LOG present|absent: TAP of what a boot of the driver's tests
 # (tests/linux/hvl.sh in the initramfs) shows on the serial port. "present": Linux
 # under hvmetal: the module finds hvmetal, hvltest passes all its cases, the example
-# VMM prints examples/vmm/vmm.expect in order, the kernel reports nothing wrong.
+# VMM prints examples/vmm/vmm.expect in order, mbvmm's test kernels pass, the kernel
+# reports nothing wrong.
 # "absent": no VT-x (QEMU TCG): the module says so and /dev/hvmetal answers ENODEV.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -36,6 +37,10 @@ if [ "$mode" = present ]; then
 	     END { exit (i < n) }' examples/vmm/vmm.expect "$txt"
 	check $? "the example VMM's lines come in that order"
 	! has '^vmm: error'; check $? "no 'vmm: error' line"
+	for k in mbtest mbsmp; do
+		has "^hvl: mbvmm $k.elf exited 1\$"; check $? "mbvmm as a Linux program: $k.elf passes (QEMU's status 1)"
+	done
+	! has '^mbvmm: error'; check $? "no 'mbvmm: error' line"
 fi
 ! has '^hvl: dmesg: .*(BUG:|WARNING:|Oops:|Call Trace|stall|blocked for more than)'
 check $? "the kernel reported no bug, warning, RCU stall or hung task"
