@@ -139,15 +139,19 @@ enum mb_next mb_exit_msr(struct mb_machine *m, struct mb_vcpu *c, bool write)
 	switch (msr) {
 	case MSR_APIC_BASE:
 		/*
-		 * With x2APIC the hypervisor did the write, and it comes out when the
-		 * xAPIC page moved; without, every write comes here: EXTD is #GP, the
-		 * rest the hypervisor's APIC checks. The VMM places the page.
+		 * Writes come here (vcpu_controls; reads are the hypervisor's): EXTD is
+		 * #GP where CPUID has no x2APIC, the rest the hypervisor's APIC checks.
+		 * Leaving xAPIC mode empties the load-store cache (mb_mmio.c); a moved
+		 * page is placed.
 		 */
-		if (write && !m->x2apic &&
-		    ((val & APIC_BASE_EXTD) || hv_vcpu_write_msr(c->id, MSR_APIC_BASE, val) != HV_SUCCESS))
+		old = mb_apic_base(c);
+		if (!write || ((val & APIC_BASE_EXTD) && !m->x2apic) ||
+		    hv_vcpu_write_msr(c->id, MSR_APIC_BASE, val) != HV_SUCCESS)
 			return msr_gp(c);
-		base = mb_apic_base(c) & ~0xfffull;
-		if (write && hv_vmx_vcpu_set_apic_address(c->id, base) != HV_SUCCESS)
+		if ((old ^ val) & (APIC_BASE_EN | APIC_BASE_EXTD))
+			hv_vcpu_apic_lsc_invalidate(c->id);
+		base = val & ~0xfffull;
+		if (((old ^ val) & ~0xfffull) && hv_vmx_vcpu_set_apic_address(c->id, base) != HV_SUCCESS)
 			plat_printf("mbvmm: vCPU %u: the xAPIC page cannot move to 0x%llx (RAM there)\n", c->index,
 				    (unsigned long long)base);
 		return msr_done(c, true, 0);

@@ -20,9 +20,18 @@
 #define APIC_LINEAR_READ	0
 #define APIC_LINEAR_WRITE	1
 
-/* The instruction at RIP and the mode it runs in; false (said why) when it cannot be read or is not a MOV. */
-static bool decode(struct mb_machine *m, struct mb_vcpu *c, struct mb_mov *mov)
+/* Where the instruction's bytes are: the guest-physical pages of its first and last byte. */
+struct code_at {
+	uint64_t first, last;
+};
+
+/*
+ * The instruction at RIP and the mode it runs in; false (said why) when it
+ * cannot be read or is not a MOV. at (may be NULL): where its bytes are.
+ */
+static bool decode(struct mb_machine *m, struct mb_vcpu *c, struct mb_mov *mov, struct code_at *at)
 {
+	uint64_t gpas[15];
 	struct mb_paging p = {
 		.cr0 = mb_vmcs(c, VMCS_GUEST_CR0), .cr3 = mb_vmcs(c, VMCS_GUEST_CR3),
 		.cr4 = mb_vmcs(c, VMCS_GUEST_CR4), .efer = mb_vmcs(c, VMCS_GUEST_IA32_EFER),
@@ -38,9 +47,13 @@ static bool decode(struct mb_machine *m, struct mb_vcpu *c, struct mb_mov *mov)
 		if (!mb_walk(m->ram, m->ram_size, &p, linear + n, &gpa) || gpa >= m->ram_size)
 			break;
 		bytes[n] = m->ram[gpa];
+		gpas[n] = gpa;
 	}
-	if (mb_decode_mov(bytes, n, mode, mov))
+	if (mb_decode_mov(bytes, n, mode, mov)) {
+		if (at)
+			*at = (struct code_at){ gpas[0] & ~0xfffull, gpas[mov->len - 1] & ~0xfffull };
 		return true;
+	}
 	plat_printf("mbvmm: error: vCPU %u: MMIO by an instruction the VMM does not decode at RIP 0x%llx "
 		    "(%02x %02x %02x %02x)\n", c->index, (unsigned long long)rip, n > 0 ? bytes[0] : 0,
 		    n > 1 ? bytes[1] : 0, n > 2 ? bytes[2] : 0, n > 3 ? bytes[3] : 0);
@@ -97,19 +110,44 @@ static enum mb_next apic_page_memory(struct mb_machine *m, struct mb_vcpu *c, co
 	return MB_RESUME;
 }
 
+/*
+ * A 32-bit MOV to or from the APIC goes into the hypervisor's load-store
+ * cache, keyed on (RIP, length, CS) and checked against its code bytes (the
+ * VMM's mapping of the page or two holding them): the next time it runs, the
+ * hypervisor completes it without an exit to the VMM. mb_exit_msr empties the
+ * cache when the APIC leaves xAPIC mode (the page is memory then).
+ */
+static void teach_lsc(struct mb_machine *m, struct mb_vcpu *c, const struct mb_mov *mov, const struct code_at *at,
+		      uint64_t rip)
+{
+	uint64_t uva[2] = { (uint64_t)(uintptr_t)(m->ram + at->first), (uint64_t)(uintptr_t)(m->ram + at->last) };
+	unsigned pages = at->first == at->last ? 1 : 2;
+	uint16_t cs = (uint16_t)mb_vmcs(c, VMCS_GUEST_CS);
+
+	if (mov->size != 4 || mov->reg_size != 4 || mov->zero_extend || mov->high8)
+		return;
+	/* A refusal (an instruction the cache cannot take) only means the next one exits too. */
+	if (mov->imm)
+		hv_vcpu_apic_lsc_enter_imm32(c->id, rip, mov->len, cs, (uint32_t)mov->value, uva, pages);
+	else
+		hv_vcpu_apic_lsc_enter_r32(c->id, !mov->write, rip, mov->len, cs, mb_gpr[mov->reg], uva, pages);
+}
+
 enum mb_next mb_exit_apic_access(struct mb_machine *m, struct mb_vcpu *c)
 {
-	uint64_t q = mb_vmcs(c, VMCS_RO_EXIT_QUALIFIC), base;
+	uint64_t q = mb_vmcs(c, VMCS_RO_EXIT_QUALIFIC), base, rip = mb_reg(c, HV_X86_RIP);
 	hv_vm_exitinfo_t info = HV_VM_EXITINFO_VMX;
+	struct code_at at;
 	struct mb_mov mov;
 	uint32_t v = 0;
 	bool nse = true;
 
-	if ((QUAL_APIC_TYPE(q) != APIC_LINEAR_READ && QUAL_APIC_TYPE(q) != APIC_LINEAR_WRITE) || !decode(m, c, &mov))
+	if ((QUAL_APIC_TYPE(q) != APIC_LINEAR_READ && QUAL_APIC_TYPE(q) != APIC_LINEAR_WRITE) || !decode(m, c, &mov, &at))
 		return MB_ABORT;
 	base = mb_apic_base(c);
 	if (!(base & APIC_BASE_EN) || (base & APIC_BASE_EXTD))
 		return apic_page_memory(m, c, &mov, QUAL_APIC_OFFSET(q));
+	teach_lsc(m, c, &mov, &at, rip);
 	if (!mov.write) {
 		/* The hypervisor has the value for a read it reports; else ask the APIC (read access, no exit info). */
 		hv_vcpu_exit_info(c->id, &info);
@@ -143,7 +181,7 @@ enum mb_next mb_exit_ept(struct mb_machine *m, struct mb_vcpu *c)
 			    c->index, (unsigned long long)gpa, (unsigned long long)mb_reg(c, HV_X86_RIP));
 		return MB_ABORT;
 	}
-	if (!decode(m, c, &mov))
+	if (!decode(m, c, &mov, NULL))
 		return MB_ABORT;
 	if (gpa >= IOAPIC_GPA && gpa < IOAPIC_END) {
 		if (mov.write)

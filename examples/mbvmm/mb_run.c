@@ -117,8 +117,9 @@ static bool may_interrupt_delivery(uint32_t basic)
 /*
  * One vCPU until deadline (its turn), a wake-up (hv_vcpu_interrupt: the
  * thread looks at its vCPUs and the machine again) or an exit that ends the
- * guest. An APIC write with an effect (INIT, SIPI through the x2APIC ICR)
- * comes as its WRMSR exit with the exit info: the VMM does the effect.
+ * guest. An APIC write the hypervisor did that has an effect (INIT, SIPI
+ * through the x2APIC ICR or a cached page store) comes as its exit with the
+ * exit info, RIP on the instruction: the VMM does the effect and retires it.
  */
 static enum mb_next run_turn(struct mb_machine *m, struct mb_vcpu *c, uint64_t deadline)
 {
@@ -148,7 +149,8 @@ static enum mb_next run_turn(struct mb_machine *m, struct mb_vcpu *c, uint64_t d
 		if (c->exit_reason == VMX_REASON_VMX_TIMER_EXPIRED || c->exit_reason == VMX_REASON_IRQ)
 			return MB_RESUME;
 		hv_vcpu_exit_info(c->id, &info);
-		if (c->exit_reason == VMX_REASON_WRMSR &&
+		/* The hypervisor did the write (an x2APIC ICR, a page store its load-store cache took). */
+		if ((c->exit_reason == VMX_REASON_WRMSR || c->exit_reason == VMX_REASON_APIC_ACCESS) &&
 		    (info == HV_VM_EXITINFO_INIT_AP || info == HV_VM_EXITINFO_STARTUP_AP)) {
 			mb_skip(c);
 			mb_apic_effect(m, c);

@@ -245,7 +245,7 @@ void mb_segment(struct mb_vcpu *c, unsigned seg, uint16_t sel, uint64_t base, ui
 }
 
 /* Controls, masks and native MSRs of every vCPU. */
-static void vcpu_controls(const struct mb_machine *m, struct mb_vcpu *c)
+static void vcpu_controls(struct mb_vcpu *c)
 {
 	mb_set_vmcs(c, VMCS_CTRL_PIN_BASED, control(HV_VMX_CAP_PINBASED, 0));
 	mb_set_vmcs(c, VMCS_CTRL_CPU_BASED, control(HV_VMX_CAP_PROCBASED,
@@ -260,8 +260,7 @@ static void vcpu_controls(const struct mb_machine *m, struct mb_vcpu *c)
 	mb_set_vmcs(c, VMCS_CTRL_CR4_MASK, CR4_VMXE);
 	hv_vmx_vcpu_set_apic_address(c->id, APIC_GPA);
 	hv_vcpu_set_msr_access(c->id, 0x10, HV_MSR_READ);	/* TSC: reads native, writes emulated */
-	if (!m->x2apic)		/* x2APIC's EXTD is #GP where CPUID has no x2APIC: the write is the VMM's */
-		hv_vcpu_set_msr_access(c->id, 0x1b, HV_MSR_READ);
+	hv_vcpu_set_msr_access(c->id, 0x1b, HV_MSR_READ);	/* APIC base: writes are the VMM's (mb_cpu.c) */
 	c->misc_enable = 0x1801;				/* fast strings; no BTS, no PEBS */
 	for (unsigned i = 0; i < sizeof(native_msrs) / sizeof(native_msrs[0]); i++)
 		if (hv_vcpu_enable_native_msr(c->id, native_msrs[i], true) != HV_SUCCESS)
@@ -294,7 +293,7 @@ static void bsp_state(struct mb_vcpu *c, uint32_t entry)
 /* vCPU i (APIC ID i) as it powers on: the BSP at the kernel's entry, an AP waiting for its SIPI. */
 void mb_vcpu_setup(struct mb_machine *m, struct mb_vcpu *c)
 {
-	vcpu_controls(m, c);
+	vcpu_controls(c);
 	if (c->index == 0) {
 		bsp_state(c, m->entry);
 		c->state = MB_VCPU_RUN;

@@ -61,9 +61,10 @@ start:
 	mov ecx, trampoline_end - trampoline
 	rep movsb
 	mov dword [AP_COUNT], 0
-	mov dword [APIC + 0x310], 1 << 24
-	mov dword [APIC + 0x300], 0x4500	; INIT, assert
-	mov dword [APIC + 0x300], 0x4608	; STARTUP, vector 8
+	mov eax, 0x4500				; INIT, assert
+	call icr_send
+	mov eax, 0x4608				; STARTUP, vector 8: the same MOV (the load-store cache's)
+	call icr_send
 	mov ecx, SPIN
 .wait_ap:
 	cmp dword [AP_COUNT], 1
@@ -106,8 +107,8 @@ start:
 
 	; 5: an NMI IPI to the AP, idle in its trampoline's HLT (its APIC is still
 	; software-disabled after INIT: it takes NMIs, not fixed vectors): its handler counts
-	mov dword [APIC + 0x310], 1 << 24
-	mov dword [APIC + 0x300], 0x400		; NMI
+	mov eax, 0x400				; NMI
+	call icr_send
 	mov ecx, SPIN
 .wait_ipi:
 	cmp dword [AP_COUNT], 2
@@ -156,6 +157,13 @@ start:
 	cli
 .halt:	hlt
 	jmp .halt
+
+; An IPI to APIC ID 1, EAX the ICR's low word: one MOV for every IPI, so the
+; VMM's load-store cache completes the later ones (INIT's MOV then SIPI's).
+icr_send:
+	mov dword [APIC + 0x310], 1 << 24
+	mov [APIC + 0x300], eax
+	ret
 
 ioapic_isr:
 	mov byte [ioapic_seen], 1
