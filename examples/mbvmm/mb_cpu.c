@@ -35,6 +35,10 @@
 #define VEC_GP		13
 #define KVM_HC_SEND_IPI	10
 #define KVM_ENOSYS	1000
+#define KVM_EINVAL	22
+#define ICR_DM_FIXED	0
+#define ICR_DM_NMI	4
+#define MSI_ADDR	0xfee00000ull
 
 static void host_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4])
 {
@@ -247,11 +251,36 @@ enum mb_next mb_exit_cr(struct mb_machine *m, struct mb_vcpu *c)
 	return MB_RESUME;
 }
 
-/* KVM's send-IPI hypercall answers 0 (apic.flat asks it); anything else is KVM's -ENOSYS. */
+/*
+ * KVM's send-IPI hypercall: RBX:RCX a 128-bit set of APIC IDs from RDX on,
+ * RSI the ICR's low word (fixed or NMI); the answer is how many got it, as
+ * KVM's. Fixed vectors go through the hypervisor's APIC, an NMI as an MSI.
+ */
+static uint64_t send_ipi(struct mb_machine *m, struct mb_vcpu *c)
+{
+	uint64_t set[2] = { mb_reg(c, HV_X86_RBX), mb_reg(c, HV_X86_RCX) }, min = mb_reg(c, HV_X86_RDX);
+	uint32_t icr = (uint32_t)mb_reg(c, HV_X86_RSI), mode = (icr >> 8) & 7;
+	uint8_t vector = (uint8_t)icr;
+	uint64_t sent = 0;
+
+	if (mode != ICR_DM_FIXED && mode != ICR_DM_NMI)
+		return (uint64_t)-KVM_EINVAL;
+	for (unsigned i = 0; i < 128; i++) {
+		uint64_t id = min + i;
+
+		if (!(set[i / 64] >> (i % 64) & 1) || id < min || id >= m->ncpus)
+			continue;
+		if (mode == ICR_DM_NMI ? hv_vm_lapic_msi(MSI_ADDR | id << 12, ICR_DM_NMI << 8) == HV_SUCCESS :
+					 hv_vm_lapic_set_intr((hv_vcpuid_t)id, vector, HV_APIC_EDGE_TRIGGER) == HV_SUCCESS)
+			sent++;
+	}
+	return sent;
+}
+
+/* KVM's hypercalls: send-IPI (apic.flat's); anything else is KVM's -ENOSYS. */
 enum mb_next mb_exit_vmcall(struct mb_machine *m, struct mb_vcpu *c)
 {
-	(void)m;
-	mb_set_reg(c, HV_X86_RAX, mb_reg(c, HV_X86_RAX) == KVM_HC_SEND_IPI ? 0 : (uint64_t)-KVM_ENOSYS);
+	mb_set_reg(c, HV_X86_RAX, mb_reg(c, HV_X86_RAX) == KVM_HC_SEND_IPI ? send_ipi(m, c) : (uint64_t)-KVM_ENOSYS);
 	mb_skip(c);
 	return MB_RESUME;
 }

@@ -3,8 +3,8 @@
 ; and written by MOVs the VMM decodes, the AP started by INIT and SIPI
 ; through the ICR (its real-mode trampoline counts in), the IOAPIC
 ; programmed through its page and a pc-testdev line delivering its vector,
-; an IPI to the AP, a hole below 4 GiB reading all-ones, x2APIC refused
-; where CPUID has none. TAP on COM1.
+; an IPI to the AP, KVM's send-IPI hypercall, a hole below 4 GiB reading
+; all-ones, x2APIC refused where CPUID has none. TAP on COM1.
 bits 32
 
 MB_MAGIC	equ 0x1badb002
@@ -121,14 +121,37 @@ start:
 	mov esi, s_ipi
 	call check
 
-	; 6: a hole below 4 GiB (no RAM, no device) reads all-ones
+	; 6: KVM's send-IPI hypercall: an NMI to the set {APIC ID 1}; one sent, the AP's handler counts
+	mov eax, 10				; KVM_HC_SEND_IPI
+	mov ebx, 1 << 1				; the IDs from EDX on: bit 1
+	xor ecx, ecx
+	xor edx, edx
+	mov esi, 0x400				; NMI
+	vmcall
+	mov edi, eax
+	mov ecx, SPIN
+.wait_pv:
+	cmp dword [AP_COUNT], 3
+	je .pv_in
+	pause
+	loop .wait_pv
+.pv_in:
+	cmp dword [AP_COUNT], 3
+	sete al
+	cmp edi, 1
+	sete ah
+	and al, ah
+	mov esi, s_pv_ipi
+	call check
+
+	; 7: a hole below 4 GiB (no RAM, no device) reads all-ones
 	mov eax, [0xe0000000]
 	cmp eax, 0xffffffff
 	sete al
 	mov esi, s_hole
 	call check
 
-	; 7: no x2APIC in CPUID (-cpu xapic): setting EXTD is #GP, the base stays
+	; 8: no x2APIC in CPUID (-cpu xapic): setting EXTD is #GP, the base stays
 	mov eax, 1
 	cpuid
 	bt ecx, 21
@@ -220,9 +243,10 @@ s_svr:		db "a store of an immediate to SVR reads back", 0
 s_sipi:		db "INIT and SIPI through the ICR start the AP in its trampoline", 0
 s_ioapic:	db "IOAPIC entry written and read through its page; pc-testdev line 5 arrives as vector 0x40", 0
 s_ipi:		db "an NMI IPI wakes the AP idle in HLT, its handler runs", 0
+s_pv_ipi:	db "KVM's send-IPI VMCALL: an NMI to APIC ID 1 reaches the AP, RAX = 1 sent", 0
 s_hole:		db "a hole below 4 GiB reads all-ones", 0
 s_extd:		db "without x2APIC in CPUID, WRMSR of IA32_APIC_BASE.EXTD is #GP and the base stays", 0
-s_plan:		db "1..7", 10, 0
+s_plan:		db "1..8", 10, 0
 
 section .data
 align 8
