@@ -124,7 +124,8 @@ static void teach_lsc(struct mb_machine *m, struct mb_vcpu *c, const struct mb_m
 	unsigned pages = at->first == at->last ? 1 : 2;
 	uint16_t cs = (uint16_t)mb_vmcs(c, VMCS_GUEST_CS);
 
-	if (mov->size != 4 || mov->reg_size != 4 || mov->zero_extend || mov->high8)
+	/* Every 4-byte form moves a whole r32 or an imm32 (MOVZX and the high-byte registers are narrower). */
+	if (mov->size != 4)
 		return;
 	/* A refusal (an instruction the cache cannot take) only means the next one exits too. */
 	if (mov->imm)
