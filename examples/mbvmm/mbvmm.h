@@ -2,10 +2,10 @@
  * mbvmm: a VMM that boots Multiboot kernels as QEMU's -kernel does, written
  * only against Apple's Hypervisor API with HV_VM_ACCEL_APIC (the machine a
  * test kernel expects: ../../../shared/MULTIBOOT-VMM.md). One VM; the files
- * here: the machine and its run loop (mbvmm.c), its ports (mb_ports.c), the
- * CPU's exits (mb_cpu.c), MMIO (mb_mmio.c), the APs (mb_smp.c), the threads
- * and their run loop (mb_run.c), and the pure
- * pieces (mb_load, mb_insn, mb_walk, uart16550, fw_cfg, acpi_tables).
+ * here: the machine (mbvmm.c), its ports (mb_ports.c), the CPU's exits
+ * (mb_cpu.c), MMIO (mb_mmio.c), the APs (mb_smp.c), the threads and their
+ * run loop (mb_run.c), and the pure pieces (mb_load, mb_insn, mb_walk,
+ * uart16550, fw_cfg, acpi_tables).
  */
 #ifndef MBVMM_H
 #define MBVMM_H

@@ -97,10 +97,11 @@ unsigned plat_cpu_count(void)
 
 bool plat_start_cpu(unsigned n, void (*fn)(void *arg), void *arg)
 {
-	struct started *st = &started[n < PLAT_CPUS_MAX ? n : 0];
+	struct started *st;
 
-	if (n == 0 || n >= cpus || st->done)
+	if (n == 0 || n >= cpus || started[n].done)	/* cpus <= PLAT_CPUS_MAX */
 		return false;
+	st = &started[n];
 	st->fn = fn;
 	st->arg = arg;
 	/* Non-blocking: the event is signalled when the procedure has returned. */

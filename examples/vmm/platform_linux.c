@@ -101,12 +101,13 @@ static void *cpu_entry(void *arg)
 
 bool plat_start_cpu(unsigned n, void (*fn)(void *arg), void *arg)
 {
-	struct started *st = &started[n < PLAT_CPUS_MAX ? n : 0];
+	struct started *st;
 	pthread_attr_t attr;
 	cpu_set_t set;
 
-	if (n == 0 || n >= cpus || st->running)
+	if (n == 0 || n >= cpus || started[n].running)	/* cpus <= PLAT_CPUS_MAX */
 		return false;
+	st = &started[n];
 	st->fn = fn;
 	st->arg = arg;
 	CPU_ZERO(&set);
