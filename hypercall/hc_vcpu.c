@@ -331,6 +331,8 @@ hv_return_t hc_vmx_write_vmcs(struct hcall *c)
 			r = HV_BAD_ARGUMENT;
 		else if (c->gpr->rdx == VMCS_CTRL_CPU_BASED2)
 			vcpu_link_shadow(v, out);
+		else if (c->gpr->rdx == VMCS_GUEST_INTERRUPTIBILITY)
+			v->nmi_blocked = out & INTR_BLOCK_NMI;	/* the VMM's blocking is explained */
 		vcpu_vmcs_put();
 	}
 	return r;

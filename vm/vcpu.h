@@ -86,6 +86,7 @@ struct vcpu {
 	uint32_t own_proc;		/* PROC_* controls hvmetal set for itself (windows, TPR shadow) */
 	uint32_t in_guest;		/* ACCEL_APIC: 1 from its last look at requests before an entry to the exit (atomics) */
 	bool halted;			/* entered in the HLT activity state by hvmetal */
+	bool nmi_blocked;		/* ACCEL_APIC: an NMI went in (or the VMM set blocking), no exit since showed it clear */
 	uint64_t halt_rip;		/* the RIP it halted at */
 	uint32_t apic_base_vmm;		/* HV_MSR_READ/WRITE of IA32_APIC_BASE that exit to the VMM */
 	bool extint_req;		/* hv_vcpu_inject_extint: the 8259's vector at the next chance */

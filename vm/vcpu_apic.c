@@ -110,6 +110,7 @@ static void want_window(struct vcpu *v, uint32_t bit)
 static void inject(struct vcpu *v, uint32_t info)
 {
 	vmcs_write(VMCS_ENTRY_INTR_INFO, info);
+	v->nmi_blocked |= (info & INTR_TYPE_MASK) == INTR_TYPE_NMI;
 	if (v->halted || vmcs_read(VMCS_GUEST_ACTIVITY) == ACTIVITY_HLT) {
 		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
 		v->halted = false;
@@ -121,9 +122,8 @@ static void inject(struct vcpu *v, uint32_t info)
  * APIC's priority), then the local APIC's highest vector above PPR, unless the
  * CPU delivers those itself (apicv: APIC virtualization this entry).
  */
-static void inject_pending(struct vcpu *v, struct vapic *a, bool apicv)
+static void inject_pending(struct vcpu *v, struct vapic *a, bool apicv, uint32_t block)
 {
-	uint32_t block = (uint32_t)vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
 	uint8_t ext = 0;
 	bool extint;
 	int vec;
@@ -168,6 +168,7 @@ static void inject_pending(struct vcpu *v, struct vapic *a, bool apicv)
  */
 static void behind_entry_event(struct vcpu *v, bool apicv)
 {
+	v->nmi_blocked |= (vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_TYPE_MASK) == INTR_TYPE_NMI;
 	if (v->halted) {
 		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
 		v->halted = false;
@@ -176,6 +177,27 @@ static void behind_entry_event(struct vcpu *v, bool apicv)
 		want_window(v, PROC_NMI_WINDOW);
 	else if ((!apicv && vlapic_pending(&v->lapic) >= 0) || v->extint_req || vlapic_extint_pending(&v->lapic))
 		want_window(v, PROC_INTR_WINDOW);
+}
+
+/*
+ * The guest's interruptibility, its NMI blocking kept only where an NMI that
+ * went in (or the VMM) explains it. Bochs 2.7 never clears virtual-NMI blocking
+ * on VM entry (SF #1456, fixed in 2.8): after one guest's exit inside its NMI
+ * handler, the next guest the CPU enters runs blocked and saves the blocking at
+ * its exit, for good where it never IRETs, and passes it on again; NMIs for it
+ * then wait for a window that never opens. A CPU never sets it unexplained.
+ */
+static uint32_t guest_block(struct vcpu *v)
+{
+	uint32_t block = (uint32_t)vmcs_read(VMCS_GUEST_INTERRUPTIBILITY);
+
+	if (!(block & INTR_BLOCK_NMI)) {
+		v->nmi_blocked = false;
+	} else if (!v->nmi_blocked) {
+		block &= ~INTR_BLOCK_NMI;
+		vmcs_write(VMCS_GUEST_INTERRUPTIBILITY, block);
+	}
+	return block;
 }
 
 void vcpu_apic_run_end(struct vcpu *v)
@@ -202,13 +224,15 @@ void vcpu_apic_entry(struct vcpu *v)
 {
 	struct vapic *a = v->vm->apic;
 	uint64_t host = rdtsc(), now = host + vcpu_tsc_offset(), deadline;
+	uint32_t block;
 	bool apicv;
 
 	vapic_lock(a);
 	vlapic_timer_check(&v->lapic, now);
 	apicv = vcpu_apicv_entry(v);
+	block = guest_block(v);
 	if (!(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID))
-		inject_pending(v, a, apicv);
+		inject_pending(v, a, apicv, block);
 	else
 		behind_entry_event(v, apicv);
 	deadline = vlapic_deadline(&v->lapic);

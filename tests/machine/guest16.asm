@@ -109,7 +109,7 @@ GUEST guest_x2apic
 	hlt
 	jmp .idle
 ; Interrupt handlers: each counts at 0x2000 + 4 * n, then EOI through the x2APIC MSR.
-global guest_isr40, guest_isr41, guest_isr42, guest_isr43, guest_isr_pic
+global guest_isr40, guest_isr41, guest_isr42, guest_isr43, guest_isr_pic, guest_isr_nmi
 guest_isr40:
 	inc dword [0x2000]
 	jmp isr_eoi
@@ -125,6 +125,10 @@ guest_isr43:
 	jmp isr_eoi
 guest_isr_pic:				; the 8259's (auto-EOI): no local APIC EOI
 	inc dword [0x2010]
+	iret
+guest_isr_nmi:				; exits (OUT) inside the handler, NMIs blocked
+	inc dword [0x2014]
+	out 0xe9, al
 	iret
 isr_eoi:
 	push eax
