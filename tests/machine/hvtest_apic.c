@@ -37,6 +37,7 @@ GUEST(guest_gp);
 GUEST(guest_apic_base);
 GUEST(guest_cli_out);
 GUEST(guest_apicv);
+GUEST(guest_spin);
 extern const uint8_t guest_gp_isr[], guest_apicv_isr[];
 extern const uint8_t guest_isr40[], guest_isr41[], guest_isr42[], guest_isr43[], guest_isr_pic[], guest_isr_nmi[];
 
@@ -853,6 +854,57 @@ static void test_ipi_across_cpus(EFI_MP_SERVICES_PROTOCOL *mp)
 	      "CPU 0 takes vCPU 1 back");
 }
 
+/*
+ * Issue 9, defect 11: a kick sent from a CPU whose xAPIC the control domain
+ * moved. vCPU 1 spins on CPU 1 with no exit; CPU 0 moves its APIC page, then
+ * hv_vcpu_interrupt kicks CPU 1 through the page where the APIC now is. (Before,
+ * hvmetal wrote the ICR at the page it found at start, and waited with no
+ * bound for a delivery that plain memory never reports done.)
+ */
+static void test_kick_from_moved_apic(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	uint64_t base = rdmsr(0x1b), moved = 0xfe000000ull | (base & 0xfff);
+	EFI_EVENT done = NULL;
+	EFI_STATUS st;
+	uint32_t spins;
+	bool ok = true;
+
+	if ((base & (3u << 10)) != (1u << 11))
+		return;		/* x2APIC: no page to move */
+	memcpy(gmem + SENDER, guest_spin, (size_t)(guest_spin_end - guest_spin));
+	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_CS, SENDER >> 4) == HV_SUCCESS;
+	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_CS_BASE, SENDER) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(ap, HV_X86_RIP, 0) == HV_SUCCESS;
+	ok &= hv_vcpu_write_register(ap, HV_X86_RFLAGS, 2) == HV_SUCCESS;
+	ipi_done = ipi_stop = 0;
+	ipi_reason = 0;
+	spins = count(0);
+	st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done);
+	if (ok && !EFI_ERROR(st))
+		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_ipi, 1, done, 0, NULL, NULL);
+	if (!ok || EFI_ERROR(st)) {
+		tap_ok(0, "vCPU 1 set up and started on CPU 1 (%lx)", (uint64_t)st);
+		return;
+	}
+	for (uint64_t w = rdtsc(); count(0) == spins && rdtsc() - w < 500000000ull; )
+		cpu_pause();
+	wrmsr(0x1b, moved);
+	ipi_stop = 1;
+	hv_vcpu_interrupt(&ap, 1);
+	for (uint64_t w = rdtsc(); !ipi_done && rdtsc() - w < 500000000ull; )
+		cpu_pause();
+	wrmsr(0x1b, base);
+	CHECK(ipi_done && ipi_run == HV_SUCCESS && ipi_reason == VMX_REASON_IRQ && count(0) != spins,
+	      "a kick from CPU 0 with its xAPIC moved to %lx ends vCPU 1's run on CPU 1 (done %d, reason %lu, "
+	      "%u rounds)", (uint64_t)(moved & ~0xfffull), ipi_done, ipi_reason, count(0) - spins);
+	if (!ipi_done)
+		hv_vcpu_interrupt(&ap, 1);	/* with the APIC home again */
+	for (uint64_t w = rdtsc(); !ipi_done && rdtsc() - w < 500000000ull; )
+		cpu_pause();
+	CHECK(ipi_done && hvmetal_vmcall(HVMETAL_HC_VCPU_ADOPT, libhv_vm(), ap, 0, 0) == HV_SUCCESS,
+	      "CPU 0 takes vCPU 1 back");
+}
+
 /* vCPU c from the x2APIC guest's start to its idle loop, with its own stack. */
 static bool start_x2apic_guest(hv_vcpuid_t c, uint64_t rsp)
 {
@@ -935,6 +987,7 @@ void test_apic_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	if (mp && cpus > 1) {
 		test_wake_from_other_cpu(mp);
 		test_ipi_across_cpus(mp);
+		test_kick_from_moved_apic(mp);
 	}
 	CHECK(hv_vcpu_destroy(ap) == HV_SUCCESS && hv_vcpu_destroy(vcpu) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS,
 	       "the vCPUs and the VM go");
