@@ -88,7 +88,8 @@ HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 
 .PHONY: all deps run run-uefi test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
-	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi $(B)/mbvmm.efi $(B)/esp-mbvmm.img $(B)/esp-mbsmp.img
+	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi $(B)/mbvmm.efi $(B)/esp-mbvmm.img $(B)/esp-mbsmp.img \
+	$(B)/esp-x2apic.img
 
 deps:
 	@scripts/deps.sh
@@ -161,6 +162,12 @@ $(LINUX)/linux.env:
 
 # Test harness, not hvmetal: Bochs's firmware has no ACPI tables (tests/linux/acpi-bochs).
 $(B)/acpi-bochs.so: $(B)/efi/tests/linux/acpi-bochs/acpi_bochs.c.o
+
+# Test harness, not hvmetal: every CPU in x2APIC mode before hvmetal starts (tests/x2apic-boot).
+$(B)/x2apic-boot.so: $(B)/efi/tests/x2apic-boot/x2apic_boot.c.o
+$(B)/esp-x2apic.img: $(B)/x2apic-boot.efi $(B)/hvmetal.efi $(B)/hvtest.efi scripts/mkesp.sh
+	scripts/mkesp.sh $@ $(B)/x2apic-boot.efi $(B)/hvtest.efi
+	mcopy -o -i $@ $(B)/hvmetal.efi ::/EFI/hvmetal/hvmetal.efi
 
 # The smoke test's initramfs: busybox, /init, tests/linux/smoke.sh.
 $(B)/initrd-smoke.gz: scripts/mkinitrd.sh tests/linux/smoke.sh | $(LINUX)/linux.env

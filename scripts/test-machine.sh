@@ -36,6 +36,7 @@ cases=(
 	"vmm-bochs-1cpu bochs 1 build/esp-vmm.img 400 vmm: SMP guest: one CPU: vCPU 0 and vCPU 1 take turns"
 	"mbvmm-bochs-1cpu bochs 1 build/esp-mbvmm.img 300 mbvmm: the guest wrote the exit port: status 1"
 	"mbsmp-bochs-2cpu bochs 2 build/esp-mbsmp.img 400 mbvmm: the guest wrote the exit port: status 1"
+	"bochs-x2apic-2cpu bochs 2 build/esp-x2apic.img 900 x2apic-boot: 2 of 2 CPUs in x2APIC mode"
 	"bochs-2cpu-max1 bochs 2 $out/esp-max1.img 300 hvmetal: not started: more CPUs than max_cpus in hvmetal.cfg"
 	"qemu-tcg-novmx qemu-tcg 1 build/esp.img 120 hvmetal: not started: no VT-x"
 	"linux-qemu-tcg qemu-tcg 1 build/esp-linux-hvl.img 300 hvmetal: not started: no VT-x"
