@@ -669,6 +669,109 @@ static void test_other_cpu(EFI_MP_SERVICES_PROTOCOL *mp)
 	uefi_call_wrapper(BS->CloseEvent, 1, done);
 }
 
+/* ---- issue 9, defect 14: the control domain's NMIs among hvmetal's kicks ---- */
+
+#define NMI_ROUNDS	400
+#define NMI_WAIT	50000000ull	/* TSC ticks an NMI may take to arrive */
+
+static volatile int nmi_done, kicker_stop, nmi_round;
+static volatile uint32_t nmi_lost, kicks;
+
+static void send_nmi_ipi(uint32_t dest)
+{
+	uint64_t base = rdmsr(0x1b);
+	volatile uint32_t *apic = (volatile uint32_t *)(uintptr_t)(base & ~0xfffull);
+
+	if (base & (1u << 10)) {
+		wrmsr(0x830, ((uint64_t)dest << 32) | (4u << 8));
+		return;
+	}
+	apic[0x310 / 4] = dest << 24;
+	apic[0x300 / 4] = 4u << 8;
+}
+
+/* On CPU 1: NMI IPIs to CPU 0 one at a time, each waited for, each with a kick from CPU 2. */
+static VOID EFIAPI ap_nmi_sender(VOID *arg)
+{
+	uint32_t dest = *(uint32_t *)arg;
+
+	for (int i = 0; i < NMI_ROUNDS; i++) {
+		uint64_t before = trap_nmi_count, t0 = rdtsc();
+
+		__atomic_store_n(&nmi_round, i + 1, __ATOMIC_RELEASE);
+		send_nmi_ipi(dest);
+		while (trap_nmi_count == before && rdtsc() - t0 < NMI_WAIT)
+			cpu_pause();
+		nmi_lost += trap_nmi_count == before;
+	}
+	nmi_done = 1;
+}
+
+/*
+ * On CPU 2: at each of CPU 1's rounds, hv_vcpu_interrupt for the vCPU running on
+ * CPU 0 (a kick NMI), a little later each round, so that over the rounds the
+ * kick lands before, with and after the control domain's NMI.
+ */
+static VOID EFIAPI ap_kicker(VOID *arg)
+{
+	int seen = 0, r;
+
+	(void)arg;
+	while (!kicker_stop) {
+		r = __atomic_load_n(&nmi_round, __ATOMIC_ACQUIRE);
+		if (r == seen) {
+			cpu_pause();
+			continue;
+		}
+		seen = r;
+		for (int i = 0; i < (r % 100) * 6; i++)
+			cpu_pause();
+		if (hv_vcpu_interrupt(&vcpu, 1) == HV_SUCCESS)
+			kicks++;
+	}
+}
+
+/*
+ * CPU 1 sends CPU 0's control domain NMIs while CPU 2 kicks the guest CPU 0 runs,
+ * so kick NMIs and the control domain's meet, and some coalesce, on CPU 0: each of
+ * the control domain's must reach it once, none dropped as a kick, none
+ * invented from a kick. (48047b4 counted kicks and dropped some.)
+ */
+static void test_nmis_among_kicks(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	uint32_t dest = cpuid(1, 0).ebx >> 24;
+	EFI_EVENT sender = NULL, kicker = NULL;
+	uint64_t nmis = trap_nmi_count, got;
+	EFI_STATUS st;
+
+	load(guest_spin, guest_spin_end);
+	nmi_done = kicker_stop = nmi_round = 0;
+	nmi_lost = kicks = 0;
+	st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &sender);
+	if (!EFI_ERROR(st))
+		st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &kicker);
+	if (!EFI_ERROR(st))
+		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_kicker, 2, kicker, 0, NULL, NULL);
+	if (!EFI_ERROR(st))
+		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_nmi_sender, 1, sender, 0, &dest, NULL);
+	if (EFI_ERROR(st)) {
+		kicker_stop = 1;
+		tap_ok(0, "CPU 1 sends NMIs and CPU 2 kicks while CPU 0 runs a guest (%lx)", (uint64_t)st);
+		return;
+	}
+	for (uint64_t t0 = rdtsc(); !nmi_done && rdtsc() - t0 < NMI_ROUNDS * NMI_WAIT; )
+		hv_vcpu_run_until(vcpu, hv_tsc_clock() + 20000000ull);
+	kicker_stop = 1;
+	for (uint64_t t0 = rdtsc(); rdtsc() - t0 < NMI_WAIT; )
+		cpu_pause();
+	got = trap_nmi_count - nmis;
+	tap_ok(nmi_done && nmi_lost == 0 && got == NMI_ROUNDS && kicks > 0,
+	       "%d NMIs from CPU 1 to CPU 0's control domain among %u kicks from CPU 2: %lu arrived, "
+	       "%u not within the wait", NMI_ROUNDS, kicks, got, nmi_lost);
+	uefi_call_wrapper(BS->CloseEvent, 1, sender);
+	uefi_call_wrapper(BS->CloseEvent, 1, kicker);
+}
+
 /* ---- the vCPU moves to CPU 1 and back (HVMETAL_HC_VCPU_ADOPT) ---- */
 
 static volatile hv_return_t ap_move_ret, ap_move_read, ap_move_run;
@@ -869,6 +972,8 @@ void test_vcpu_api(EFI_MP_SERVICES_PROTOCOL *mp, unsigned cpus)
 	if (mp && cpus > 1) {
 		test_x2apic_cpu1(mp);
 		test_other_cpu(mp);
+		if (cpus > 2)
+			test_nmis_among_kicks(mp);
 		test_move(mp);
 		test_ept_stress(mp);
 	}
