@@ -2,11 +2,13 @@
  * The run loop: a thread per control-domain CPU, up to one per vCPU; vCPU i
  * belongs to thread i % threads, which creates it (vCPUs are their creating
  * thread's), runs it and destroys it. A thread with several running vCPUs
- * gives each a turn of TURN_US (hv_vcpu_run_until); with one, that vCPU runs
- * until an exit the VMM must see. What one vCPU sends another (IPIs, IOAPIC
- * lines, timers) the hypervisor delivers, kicking the target wherever it
- * runs: no thread of the VMM takes part. Exits are handled under the
- * machine's lock (the devices are shared); a guest's end stops every thread.
+ * gives each a turn of TURN_US (hv_vcpu_run_until), a short one to a vCPU
+ * that was halted, and one spinning in a PAUSE loop gives its turn up; with
+ * one, that vCPU runs until an exit the VMM must see. What one vCPU sends
+ * another (IPIs, IOAPIC lines, timers) the hypervisor delivers, kicking the
+ * target wherever it runs: no thread of the VMM takes part. Exits are handled
+ * under the machine's lock (the devices are shared); a guest's end stops
+ * every thread.
  */
 #include "mbvmm.h"
 
@@ -15,6 +17,10 @@
 #define VECTORING_VALID	(1u << 31)
 #define VECTORING_ERR	(1u << 11)
 #define TURN_US		200		/* a vCPU's turn when several share a thread */
+#define IDLE_TURN_US	10		/* ... when it was halted at the end of its last one */
+#define PLE_GAP		128		/* PAUSE-loop exiting, KVM's defaults (TSC ticks) */
+#define PLE_WINDOW	4096
+#define ACTIVITY_HLT	1
 
 static void lock(struct mb_machine *m)
 {
@@ -146,7 +152,9 @@ static enum mb_next run_turn(struct mb_machine *m, struct mb_vcpu *c, uint64_t d
 				mb_set_vmcs(c, VMCS_CTRL_VMENTRY_EXC_ERROR, mb_vmcs(c, VMCS_RO_IDT_VECTOR_ERROR));
 			mb_set_vmcs(c, VMCS_CTRL_VMENTRY_IRQ_INFO, vectoring & ~(1u << 12));
 		}
-		if (c->exit_reason == VMX_REASON_VMX_TIMER_EXPIRED || c->exit_reason == VMX_REASON_IRQ)
+		/* The turn is over, or the guest spins on another vCPU's work (PAUSE loop): give it up. */
+		if (c->exit_reason == VMX_REASON_VMX_TIMER_EXPIRED || c->exit_reason == VMX_REASON_IRQ ||
+		    c->exit_reason == VMX_REASON_PAUSE)
 			return MB_RESUME;
 		hv_vcpu_exit_info(c->id, &info);
 		/* The hypervisor did the write (an x2APIC ICR, a page store its load-store cache took). */
@@ -162,6 +170,22 @@ static enum mb_next run_turn(struct mb_machine *m, struct mb_vcpu *c, uint64_t d
 		if (next != MB_RESUME)
 			return next;
 	}
+}
+
+/*
+ * vCPUs that share a thread: one spinning (PAUSE) on another's work gives its
+ * turn up instead of spinning it out, where the CPU has PAUSE-loop exiting.
+ */
+static void share_thread(struct mb_vcpu *c)
+{
+	uint64_t cap = 0;
+
+	if (hv_vmx_read_capability(HV_VMX_CAP_PROCBASED2, &cap) != HV_SUCCESS ||
+	    !((cap >> 32) & CPU_BASED2_PAUSE_LOOP))
+		return;
+	mb_set_vmcs(c, VMCS_CTRL_PLE_GAP, PLE_GAP);
+	mb_set_vmcs(c, VMCS_CTRL_PLE_WINDOW, PLE_WINDOW);
+	mb_set_vmcs(c, VMCS_CTRL_CPU_BASED2, mb_vmcs(c, VMCS_CTRL_CPU_BASED2) | CPU_BASED2_PAUSE_LOOP);
 }
 
 /* Thread t's vCPUs, created in APIC ID order across the threads (vCPU ids are handed out in order). */
@@ -189,6 +213,8 @@ static unsigned create(struct mb_machine *m, unsigned t)
 		}
 		c->index = i;
 		mb_vcpu_setup(m, c);
+		if (m->ncpus > m->threads)
+			share_thread(c);
 		mine++;
 		__atomic_store_n(&m->created, i + 1, __ATOMIC_RELEASE);
 	}
@@ -201,7 +227,7 @@ static unsigned create(struct mb_machine *m, unsigned t)
  */
 static void thread_loop(struct mb_machine *m, unsigned t)
 {
-	uint64_t turn = plat_clock_ms(1) * TURN_US / 1000;
+	uint64_t turn = plat_clock_ms(1) * TURN_US / 1000, idle_turn = plat_clock_ms(1) * IDLE_TURN_US / 1000;
 	unsigned mine = create(m, t), running;
 
 	while (!stopping(m)) {
@@ -220,7 +246,13 @@ static void thread_loop(struct mb_machine *m, unsigned t)
 
 			if (__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) != MB_VCPU_RUN)
 				continue;
-			next = run_turn(m, c, running == 1 ? HV_DEADLINE_FOREVER : plat_clock() + turn);
+			if (running == 1) {
+				next = run_turn(m, c, HV_DEADLINE_FOREVER);
+			} else {
+				/* A halted vCPU takes what is pending at its entry: a short turn does. */
+				next = run_turn(m, c, plat_clock() + (c->idle ? idle_turn : turn));
+				c->idle = mb_vmcs(c, VMCS_GUEST_ACTIVITY_STATE) == ACTIVITY_HLT;
+			}
 			if (next != MB_RESUME)
 				stop_all(m, t, next);
 		}

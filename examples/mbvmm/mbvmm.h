@@ -41,6 +41,7 @@ struct mb_vcpu {
 	uint32_t state;		/* enum mb_vcpu_state (atomics: any thread's INIT and SIPI change it) */
 	uint64_t sipi_rip;	/* where the SIPI starts it */
 	uint64_t misc_enable;	/* IA32_MISC_ENABLE as the guest sees it */
+	bool idle;		/* halted when its last turn ended: the next turn is short */
 };
 
 struct mb_machine {
