@@ -166,9 +166,9 @@ static void inject_pending(struct vcpu *v, struct vapic *a, bool apicv, uint32_t
  * external interrupt or NMI may be injected into HLT), and what the local APIC
  * holds waits for the window after it.
  */
-static void behind_entry_event(struct vcpu *v, bool apicv)
+static void behind_entry_event(struct vcpu *v, bool apicv, uint32_t info)
 {
-	v->nmi_blocked |= (vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_TYPE_MASK) == INTR_TYPE_NMI;
+	v->nmi_blocked |= (info & INTR_TYPE_MASK) == INTR_TYPE_NMI;
 	if (v->halted) {
 		vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);
 		v->halted = false;
@@ -224,17 +224,18 @@ void vcpu_apic_entry(struct vcpu *v)
 {
 	struct vapic *a = v->vm->apic;
 	uint64_t host = rdtsc(), now = host + vcpu_tsc_offset(), deadline;
-	uint32_t block;
+	uint32_t block, info;
 	bool apicv;
 
 	vapic_lock(a);
 	vlapic_timer_check(&v->lapic, now);
 	apicv = vcpu_apicv_entry(v);
 	block = guest_block(v);
-	if (!(vmcs_read(VMCS_ENTRY_INTR_INFO) & INTR_INFO_VALID))
+	info = (uint32_t)vmcs_read(VMCS_ENTRY_INTR_INFO);
+	if (!(info & INTR_INFO_VALID))
 		inject_pending(v, a, apicv, block);
 	else
-		behind_entry_event(v, apicv);
+		behind_entry_event(v, apicv, info);
 	deadline = vlapic_deadline(&v->lapic);
 	vapic_unlock(a);
 	/*
