@@ -809,18 +809,15 @@ static VOID EFIAPI ap_ipi(VOID *arg)
 }
 
 /*
- * vCPU 1 on CPU 1 sends vCPU 0, idle on CPU 0, 100 IPIs through its x2APIC ICR,
- * each waiting for the one before to be taken: both run at once, and every IPI
- * wakes the halted vCPU on the other CPU.
+ * vCPU 1 runs code (real mode, at SENDER) on CPU 1 through ap_ipi; ok: the
+ * caller's own set-up went well. False, with a failed check, when it did not start.
  */
-static void test_ipi_across_cpus(EFI_MP_SERVICES_PROTOCOL *mp)
+static bool start_on_cpu1(EFI_MP_SERVICES_PROTOCOL *mp, const uint8_t *code, const uint8_t *end, bool ok)
 {
-	uint32_t before = count(1), got;
 	EFI_EVENT done = NULL;
 	EFI_STATUS st;
-	bool ok = true;
 
-	memcpy(gmem + SENDER, guest_ipi_sender, (size_t)(guest_ipi_sender_end - guest_ipi_sender));
+	memcpy(gmem + SENDER, code, (size_t)(end - code));
 	ok &= controls_of(ap);
 	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_CS, SENDER >> 4) == HV_SUCCESS;
 	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_CS_BASE, SENDER) == HV_SUCCESS;
@@ -829,16 +826,33 @@ static void test_ipi_across_cpus(EFI_MP_SERVICES_PROTOCOL *mp)
 	ok &= hv_vcpu_write_register(ap, HV_X86_RIP, 0) == HV_SUCCESS;
 	ok &= hv_vcpu_write_register(ap, HV_X86_RFLAGS, 2) == HV_SUCCESS;
 	ok &= hv_vcpu_write_register(ap, HV_X86_RSP, 0xe00) == HV_SUCCESS;
-	load(guest_x2apic, guest_x2apic_end);
-	ok &= run_for(50000000) == VMX_REASON_IO;
-	skip();
+	ipi_done = ipi_stop = 0;
+	ipi_reason = 0;
 	st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done);
 	if (ok && !EFI_ERROR(st))
 		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_ipi, 1, done, 0, NULL, NULL);
 	if (!ok || EFI_ERROR(st)) {
 		tap_ok(0, "vCPU 1 set up and started on CPU 1 (%lx)", (uint64_t)st);
-		return;
+		return false;
 	}
+	return true;
+}
+
+/*
+ * vCPU 1 on CPU 1 sends vCPU 0, idle on CPU 0, 100 IPIs through its x2APIC ICR,
+ * each waiting for the one before to be taken: both run at once, and every IPI
+ * wakes the halted vCPU on the other CPU.
+ */
+static void test_ipi_across_cpus(EFI_MP_SERVICES_PROTOCOL *mp)
+{
+	uint32_t before = count(1), got;
+	bool ok;
+
+	load(guest_x2apic, guest_x2apic_end);
+	ok = run_for(50000000) == VMX_REASON_IO;
+	skip();
+	if (!start_on_cpu1(mp, guest_ipi_sender, guest_ipi_sender_end, ok))
+		return;
 	for (int i = 0; i < 200 && !ipi_done; i++)
 		run_for(20000000);
 	ipi_stop = 1;
@@ -864,28 +878,12 @@ static void test_ipi_across_cpus(EFI_MP_SERVICES_PROTOCOL *mp)
 static void test_kick_from_moved_apic(EFI_MP_SERVICES_PROTOCOL *mp)
 {
 	uint64_t base = rdmsr(0x1b), moved = 0xfe000000ull | (base & 0xfff);
-	EFI_EVENT done = NULL;
-	EFI_STATUS st;
-	uint32_t spins;
-	bool ok = true;
+	uint32_t spins = count(0);
 
 	if ((base & (3u << 10)) != (1u << 11))
 		return;		/* x2APIC: no page to move */
-	memcpy(gmem + SENDER, guest_spin, (size_t)(guest_spin_end - guest_spin));
-	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_CS, SENDER >> 4) == HV_SUCCESS;
-	ok &= hv_vmx_vcpu_write_vmcs(ap, VMCS_GUEST_CS_BASE, SENDER) == HV_SUCCESS;
-	ok &= hv_vcpu_write_register(ap, HV_X86_RIP, 0) == HV_SUCCESS;
-	ok &= hv_vcpu_write_register(ap, HV_X86_RFLAGS, 2) == HV_SUCCESS;
-	ipi_done = ipi_stop = 0;
-	ipi_reason = 0;
-	spins = count(0);
-	st = uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done);
-	if (ok && !EFI_ERROR(st))
-		st = uefi_call_wrapper(mp->StartupThisAP, 7, mp, ap_ipi, 1, done, 0, NULL, NULL);
-	if (!ok || EFI_ERROR(st)) {
-		tap_ok(0, "vCPU 1 set up and started on CPU 1 (%lx)", (uint64_t)st);
+	if (!start_on_cpu1(mp, guest_spin, guest_spin_end, true))
 		return;
-	}
 	for (uint64_t w = rdtsc(); count(0) == spins && rdtsc() - w < 500000000ull; )
 		cpu_pause();
 	wrmsr(0x1b, moved);
