@@ -161,10 +161,10 @@ $(LINUX)/linux.env:
 	scripts/deps.sh
 
 # Test harness, not hvmetal: Bochs's firmware has no ACPI tables (tests/linux/acpi-bochs).
-$(B)/acpi-bochs.so: $(B)/efi/tests/linux/acpi-bochs/acpi_bochs.c.o
+$(B)/acpi-bochs.so: $(B)/efi/tests/linux/acpi-bochs/acpi_bochs.c.o $(B)/efi/tests/efi-chain/efi_chain.c.o
 
 # Test harness, not hvmetal: every CPU in x2APIC mode before hvmetal starts (tests/x2apic-boot).
-$(B)/x2apic-boot.so: $(B)/efi/tests/x2apic-boot/x2apic_boot.c.o
+$(B)/x2apic-boot.so: $(B)/efi/tests/x2apic-boot/x2apic_boot.c.o $(B)/efi/tests/efi-chain/efi_chain.c.o
 $(B)/esp-x2apic.img: $(B)/x2apic-boot.efi $(B)/hvmetal.efi $(B)/hvtest.efi scripts/mkesp.sh
 	scripts/mkesp.sh $@ $(B)/x2apic-boot.efi $(B)/hvtest.efi
 	mcopy -o -i $@ $(B)/hvmetal.efi ::/EFI/hvmetal/hvmetal.efi

@@ -9,8 +9,8 @@
 #include <efi.h>
 #include <efilib.h>
 #include "boot/efi_mp.h"
+#include "tests/efi-chain/efi_chain.h"
 
-#define NEXT_IMAGE		L"\\EFI\\hvmetal\\hvmetal.efi"
 #define MSR_IA32_APIC_BASE	0x1b
 #define APIC_BASE_X2APIC	(1ull << 10)
 #define APIC_BASE_ENABLE	(1ull << 11)
@@ -50,27 +50,6 @@ static VOID EFIAPI to_x2apic(VOID *arg)
 		__atomic_add_fetch((volatile UINTN *)arg, 1, __ATOMIC_SEQ_CST);
 }
 
-static void start_next(EFI_HANDLE image)
-{
-	EFI_LOADED_IMAGE *li = NULL;
-	EFI_DEVICE_PATH *dp;
-	EFI_HANDLE next;
-	EFI_STATUS st;
-
-	if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol,
-					(void **)&li)))
-		return;
-	dp = FileDevicePath(li->DeviceHandle, NEXT_IMAGE);
-	st = uefi_call_wrapper(BS->LoadImage, 6, FALSE, image, dp, NULL, 0, &next);
-	if (dp)
-		FreePool(dp);
-	if (EFI_ERROR(st)) {
-		Print(L"x2apic-boot: cannot load %s: %r\n", NEXT_IMAGE, st);
-		return;
-	}
-	uefi_call_wrapper(BS->StartImage, 3, next, NULL, NULL);
-}
-
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
 	EFI_MP_SERVICES_PROTOCOL *mp = NULL;
@@ -84,6 +63,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 			uefi_call_wrapper(mp->StartupAllAPs, 7, mp, to_x2apic, FALSE, NULL, 0, &on, NULL);
 	}
 	Print(L"x2apic-boot: %lu of %lu CPUs in x2APIC mode\n", (uint64_t)on, (uint64_t)total);
-	start_next(image);
+	efi_chain(image, EFI_CHAIN_HVMETAL, L"x2apic-boot");
 	return EFI_SUCCESS;
 }

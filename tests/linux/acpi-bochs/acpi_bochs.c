@@ -26,8 +26,8 @@
 #include <efi.h>
 #include <efilib.h>
 #include "boot/efi_mp.h"
+#include "tests/efi-chain/efi_chain.h"
 
-#define NEXT_IMAGE	L"\\EFI\\hvmetal\\hvmetal.efi"
 
 #define PM_BASE		0xb000	/* PIIX4 PMBA as OVMF programs it */
 #define SCI_IRQ		9
@@ -302,27 +302,6 @@ static void install_tables(void)
 	      L"(PM block 0x%x), MADT (%d CPUs, IOAPIC id %d)\n", PM_BASE, n, io_id);
 }
 
-static void start_next(EFI_HANDLE image)
-{
-	EFI_LOADED_IMAGE *li = NULL;
-	EFI_DEVICE_PATH *dp;
-	EFI_HANDLE next;
-	EFI_STATUS st;
-
-	if (EFI_ERROR(uefi_call_wrapper(BS->HandleProtocol, 3, image, &LoadedImageProtocol,
-					(void **)&li)))
-		return;
-	dp = FileDevicePath(li->DeviceHandle, NEXT_IMAGE);
-	st = uefi_call_wrapper(BS->LoadImage, 6, FALSE, image, dp, NULL, 0, &next);
-	if (dp)
-		FreePool(dp);
-	if (EFI_ERROR(st)) {
-		Print(L"acpi-bochs: cannot load %s: %r\n", NEXT_IMAGE, st);
-		return;
-	}
-	uefi_call_wrapper(BS->StartImage, 3, next, NULL, NULL);
-}
-
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
 	VOID *rsdp;
@@ -333,6 +312,6 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 		install_tables();
 	else
 		Print(L"acpi-bochs: the firmware has ACPI tables: nothing to add\n");
-	start_next(image);
+	efi_chain(image, EFI_CHAIN_HVMETAL, L"acpi-bochs");
 	return EFI_SUCCESS;
 }
