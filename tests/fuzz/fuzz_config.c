@@ -74,8 +74,9 @@ ref_number(const char *v, const char *ve, uint32_t min, uint32_t max, uint32_t *
 static const char *
 ref_hide(const char *v, const char *ve, uint32_t *out)
 {
-	static const char *const names[] = { "vpid", "ept_1g", "apic_access" };
-	static const uint32_t bits[] = { VMX_HIDE_VPID, VMX_HIDE_EPT_1G, VMX_HIDE_APIC_ACCESS };
+	static const char *const names[] = { "vpid", "ept_1g", "apic_access", "apicv" };
+	static const uint32_t bits[] = { VMX_HIDE_VPID, VMX_HIDE_EPT_1G, VMX_HIDE_APIC_ACCESS,
+					 VMX_HIDE_APICV };
 	uint32_t hide = 0;
 
 	while (v < ve) {
@@ -84,11 +85,11 @@ ref_hide(const char *v, const char *ve, uint32_t *out)
 
 		while (v < ve && *v != ' ' && *v != '\t' && *v != '\r')
 			v++;
-		for (n = 0; n < 3; n++)
+		for (n = 0; n < 4; n++)
 			if ((size_t)(v - w) == strlen(names[n]) && memcmp(w, names[n], v - w) == 0)
 				break;
-		if (n == 3)
-			return "vmx_hide: expected vpid, ept_1g or apic_access";
+		if (n == 4)
+			return "vmx_hide: expected vpid, ept_1g, apic_access or apicv";
 		hide |= bits[n];
 		while (v < ve && (*v == ' ' || *v == '\t' || *v == '\r'))
 			v++;
