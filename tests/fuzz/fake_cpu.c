@@ -286,6 +286,8 @@ void fake_nmi(unsigned cpu)
 		nmi_now(cpu);
 }
 
+static void check_walked_tables(const char *when);
+
 /* A waiting CPU gives the others their turn: guests with an NMI take it. */
 void cpu_pause(void)
 {
@@ -293,6 +295,7 @@ void cpu_pause(void)
 		return;
 	CHECKF(fake_cpus[current].locks == 0, "cpu %u waits for another CPU holding %u locks",
 	       current, fake_cpus[current].locks);
+	check_walked_tables("a CPU waits");
 	for (unsigned c = 0; c < fake_ncpus; c++)
 		if (fake_cpus[c].mode == FC_GUEST && fake_cpus[c].nmi)
 			fake_guest_event(c, FE_NMI);
@@ -948,6 +951,25 @@ static NO_COVERAGE void check_cache(unsigned cpu, uint64_t eptp, const struct fa
 		       when, cpu, c->tables[i], eptp);
 }
 
+/*
+ * A guest that runs may walk any EPT table its CPU cached, until the CPU
+ * invalidates: none of them may be back in the pool meanwhile (issue 9, defect 7).
+ */
+static NO_COVERAGE void check_walked_tables(const char *when)
+{
+	for (unsigned c = 0; c < fake_ncpus; c++) {
+		const struct cache *k;
+
+		if (fake_cpus[c].mode != FC_GUEST)
+			continue;
+		k = cache_of(c, fake_vmcs_get(fiber_guest[c]->vmcs_pa, VMCS_EPTP), false);
+		for (unsigned i = 0; k && i < k->ntables; i++)
+			CHECKF(fake_pool_page_used(k->tables[i]),
+			       "%s: cpu %u's guest may still walk EPT table %#lx, back in the pool",
+			       when, c, k->tables[i]);
+	}
+}
+
 static NO_COVERAGE void fill_cache(unsigned cpu, uint64_t eptp, const struct fake_ept_view *v)
 {
 	struct cache *c = cache_of(cpu, eptp, true);
@@ -1516,10 +1538,13 @@ static int take_exit(struct fake_cpu *fc, uint64_t pa, struct vcpu *v, uint8_t e
 		break;
 	case FE_CD_NMI:
 		kick_note_cd_nmi(&hv.cpus[current]);
+		fc->cd_nmis++;
 		reason = VMX_REASON_EXC_NMI;
 		intr = INTR_INFO_VALID | INTR_TYPE_NMI | 2;
 		break;
 	case FE_NMI:
+		/* One nobody sent (a script's): a platform NMI, which is the control domain's. */
+		fc->cd_nmis += !fc->nmi;
 		fc->nmi = 0;
 		reason = VMX_REASON_EXC_NMI;
 		intr = INTR_INFO_VALID | INTR_TYPE_NMI | 2;

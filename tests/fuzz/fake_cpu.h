@@ -286,6 +286,7 @@ struct fake_cpu {
 	uint64_t vmcs;			/* current VMCS, FAKE_NO_VMCS: none */
 	unsigned locks;			/* spin locks held */
 	uint32_t nmi;			/* NMIs waiting for a guest to take them */
+	unsigned cd_nmis;		/* the control domain's NMIs to it since its last call ended */
 	enum fake_mode mode;		/* control domain / a call in this CPU's fiber / in a guest */
 	uint8_t script[8];		/* the guest's next exits (enum fake_event) */
 	unsigned nscript;
