@@ -16,8 +16,9 @@
  * the caller's page tables and buffers change (pointers to its RAM, to
  * hvmetal's pool, image and canary, to MMIO; any flags), the pool is starved
  * as other CPUs' calls would, a guest exits, the control domain changes its
- * MSRs, debug registers, XCR0 or XFD, or sends an NMI.  VCPU_RUN's guest follows
- * a script of exits and may run on (its CPU busy) while other CPUs' calls go on.
+ * MSRs, debug registers, XCR0 or XFD, or sends an NMI (which may meet a
+ * kick).  VCPU_RUN's guest follows a script of exits and may run on (its CPU
+ * busy) while other CPUs' calls go on.
  *
  * After every call: the result is one of Apple's hv_return_t codes (or
  * HVMETAL_RUN_AGAIN from a run); CPL > 0 is HV_DENIED, an unknown number
@@ -1770,8 +1771,13 @@ static void machine_op(const struct op *o, unsigned cpu)
 			cd_regs_op(cpu, o);
 		break;
 	case M_CD_NMI: {
-		unsigned t = o->a[0].lo % fake_ncpus;
+		unsigned t = o->a[0].lo % fake_ncpus, k = (t + 1) % fake_ncpus;
 
+		/* A kick from another CPU on its way too: in a guest the two NMIs merge. */
+		if ((o->a[0].hi & 1) && k != t && fake_cpus[k].mode != FC_GUEST) {
+			fake_set_current(k);
+			kick_send(&hv.cpus[t]);
+		}
 		fake_set_current(cpu);
 		kick_note_cd_nmi(&hv.cpus[t]);
 		fake_cpus[t].cd_nmis++;
