@@ -31,7 +31,7 @@ CORE_SRCS := kernel/hvmetal.c kernel/log.c kernel/pool.c kernel/string.c kernel/
 	vmx/vmx_caps.c vmx/vmcs.c vmx/vmx_cpu.c vmx/vmx_exit.c vmx/vmcs_policy.c \
 	vm/vm.c vm/vapic.c vm/vcpu.c vm/vcpu_apic.c vm/vcpu_apicv.c vm/vcpu_move.c vm/vcpu_run.c vm/vcpu_regs.c \
 	hypercall/hypercall.c hypercall/uaccess.c hypercall/hc_vm.c hypercall/hc_vcpu.c hypercall/hc_apic.c \
-	cd/cd_launch.c cd/cd_exits.c cd/cd_msr.c cd/cd_apic.c cd/insn_decode.c
+	cd/cd_launch.c cd/cd_park.c cd/cd_exits.c cd/cd_msr.c cd/cd_apic.c cd/insn_decode.c
 CORE_ASM := kernel/host_idt.asm kernel/msr_safe.asm cd/cd_entry.asm vm/vcpu_entry.asm
 BOOT_SRCS := boot/efi_main.c boot/relocate.c boot/config.c boot/memmap_efi.c
 BOOT_ASM := boot/launch.asm
@@ -89,7 +89,7 @@ HOST_TEST_BINS := $(patsubst %,$(B)/host/%,$(HOST_TESTS))
 .PHONY: all deps run run-uefi test test-host test-machine bench stress image clean
 all: $(B)/layers.ok $(B)/hvmetal.efi $(B)/hvtest.efi $(B)/hvbench.efi $(B)/libhv.a $(B)/esp.img \
 	$(B)/vmm.efi $(B)/esp-vmm.img $(B)/acpi-bochs.efi $(B)/mbvmm.efi $(B)/esp-mbvmm.img $(B)/esp-mbsmp.img \
-	$(B)/esp-x2apic.img
+	$(B)/esp-x2apic.img $(B)/esp-park.img
 
 deps:
 	@scripts/deps.sh
@@ -162,6 +162,20 @@ $(LINUX)/linux.env:
 
 # Test harness, not hvmetal: Bochs's firmware has no ACPI tables (tests/linux/acpi-bochs).
 $(B)/acpi-bochs.so: $(B)/efi/tests/linux/acpi-bochs/acpi_bochs.c.o $(B)/efi/tests/efi-chain/efi_chain.c.o
+
+# A test image, never to boot for use: hvmetal whose launch fails on CPU 1, which
+# must park out of the control domain's reach (tests/park-check checks it).
+$(B)/efi-failap/cd/cd_launch.c.o: cd/cd_launch.c | deps-ok
+	@mkdir -p $(@D)
+	gcc $(EFI_CFLAGS) $(EXTRA_CFLAGS) $(CORE_CFLAGS) -DHVMETAL_TEST_FAIL_CPU=1 -MMD -c $< -o $@
+$(B)/hvmetal-failap.so: $(filter-out $(B)/efi/cd/cd_launch.c.o,$(HVMETAL_OBJS)) \
+	$(B)/efi-failap/cd/cd_launch.c.o
+$(B)/park-check.so: $(B)/efi/tests/park-check/park_check.c.o $(B)/efi/tests/machine/tap.c.o \
+	$(B)/efi/tests/efi-chain/efi_chain.c.o $(B)/efi/kernel/log.c.o $(B)/efi/kernel/string.c.o $(B)/libhv.a
+# park-check boots first, starts hvmetal, and hvmetal starts it again as its next image.
+$(B)/esp-park.img: $(B)/hvmetal-failap.efi $(B)/park-check.efi tests/park-check/hvmetal.cfg scripts/mkesp.sh
+	scripts/mkesp.sh $@ $(B)/park-check.efi $(B)/park-check.efi tests/park-check/hvmetal.cfg
+	mcopy -o -i $@ $(B)/hvmetal-failap.efi ::/EFI/hvmetal/hvmetal.efi
 
 # Test harness, not hvmetal: every CPU in x2APIC mode before hvmetal starts (tests/x2apic-boot).
 $(B)/x2apic-boot.so: $(B)/efi/tests/x2apic-boot/x2apic_boot.c.o $(B)/efi/tests/efi-chain/efi_chain.c.o
@@ -408,4 +422,4 @@ fuzz-smoke: $(FUZZ_BINS)
 	scripts/fuzz.sh smoke $(FUZZ_SMOKE_RUNS) $(FUZZ_BINS)
 # ---- end of fuzzing ----
 
--include $(shell find $(B)/efi $(B)/fuzz/nocmp -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/efi $(B)/efi-failap $(B)/fuzz/nocmp -name '*.d' 2>/dev/null)

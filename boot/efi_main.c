@@ -20,6 +20,7 @@
 #define CONFIG_MAX	4096
 
 typedef int (*launch_fn)(uint32_t cpu, uint64_t rsp, uint64_t rip, uint64_t rflags);
+typedef void (*park_fn)(uint32_t cpu, volatile UINTN *parked);
 typedef const char *(*setup_fn)(const struct boot_info *bi);
 
 /* boot/launch.asm */
@@ -33,7 +34,8 @@ static EFI_GUID mp_guid = EFI_MP_SERVICES_PROTOCOL_GUID;
 struct ap_launch {
 	EFI_MP_SERVICES_PROTOCOL *mp;
 	launch_fn launch;
-	volatile int failures;
+	park_fn park;
+	volatile UINTN launched, failures;
 };
 
 static void say(const char *fmt, const char *arg)
@@ -100,20 +102,54 @@ static VOID EFIAPI ap_check(VOID *arg)
 
 /*
  * A CPU that passed ap_check but still failed to launch (hvmetal's own fault)
- * must not run on with full memory access: it parks here for good, and the
- * INIT/SIPI that could restart it never reach a CPU hvmetal did not launch.
+ * must not run on with full memory access: it parks in hvmetal for good
+ * (cd_park), and the INIT/SIPI that could restart it never reach a CPU hvmetal
+ * did not launch. One the firmware cannot even name halts here.
  */
 static VOID EFIAPI ap_entry(VOID *arg)
 {
 	struct ap_launch *al = arg;
 	UINTN me;
+	bool named = !EFI_ERROR(uefi_call_wrapper(al->mp->WhoAmI, 2, al->mp, &me)) &&
+		     me < HV_MAX_CPUS;
 
-	if (!EFI_ERROR(uefi_call_wrapper(al->mp->WhoAmI, 2, al->mp, &me)) && me < HV_MAX_CPUS &&
-	    boot_launch_cpu(al->launch, me) == 0)
+	if (named && boot_launch_cpu(al->launch, me) == 0) {
+		__atomic_add_fetch(&al->launched, 1, __ATOMIC_SEQ_CST);
 		return;
+	}
+	if (named)
+		al->park(me, &al->failures);
 	__atomic_add_fetch(&al->failures, 1, __ATOMIC_SEQ_CST);
-	for (;;)
-		__asm__ volatile("cli; hlt");
+	cpu_halt_forever();
+}
+
+/*
+ * Runs ap_entry on every AP; returns how many launched. Not in the firmware's
+ * blocking mode: a parked CPU never returns, and at a timeout the firmware
+ * would reset it and wait for ever for its answer. The APs count themselves
+ * instead, for at most a second; with none parked the firmware's request ends
+ * too, so MP services are free for the control domain.
+ */
+static UINTN launch_aps(struct ap_launch *al, UINTN aps)
+{
+	EFI_EVENT done;
+
+	if (EFI_ERROR(uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done)))
+		return 0;
+	if (!EFI_ERROR(uefi_call_wrapper(al->mp->StartupAllAPs, 7, al->mp, ap_entry, FALSE, done, 0,
+					 al, NULL)))
+		for (unsigned ms = 0; ms < 1000 && al->launched + al->failures < aps; ms++)
+			uefi_call_wrapper(BS->Stall, 1, 1000);
+	if (al->launched == aps) {
+		UINTN index;
+
+		uefi_call_wrapper(BS->WaitForEvent, 3, 1, &done, &index);
+	} else {
+		say("hvmetal: %s", "some application processors failed to launch: parked in hvmetal, "
+		    "out of use; the firmware waits for them at ExitBootServices");
+	}
+	uefi_call_wrapper(BS->CloseEvent, 1, done);
+	return al->launched;
 }
 
 static UINTN cpu_count(EFI_MP_SERVICES_PROTOCOL *mp, UINTN *bsp)
@@ -179,18 +215,14 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 		goto free;
 	}
 	al.launch = (launch_fn)relocate_symbol(copy, ImageBase, cd_launch);
+	al.park = (park_fn)relocate_symbol(copy, ImageBase, cd_park);
 	if (boot_launch_cpu(al.launch, bsp) < 0) {
 		why = "VMX launch failed on the boot CPU (see the serial log)";
 		goto free;
 	}
 	*launched = 1;
-	if (ncpu > 1) {
-		/* A parked CPU never returns: give up waiting for it after a second. */
-		uefi_call_wrapper(mp->StartupAllAPs, 7, mp, ap_entry, FALSE, NULL, 1000000, &al, NULL);
-		*launched = ncpu - al.failures;
-		if (al.failures)
-			say("hvmetal: %s", "some application processors failed to launch: parked, out of use");
-	}
+	if (ncpu > 1)
+		*launched = 1 + launch_aps(&al, ncpu - 1);
 	return NULL;
 free:
 	/* Nothing runs from the region yet: hand it back. */

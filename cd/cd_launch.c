@@ -275,6 +275,13 @@ int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 	for (uint32_t m = vcpu_swapped_mask & ~(1u << VCPU_MSR_KGSBASE); m; m &= m - 1)
 		cpu->cd_msr[__builtin_ctz(m)] = rdmsr(vcpu_swapped_msr[__builtin_ctz(m)]);
 	cpu->cd_msr_gen = 1;	/* a new vCPU's 0 makes it work out which differ */
+#ifdef HVMETAL_TEST_FAIL_CPU
+	/* A test image's (build/hvmetal-failap.efi): this CPU fails where VMLAUNCH can. */
+	if (cpu_index == HVMETAL_TEST_FAIL_CPU) {
+		err = -3;
+		goto off;
+	}
+#endif
 	cpu->launched = 1;
 	__atomic_add_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);
 	err = cd_vmlaunch();	/* returns only when VMLAUNCH failed */

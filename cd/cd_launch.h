@@ -17,6 +17,12 @@ const char *cd_setup(const struct boot_info *bi);
  * on failure (a negative code, logged); success continues in the guest.
  */
 int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip, uint64_t guest_rflags);
+/*
+ * On an AP whose cd_launch failed, in firmware context: it moves onto hvmetal's
+ * own page tables, descriptor tables and stack, adds 1 to *parked once it is
+ * there (and has said so), and halts for good (cd_park.c).
+ */
+__attribute__((noreturn)) void cd_park(uint32_t cpu_index, volatile uint64_t *parked);
 
 /* The control domain's EPT: its root table, and INVEPT of it on this CPU. */
 uint64_t cd_ept_root(void);

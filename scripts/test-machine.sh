@@ -38,6 +38,7 @@ cases=(
 	"mbsmp-bochs-2cpu bochs 2 build/esp-mbsmp.img 400 mbvmm: the guest wrote the exit port: status 1"
 	"bochs-x2apic-2cpu bochs 2 build/esp-x2apic.img 900 x2apic-boot: 2 of 2 CPUs in x2APIC mode"
 	"bochs-2cpu-max1 bochs 2 $out/esp-max1.img 300 hvmetal: not started: more CPUs than max_cpus in hvmetal.cfg"
+	"bochs-2cpu-park bochs 2 build/esp-park.img 400 hvmetal: cpu 1: parked in hvmetal's memory, in VMX root (INIT blocked)"
 	"qemu-tcg-novmx qemu-tcg 1 build/esp.img 120 hvmetal: not started: no VT-x"
 	"linux-qemu-tcg qemu-tcg 1 build/esp-linux-hvl.img 300 hvmetal: not started: no VT-x"
 )
