@@ -128,27 +128,31 @@ static VOID EFIAPI ap_entry(VOID *arg)
  * blocking mode: a parked CPU never returns, and at a timeout the firmware
  * would reset it and wait for ever for its answer. The APs count themselves
  * instead, for at most a second; with none parked the firmware's request ends
- * too, so MP services are free for the control domain.
+ * too (within another second), so MP services are free for the control domain.
+ * A request that never ends keeps done: the firmware may still hold it.
  */
-static UINTN launch_aps(struct ap_launch *al, UINTN aps)
+static UINTN launch_aps(struct ap_launch *al, UINTN aps, EFI_EVENT done)
 {
-	EFI_EVENT done;
-
-	if (EFI_ERROR(uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &done)))
-		return 0;
 	if (!EFI_ERROR(uefi_call_wrapper(al->mp->StartupAllAPs, 7, al->mp, ap_entry, FALSE, done, 0,
 					 al, NULL)))
 		for (unsigned ms = 0; ms < 1000 && al->launched + al->failures < aps; ms++)
 			uefi_call_wrapper(BS->Stall, 1, 1000);
 	if (al->launched == aps) {
-		UINTN index;
-
-		uefi_call_wrapper(BS->WaitForEvent, 3, 1, &done, &index);
-	} else {
+		/* The firmware sees them all back at its next status check; a request it ends lets go of done. */
+		for (unsigned ms = 0; ms < 1000; ms++) {
+			if (uefi_call_wrapper(BS->CheckEvent, 1, done) != EFI_NOT_READY) {
+				uefi_call_wrapper(BS->CloseEvent, 1, done);
+				break;
+			}
+			uefi_call_wrapper(BS->Stall, 1, 1000);
+		}
+	}
+	if (al->failures)
 		say("hvmetal: %s", "some application processors failed to launch: parked in hvmetal, "
 		    "out of use; the firmware waits for them at ExitBootServices");
-	}
-	uefi_call_wrapper(BS->CloseEvent, 1, done);
+	if (al->launched + al->failures < aps)
+		say("hvmetal: %s", "some application processors neither launched nor parked: "
+		    "they run outside hvmetal");
 	return al->launched;
 }
 
@@ -173,6 +177,7 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 	uint64_t image_size = (li->ImageSize + 4095) & ~4095ull;
 	uint64_t pool_size = (uint64_t)cfg->pool_mib << 20;
 	struct ap_launch al = { 0 };
+	EFI_EVENT aps_done = NULL;
 	const char *why;
 	UINTN bsp, ncpu;
 
@@ -186,11 +191,16 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 	if (ncpu > 1 && (EFI_ERROR(uefi_call_wrapper(mp->StartupAllAPs, 7, mp, ap_check, FALSE,
 						      NULL, 0, &al, NULL)) || al.failures))
 		return "an application processor cannot enter VMX operation";
+	/* Made now: once the boot CPU runs under hvmetal, the APs must start. */
+	if (ncpu > 1 && EFI_ERROR(uefi_call_wrapper(BS->CreateEvent, 5, 0, 0, NULL, NULL, &aps_done)))
+		return "cannot create the event the application processors' launch needs";
 	/* Runtime-services code: executable now, and an OS booted later keeps out of it. */
 	if (EFI_ERROR(uefi_call_wrapper(BS->AllocatePages, 4, AllocateAnyPages,
 					EfiRuntimeServicesCode, (image_size + pool_size) >> 12,
-					&region)))
-		return "cannot reserve memory for hvmetal's region";
+					&region))) {
+		why = "cannot reserve memory for hvmetal's region";
+		goto close;
+	}
 	bi.region_base = region;
 	bi.region_size = image_size + pool_size;
 	bi.image_base = region;
@@ -222,11 +232,14 @@ static const char *launch(EFI_LOADED_IMAGE *li, const struct hv_config *cfg, UIN
 	}
 	*launched = 1;
 	if (ncpu > 1)
-		*launched = 1 + launch_aps(&al, ncpu - 1);
+		*launched = 1 + launch_aps(&al, ncpu - 1, aps_done);
 	return NULL;
 free:
 	/* Nothing runs from the region yet: hand it back. */
 	uefi_call_wrapper(BS->FreePages, 2, region, (image_size + pool_size) >> 12);
+close:
+	if (aps_done)
+		uefi_call_wrapper(BS->CloseEvent, 1, aps_done);
 	return why;
 }
 

@@ -32,7 +32,8 @@
 
 static EFI_GUID mp_guid = EFI_MP_SERVICES_PROTOCOL_GUID;
 /* The NMI handler's page, from the first run to the second. */
-static EFI_GUID var_guid = { 0x3c1f5a8e, 0x51d2, 0x4b0e, { 0x9a, 0x61, 0x2f, 0x7d, 0x0b, 0x4e, 0x8c, 0x13 } };
+static EFI_GUID var_guid = { 0x3c1f5a8e, 0x51d2, 0x4b0e,
+			     { 0x9a, 0x61, 0x2f, 0x7d, 0x0b, 0x4e, 0x8c, 0x13 } };
 static CHAR16 var_name[] = L"ParkCheckNmiPage";
 
 static uint64_t rdmsr(uint32_t msr)
@@ -145,7 +146,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	uint32_t id;
 
 	InitializeLib(image, st);
-	if (EFI_ERROR(uefi_call_wrapper(RT->GetVariable, 5, var_name, &var_guid, NULL, &size, &nmi_page))) {
+	if (EFI_ERROR(uefi_call_wrapper(RT->GetVariable, 5, var_name, &var_guid, NULL, &size,
+					&nmi_page))) {
 		prepare(image);
 		log_printf("park-check: could not start hvmetal\n");
 		goto out;
