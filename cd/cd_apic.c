@@ -95,12 +95,21 @@ static bool ipi_reaches(const struct percpu *t, uint32_t icr_lo, uint32_t dest, 
 	return t->launched && ipi_dest_hits(icr_lo, dest, x2apic, &target);
 }
 
-/* The control domain sends NMIs: each target learns one is its own before it arrives. */
-static void note_nmi_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
+/*
+ * The control domain's NMI IPIs are never sent natively: each CPU under hvmetal
+ * they reach gets its NMI as pending work, with a kick (kick.h), so no NMI of
+ * its own is ever mistaken for a kick. CPUs outside hvmetal get none.
+ */
+static void send_nmi_ipi(uint32_t icr_lo, uint32_t dest, bool x2apic)
 {
 	for (uint32_t i = 0; i < hv.boot.cpu_count; i++)
 		if (ipi_reaches(&hv.cpus[i], icr_lo, dest, x2apic))
-			kick_note_cd_nmi(&hv.cpus[i]);
+			kick_cd_nmi(&hv.cpus[i]);
+}
+
+static bool is_nmi(uint32_t icr_lo)
+{
+	return ICR_DELIVERY(icr_lo) == ICR_DELIVERY_NMI;
 }
 
 /*
@@ -214,10 +223,10 @@ enum exit_action cd_exit_ept_violation(struct vmx_exit *ex)
 	} else {
 		/* Only an ICR write sends anything: read its destination then alone. */
 		dest = offset == APIC_ICR_LO ? apic[APIC_ICR_HI / 4] >> 24 : 0;
-		if (offset == APIC_ICR_LO && ICR_DELIVERY(val) == ICR_DELIVERY_NMI)
-			note_nmi_ipi(val, dest, false);
-		if (!(offset == APIC_ICR_LO && is_init_or_sipi(val)) ||
-		    virtualize_ipi(val, dest, false))
+		if (offset == APIC_ICR_LO && is_nmi(val))
+			send_nmi_ipi(val, dest, false);
+		else if (!(offset == APIC_ICR_LO && is_init_or_sipi(val)) ||
+			 virtualize_ipi(val, dest, false))
 			apic[offset / 4] = val;
 		/* The logical destination this CPU answers to, for the INITs others send. */
 		if (offset == APIC_LDR)
@@ -236,10 +245,10 @@ int cd_apic_write_icr(uint64_t val)
 	/* Checked as the CPU would, so the WRMSR below cannot fault in hvmetal. */
 	if (!(rdmsr(MSR_IA32_APIC_BASE) & APIC_BASE_X2APIC) || (val & X2APIC_ICR_RESERVED))
 		return -1;
-	if (ICR_DELIVERY(val) == ICR_DELIVERY_NMI)
-		note_nmi_ipi((uint32_t)val, (uint32_t)(val >> 32), true);
-	if (!is_init_or_sipi((uint32_t)val) ||
-	    virtualize_ipi((uint32_t)val, (uint32_t)(val >> 32), true))
+	if (is_nmi((uint32_t)val))
+		send_nmi_ipi((uint32_t)val, (uint32_t)(val >> 32), true);
+	else if (!is_init_or_sipi((uint32_t)val) ||
+		 virtualize_ipi((uint32_t)val, (uint32_t)(val >> 32), true))
 		wrmsr(MSR_X2APIC_ICR, val);
 	return 0;
 }

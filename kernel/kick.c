@@ -46,19 +46,11 @@ bool kick_send(struct percpu *t)
 	return false;
 }
 
-void kick_note_cd_nmi(struct percpu *t)
+void kick_cd_nmi(struct percpu *t)
 {
-	__atomic_add_fetch(&t->cd_nmi_gen, 1, __ATOMIC_ACQ_REL);
-}
-
-/* The control domain sent this CPU NMIs it has not seen yet. Only cpu writes *seen. */
-static bool cd_nmi_sent(struct percpu *cpu)
-{
-	uint32_t g = __atomic_load_n(&cpu->cd_nmi_gen, __ATOMIC_ACQUIRE);
-	bool sent = g != cpu->cd_nmi_seen;
-
-	cpu->cd_nmi_seen = g;
-	return sent;
+	percpu_set_pending(t, PENDING_NMI);
+	if (t != this_cpu())
+		kick_send(t);
 }
 
 /* An NMI source of the control domain's that no IPI shows: a counter overflow, SERR/IOCHK. */
@@ -77,8 +69,7 @@ static bool cd_nmi_source(void)
 bool kick_nmi_is_cds(struct percpu *cpu)
 {
 	bool kick = __atomic_exchange_n(&cpu->kick_inflight, 0, __ATOMIC_ACQ_REL);
-	bool cds = cd_nmi_sent(cpu);
 
 	/* No kick in flight: an NMI from elsewhere, the control domain's. */
-	return !kick || cds || cd_nmi_source();
+	return !kick || cd_nmi_source();
 }

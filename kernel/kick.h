@@ -5,10 +5,12 @@
  * most one kick in flight (kick_inflight, set by the sender, cleared by the NMI
  * that arrives), and a kick asked for meanwhile rides on it, since the work it
  * stands for is in request flags the target reads after the exit. The control
- * domain's own NMI IPIs are noted where hvmetal replays its ICR writes, and its
- * other sources (counter overflow, the platform's NMI reasons) are looked at
- * directly: an NMI with any of those is the control domain's even when it
- * carried a kick too.
+ * domain's own NMI IPIs are such work too: hvmetal never replays them natively
+ * but sets the target's PENDING_NMI and kicks it, so they can neither merge
+ * with a kick nor cross one. Its other sources (counter overflow, the
+ * platform's NMI reasons) are looked at directly: an NMI with any of those is
+ * the control domain's even when it carried a kick too, and one with no kick
+ * in flight is the control domain's.
  */
 #ifndef HVMETAL_KICK_H
 #define HVMETAL_KICK_H
@@ -29,8 +31,8 @@
  * never took the IPI), so callers never wait for it for ever.
  */
 bool kick_send(struct percpu *t);
-/* Marks an NMI IPI of the control domain's to t, before its ICR write is replayed. */
-void kick_note_cd_nmi(struct percpu *t);
+/* An NMI IPI of the control domain's to t: t's control domain gets it at its next entry. */
+void kick_cd_nmi(struct percpu *t);
 /* On cpu, for an NMI that just arrived: is it (also) the control domain's? */
 bool kick_nmi_is_cds(struct percpu *cpu);
 

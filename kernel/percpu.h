@@ -43,14 +43,9 @@ struct percpu {
 	uint32_t init_request;		/* 1: an INIT was sent here; set by the sender (atomics) */
 	uint32_t sipi_wait;		/* 1 while parked after INIT (atomics) */
 	uint32_t sipi_vector;		/* SIPI_VALID | vector, written by the sender */
-	/*
-	 * NMIs sent here: kick_inflight is 1 from a kick's sending to its arrival
-	 * (one kick NMI in flight at most), cd_nmi_gen counts the control domain's
-	 * NMI IPIs, bumped before they are sent; cd_nmi_seen is this CPU's own.
-	 */
+	/* 1 from a kick's sending to its NMI's arrival: one kick NMI in flight at most. */
 	uint32_t kick_inflight;
 	struct vcpu_move *vcpu_move;	/* the move asked of this CPU, NULL: none (atomics) */
-	uint32_t cd_nmi_gen, cd_nmi_seen;
 	void *cd_xsave;			/* the control domain's extended state while a guest runs */
 	/* Its values of the MSRs guests swap (vm/vcpu.h), KERNEL_GS_BASE aside: its writes exit. */
 	uint64_t cd_msr[PERCPU_SWAPPED_MSRS];

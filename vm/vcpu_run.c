@@ -241,9 +241,11 @@ static enum loop_step classify_exit(uint32_t reason, bool until,
 		/* A move asked of this CPU is served here too: the running vCPU is refused. */
 		if (__atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE) & PENDING_VCPU_MOVE)
 			vcpu_moves_serve(cpu);
-		if (!kick_nmi_is_cds(cpu))
+		/* The control domain's NMI, or a kick that brought it one (kick_cd_nmi), ends the run. */
+		if (kick_nmi_is_cds(cpu))
+			percpu_set_pending(cpu, PENDING_NMI);
+		else if (!(__atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE) & PENDING_NMI))
 			return STEP_CONTINUE;
-		percpu_set_pending(cpu, PENDING_NMI);	/* the control domain's NMI */
 		return until ? STEP_AGAIN : STEP_REPORT;
 	case VMX_REASON_IRQ:
 		return until ? STEP_AGAIN : STEP_REPORT;
@@ -282,6 +284,11 @@ static hv_return_t run_loop(struct vcpu *v, struct gpr_frame *call)
 		/* One load sees every request other CPUs and the VMM left. */
 		if (__atomic_load_n(&v->requests, __ATOMIC_ACQUIRE) && take_requests(v)) {
 			reason = VMX_REASON_IRQ;	/* hv_vcpu_interrupt */
+			break;
+		}
+		/* An NMI of the control domain's that came while in VMX root waits for no guest. */
+		if (__atomic_load_n(&cpu->pending, __ATOMIC_ACQUIRE) & PENDING_NMI) {
+			r = HVMETAL_RUN_AGAIN;
 			break;
 		}
 		stop = until ? deadline : HV_DEADLINE_FOREVER;

@@ -1536,8 +1536,7 @@ static int take_exit(struct fake_cpu *fc, uint64_t pa, struct vcpu *v, uint8_t e
 	case FE_IRQ:
 		reason = VMX_REASON_IRQ;
 		break;
-	case FE_CD_NMI:
-		kick_note_cd_nmi(&hv.cpus[current]);
+	case FE_CD_NMI:		/* the platform's, so the control domain's */
 		fc->cd_nmis++;
 		reason = VMX_REASON_EXC_NMI;
 		intr = INTR_INFO_VALID | INTR_TYPE_NMI | 2;

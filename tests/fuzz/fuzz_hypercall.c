@@ -1771,17 +1771,25 @@ static void machine_op(const struct op *o, unsigned cpu)
 			cd_regs_op(cpu, o);
 		break;
 	case M_CD_NMI: {
-		unsigned t = o->a[0].lo % fake_ncpus, k = (t + 1) % fake_ncpus;
+		unsigned t = o->a[0].lo % fake_ncpus, k = (t + 1) % fake_ncpus, s;
 
-		/* A kick from another CPU on its way too: in a guest the two NMIs merge. */
+		/* A kick from another CPU on its way too: in a guest the two NMIs meet. */
 		if ((o->a[0].hi & 1) && k != t && fake_cpus[k].mode != FC_GUEST) {
 			fake_set_current(k);
 			kick_send(&hv.cpus[t]);
 		}
-		fake_set_current(cpu);
-		kick_note_cd_nmi(&hv.cpus[t]);
+		/* The sender: the next CPU in its control domain; t itself, when it is, if a bit says so. */
+		s = t;
+		if (!(o->a[0].hi & 2) || fake_cpus[t].mode == FC_GUEST) {
+			s = (t + 1) % fake_ncpus;
+			for (unsigned n = 1; n < fake_ncpus && fake_cpus[s].mode == FC_GUEST; n++)
+				s = (s + 1) % fake_ncpus;
+		}
+		if (fake_cpus[s].mode == FC_GUEST)
+			break;	/* every CPU is in a guest: none can send */
+		fake_set_current(s);
+		kick_cd_nmi(&hv.cpus[t]);
 		fake_cpus[t].cd_nmis++;
-		fake_nmi(t);
 		if (fake_cpus[t].mode == FC_GUEST)
 			fake_guest_event(t, FE_HLT);	/* the NMI goes first */
 		break;
