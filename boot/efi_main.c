@@ -113,14 +113,15 @@ static VOID EFIAPI ap_entry(VOID *arg)
 	bool named = !EFI_ERROR(uefi_call_wrapper(al->mp->WhoAmI, 2, al->mp, &me)) &&
 		     me < HV_MAX_CPUS;
 
-	if (named && boot_launch_cpu(al->launch, me) == 0) {
+	if (!named) {
+		__atomic_add_fetch(&al->failures, 1, __ATOMIC_SEQ_CST);
+		cpu_halt_forever();
+	}
+	if (boot_launch_cpu(al->launch, me) == 0) {
 		__atomic_add_fetch(&al->launched, 1, __ATOMIC_SEQ_CST);
 		return;
 	}
-	if (named)
-		al->park(me, &al->failures);
-	__atomic_add_fetch(&al->failures, 1, __ATOMIC_SEQ_CST);
-	cpu_halt_forever();
+	al->park(me, &al->failures);	/* counts itself among the failures once there */
 }
 
 /*
@@ -138,7 +139,7 @@ static UINTN launch_aps(struct ap_launch *al, UINTN aps, EFI_EVENT done)
 		for (unsigned ms = 0; ms < 1000 && al->launched + al->failures < aps; ms++)
 			uefi_call_wrapper(BS->Stall, 1, 1000);
 	if (al->launched == aps) {
-		/* The firmware sees them all back at its next status check; a request it ends lets go of done. */
+		/* The firmware sees them back at its next status check; an ended request lets go of done. */
 		for (unsigned ms = 0; ms < 1000; ms++) {
 			if (uefi_call_wrapper(BS->CheckEvent, 1, done) != EFI_NOT_READY) {
 				uefi_call_wrapper(BS->CloseEvent, 1, done);

@@ -17,7 +17,7 @@
 
 #define IDT_LIMIT	(256 * 16 - 1)
 
-static __attribute__((noreturn, used)) void park_halt(struct percpu *cpu, volatile uint64_t *parked)
+static __attribute__((noreturn)) void park_halt(struct percpu *cpu, volatile uint64_t *parked)
 {
 	bool vmx;
 
