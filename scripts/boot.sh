@@ -34,8 +34,11 @@ EOT
 	SDL_VIDEODRIVER=dummy timeout --foreground -k 5 "$timeout_s" \
 		bochs -q -f "$work/bochsrc" -rc "$work/rc" > "$work/bochs.out" 2>&1
 	rc=$?
-	# Bochs quits through its "fatal" action on the ACPI soft power-off.
+	# Bochs quits through its "fatal" action on the ACPI soft power-off. Bochs 2.7 at
+	# times crashes on its way out after it (bash then says "Segmentation fault").
 	if grep -q "ACPI control: soft power off" "$work/bochs.log" 2>/dev/null; then
+		[ $rc -gt 128 ] && [ $rc -ne 124 ] &&
+			echo "boot: bochs died of signal $((rc - 128)) after the guest's power-off: counted as the power-off" >&2
 		rc=0
 	elif [ $rc -ne 124 ]; then
 		echo "boot: bochs exited $rc without a power-off; its last log lines:" >&2
