@@ -149,8 +149,8 @@ static UINTN launch_aps(struct ap_launch *al, UINTN aps, EFI_EVENT done)
 		}
 	}
 	if (al->failures)
-		say("hvmetal: %s", "some application processors failed to launch: parked in hvmetal, "
-		    "out of use; the firmware waits for them at ExitBootServices");
+		say("hvmetal: %s", "some application processors failed to launch: parked in hvmetal "
+		    "until a start-up IPI starts them from the INIT state");
 	if (al->launched + al->failures < aps)
 		say("hvmetal: %s", "some application processors neither launched nor parked: "
 		    "they run outside hvmetal");

@@ -300,13 +300,14 @@ void cd_init_and_wait_sipi(struct gpr_frame *gpr)
 	vmcs_write(VMCS_ENTRY_INTR_INFO, 0);
 	/* GPRs after INIT: EDX holds the processor signature, the rest are zero. */
 	*gpr = (struct gpr_frame){ .rdx = cpuid(1, 0).eax };
-	/* INIT drops pending NMIs and NMI blocking along with everything else, and resets XCR0. */
-	percpu_clear_pending(this_cpu(), PENDING_NMI);
+	/* INIT resets XCR0 along with everything else. */
 	if (host_state.cr4 & CR4_OSXSAVE)
 		xcr0_write(1);
 	this_cpu()->cd_xcr0 = 1;
 	vmcs_write(VMCS_PROC_CTLS, vmcs_read(VMCS_PROC_CTLS) & ~PROC_NMI_WINDOW);
 	vector = cd_apic_wait_sipi(this_cpu());
+	/* INIT drops pending NMIs, and wait-for-SIPI takes none: those that came meanwhile are gone. */
+	percpu_clear_pending(this_cpu(), PENDING_NMI);
 	write_real_mode_seg(VMCS_GUEST_CS_SEL, vector << 8, 0x9b);
 	vmcs_write(VMCS_GUEST_RIP, 0);
 	vmcs_write(VMCS_GUEST_ACTIVITY, ACTIVITY_ACTIVE);

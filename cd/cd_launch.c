@@ -40,6 +40,7 @@ uint64_t cd_ept_root(void)
 /* cd_entry.asm */
 extern void cd_exit_entry(void);
 extern int cd_vmlaunch(void);
+extern int cd_vmlaunch_regs(const struct gpr_frame *g);
 
 /* Builds the control domain's EPT and every CPU's VMXON region and VMCS. */
 static const char *cd_vmx_setup(const struct boot_info *bi)
@@ -299,4 +300,29 @@ undo_cr:
 	log_printf("hvmetal: cpu %u: VMX launch failed (%d)\n", cpu_index, err);
 	__atomic_add_fetch(&hv.cpus_failed, 1, __ATOMIC_SEQ_CST);
 	return err;
+}
+
+int cd_launch_from_init(struct percpu *cpu)
+{
+	struct gpr_frame gpr;
+	int err;
+
+	if (vmx_clear(cpu->vmcs_pa) != VMX_OK || vmx_ptrld(cpu->vmcs_pa) != VMX_OK)
+		return -2;
+	write_controls(0);
+	vmx_write_host_state(cpu, (uintptr_t)cd_exit_entry);
+	/* Under hvmetal from here on: INIT and start-up IPIs to it are hvmetal's to deliver. */
+	cpu->launched = 1;
+	__atomic_add_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&hv.cpus_failed, 1, __ATOMIC_SEQ_CST);
+	cd_init_and_wait_sipi(&gpr);
+	log_printf("hvmetal: cpu %u: a start-up IPI: launching from the INIT state\n", cpu->index);
+	err = cd_vmlaunch_regs(&gpr);	/* returns only when VMLAUNCH failed */
+	__atomic_add_fetch(&hv.cpus_failed, 1, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);
+	cpu->launched = 0;
+	log_printf("hvmetal: cpu %u: VMLAUNCH from the INIT state failed (%s, VM-instruction error %lu)\n",
+		   cpu->index, err == 1 ? "VMfailInvalid" : "VMfailValid",
+		   err == 2 ? vmcs_read(VMCS_INSN_ERROR) : 0);
+	return -3;
 }

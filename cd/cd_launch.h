@@ -20,9 +20,16 @@ int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip, uint64
 /*
  * On an AP whose cd_launch failed, in firmware context: it moves onto hvmetal's
  * own page tables, descriptor tables and stack, adds 1 to *parked once it is
- * there (and has said so), and halts for good (cd_park.c).
+ * there (and has said so), and never returns (cd_park.c).
  */
 __attribute__((noreturn)) void cd_park(uint32_t cpu_index, volatile uint64_t *parked);
+/*
+ * In VMX root on a parked AP: it takes its INIT state, waits for a start-up IPI
+ * and VMLAUNCHes into the control domain in real mode at the vector. Returns
+ * only when that launch failed (a negative code, logged).
+ */
+struct percpu;
+int cd_launch_from_init(struct percpu *cpu);
 
 /* The control domain's EPT: its root table, and INVEPT of it on this CPU. */
 uint64_t cd_ept_root(void);

@@ -1,11 +1,14 @@
 /*
- * Where a CPU whose launch failed spends the rest of its life (issue 9, defect 8).
+ * Where a CPU whose launch failed waits (issue 9, defect 8).
  * Left in the firmware it would run with full memory access on what the control
  * domain can rewrite (the firmware's code, stack, IDT and page tables): an NMI
  * would run whatever the control domain put behind the firmware's NMI gate. Here
  * it runs only on hvmetal's own page tables, GDT, TSS, IDT and stack, all in the
  * hidden region, with maskable interrupts off and, when VMXON works, in VMX root,
- * where INIT is blocked. An NMI goes through hvmetal's IDT and back to HLT.
+ * where INIT is blocked. An NMI goes through hvmetal's IDT and back to HLT. In
+ * VMX root it is a CPU under hvmetal waiting for a start-up IPI, as after INIT:
+ * the next one (the firmware resetting its APs, the OS starting them) launches it
+ * from the INIT state, which is what VM entry judges afresh.
  */
 #include "cd_launch.h"
 #include "kernel/cpu.h"
@@ -21,12 +24,16 @@ static __attribute__((noreturn)) void park_halt(struct percpu *cpu, volatile uin
 {
 	bool vmx;
 
-	write_cr0((read_cr0() | vmx_caps.cr0_fixed0) & vmx_caps.cr0_fixed1);
-	write_cr4((read_cr4() | vmx_caps.cr4_fixed0) & vmx_caps.cr4_fixed1);
+	/* hvmetal's own control registers, as on every VM exit. */
+	write_cr0(host_state.cr0);
+	write_cr4(host_state.cr4);
 	vmx = vmx_on(cpu->vmxon_pa) == VMX_OK;
 	log_printf("hvmetal: cpu %u: parked in hvmetal's memory, %s\n", cpu->index,
-		   vmx ? "in VMX root (INIT blocked)" : "VMXON failed (an INIT would reach it)");
+		   vmx ? "in VMX root (INIT blocked) until a start-up IPI starts it from the INIT state" :
+			 "VMXON failed (an INIT would reach it)");
 	__atomic_add_fetch(parked, 1, __ATOMIC_SEQ_CST);
+	if (vmx)
+		cd_launch_from_init(cpu);
 	cpu_halt_forever();
 }
 

@@ -1,15 +1,15 @@
 /*
  * Test harness, not hvmetal (issue 9, defect 8): a machine where hvmetal's
  * launch on CPU 1 fails (build/hvmetal-failap.efi, HVMETAL_TEST_FAIL_CPU). That
- * CPU must sit where the control domain cannot reach it. The two ways a CPU
- * left in the firmware could be made to run the control domain's code with full
- * memory access are tried: an NMI, whose gate in each AP's own IDT points at a
- * handler of this app's, and INIT then start-up IPIs to a page of this app's
- * below 1 MiB. Neither may ever run. The app runs twice: first, before hvmetal,
- * it points the APs' NMI gates (an AP's IDT is its own, out of the control
- * domain's sight later), says where in a UEFI variable and starts hvmetal; then,
- * as hvmetal's next image, it sends the IPIs and checks, with TAP on COM1, that
- * the control domain still works, and powers off.
+ * CPU must sit where the control domain cannot reach it: an NMI, whose gate in
+ * each AP's own IDT points at a handler of this app's, must not run it (left in
+ * the firmware, the CPU would run it with full memory access). INIT and start-up
+ * IPIs to a page of this app's below 1 MiB then start it, from its INIT state,
+ * under hvmetal: the code there reads hvmetal's CPUID signature. The app runs
+ * twice: first, before hvmetal, it points the APs' NMI gates (an AP's IDT is its
+ * own, out of the control domain's sight later), says where in a UEFI variable
+ * and starts hvmetal; then, as hvmetal's next image, it sends the IPIs, checks
+ * with TAP on COM1 that the control domain still works, and powers off.
  */
 #include <efi.h>
 #include <efilib.h>
@@ -137,8 +137,9 @@ static uint32_t parked_apic_id(void)
 
 EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 {
-	/* Real mode at vector:0: mov byte [cs:MARKER], 0xa5; 1: cli; hlt; jmp 1b */
-	static const uint8_t sipi_code[] = { 0x2e, 0xc6, 0x06, MARKER & 0xff, MARKER >> 8, 0xa5,
+	/* Real mode at vector:0: mov eax, 0x40000000; cpuid; mov [cs:MARKER], ebx; 1: cli; hlt; jmp 1b */
+	static const uint8_t sipi_code[] = { 0x66, 0xb8, 0x00, 0x00, 0x00, 0x40, 0x0f, 0xa2,
+					     0x2e, 0x66, 0x89, 0x1e, MARKER & 0xff, MARKER >> 8,
 					     0xfa, 0xf4, 0xeb, 0xfc };
 	EFI_PHYSICAL_ADDRESS nmi_page = 0;
 	UINTN size = sizeof(nmi_page);
@@ -170,9 +171,11 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st)
 	send_ipi(id, ICR_SIPI | (uint32_t)((uintptr_t)sipi_page >> 12));
 	uefi_call_wrapper(BS->Stall, 1, 200);
 	send_ipi(id, ICR_SIPI | (uint32_t)((uintptr_t)sipi_page >> 12));
-	uefi_call_wrapper(BS->Stall, 1, 100000);
-	tap_ok(((volatile uint8_t *)sipi_page)[MARKER] == 0,
-	       "INIT and start-up IPIs to the parked CPU start none of the control domain's code");
+	for (unsigned ms = 0; ms < 1000 && !*(volatile uint32_t *)(sipi_page + MARKER); ms++)
+		uefi_call_wrapper(BS->Stall, 1, 1000);
+	tap_ok(*(volatile uint32_t *)(sipi_page + MARKER) == HVMETAL_CPUID_SIG_EBX,
+	       "INIT and start-up IPIs start the parked CPU under hvmetal (its CPUID EBX %x)",
+	       *(volatile uint32_t *)(sipi_page + MARKER));
 
 	tap_ok(hv_vm_create(HV_VM_DEFAULT) == HV_SUCCESS && hv_vm_destroy() == HV_SUCCESS,
 	       "the control domain still creates and destroys a VM");
