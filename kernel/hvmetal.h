@@ -15,7 +15,7 @@ struct hvmetal {
 	uint32_t features;		/* HVMETAL_FEAT_* in use */
 	uint32_t maxphyaddr;		/* CPUID.80000008H:EAX[7:0] */
 	volatile uint32_t cpus_launched;
-	uint32_t cpus_failed;		/* CPUs whose launch failed (they park: boot/) */
+	uint32_t cpus_failed;		/* CPUs whose launch failed and that wait parked (cd/cd_park.c) */
 };
 
 extern struct hvmetal hv;
