@@ -100,38 +100,14 @@ cd_exit_entry:
 ; cd_vmlaunch does, with the callee-saved registers kept.
 global cd_vmlaunch_regs
 cd_vmlaunch_regs:
-	push rbx
-	push rbp
-	push r12
-	push r13
-	push r14
-	push r15
-	mov rax, [rdi + G_RAX]
-	mov rbx, [rdi + G_RBX]
-	mov rcx, [rdi + G_RCX]
-	mov rdx, [rdi + G_RDX]
-	mov rsi, [rdi + G_RSI]
-	mov rbp, [rdi + G_RBP]
-	mov r8, [rdi + G_R8]
-	mov r9, [rdi + G_R9]
-	mov r10, [rdi + G_R10]
-	mov r11, [rdi + G_R11]
-	mov r12, [rdi + G_R12]
-	mov r13, [rdi + G_R13]
-	mov r14, [rdi + G_R14]
-	mov r15, [rdi + G_R15]
-	mov rdi, [rdi + G_RDI]
+	PUSH_CALLEE_SAVED
+	LOAD_GPRS_FROM_RDI
 	vmlaunch
 	mov eax, 1
 	jc .failed
 	mov eax, 2
 .failed:
-	pop r15
-	pop r14
-	pop r13
-	pop r12
-	pop rbp
-	pop rbx
+	POP_CALLEE_SAVED
 	ret
 
 ; int cd_vmlaunch(void): returns 1 on VMfailInvalid, 2 on VMfailValid; on success the

@@ -17,21 +17,7 @@ vcpu_enter:
 	mov eax, VMCS_HOST_RSP
 	vmwrite rax, rsp
 	test esi, esi			; MOVs below keep the flags
-	mov rax, [rdi + G_RAX]
-	mov rbx, [rdi + G_RBX]
-	mov rcx, [rdi + G_RCX]
-	mov rdx, [rdi + G_RDX]
-	mov rsi, [rdi + G_RSI]
-	mov rbp, [rdi + G_RBP]
-	mov r8, [rdi + G_R8]
-	mov r9, [rdi + G_R9]
-	mov r10, [rdi + G_R10]
-	mov r11, [rdi + G_R11]
-	mov r12, [rdi + G_R12]
-	mov r13, [rdi + G_R13]
-	mov r14, [rdi + G_R14]
-	mov r15, [rdi + G_R15]
-	mov rdi, [rdi + G_RDI]
+	LOAD_GPRS_FROM_RDI
 	jnz .resume
 	vmlaunch
 	jmp .failed
