@@ -102,9 +102,9 @@ static VOID EFIAPI ap_check(VOID *arg)
 
 /*
  * A CPU that passed ap_check but still failed to launch (hvmetal's own fault)
- * must not run on with full memory access: it parks in hvmetal for good
- * (cd_park), and the INIT/SIPI that could restart it never reach a CPU hvmetal
- * did not launch. One the firmware cannot even name halts here.
+ * must not run on with full memory access: it parks in hvmetal (cd_park) until
+ * a start-up IPI launches it from the INIT state; INIT and SIPI never reach a CPU
+ * natively once the launch settled. One the firmware cannot even name halts here.
  */
 static VOID EFIAPI ap_entry(VOID *arg)
 {

@@ -42,6 +42,14 @@ extern void cd_exit_entry(void);
 extern int cd_vmlaunch(void);
 extern int cd_vmlaunch_regs(const struct gpr_frame *g);
 
+/* What VMLAUNCH (cd_vmlaunch's codes: 1 VMfailInvalid, 2 VMfailValid) said on cpu. */
+static void log_vmlaunch_failed(uint32_t cpu_index, int err, const char *from)
+{
+	log_printf("hvmetal: cpu %u: VMLAUNCH%s failed (%s, VM-instruction error %lu)\n", cpu_index,
+		   from, err == 1 ? "VMfailInvalid" : "VMfailValid",
+		   err == 2 ? vmcs_read(VMCS_INSN_ERROR) : 0);
+}
+
 /* Builds the control domain's EPT and every CPU's VMXON region and VMCS. */
 static const char *cd_vmx_setup(const struct boot_info *bi)
 {
@@ -288,9 +296,7 @@ int cd_launch(uint32_t cpu_index, uint64_t guest_rsp, uint64_t guest_rip,
 	err = cd_vmlaunch();	/* returns only when VMLAUNCH failed */
 	__atomic_sub_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);
 	cpu->launched = 0;
-	log_printf("hvmetal: cpu %u: VMLAUNCH failed (%s, VM-instruction error %lu)\n",
-		   cpu_index, err == 1 ? "VMfailInvalid" : "VMfailValid",
-		   err == 2 ? vmcs_read(VMCS_INSN_ERROR) : 0);
+	log_vmlaunch_failed(cpu_index, err, "");
 	err = -3;
 off:
 	__asm__ volatile("vmxoff" ::: "cc", "memory");
@@ -321,8 +327,6 @@ int cd_launch_from_init(struct percpu *cpu)
 	__atomic_add_fetch(&hv.cpus_failed, 1, __ATOMIC_SEQ_CST);
 	__atomic_sub_fetch(&hv.cpus_launched, 1, __ATOMIC_SEQ_CST);
 	cpu->launched = 0;
-	log_printf("hvmetal: cpu %u: VMLAUNCH from the INIT state failed (%s, VM-instruction error %lu)\n",
-		   cpu->index, err == 1 ? "VMfailInvalid" : "VMfailValid",
-		   err == 2 ? vmcs_read(VMCS_INSN_ERROR) : 0);
+	log_vmlaunch_failed(cpu->index, err, " from the INIT state");
 	return -3;
 }

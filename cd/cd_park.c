@@ -5,8 +5,8 @@
  * would run whatever the control domain put behind the firmware's NMI gate. Here
  * it runs only on hvmetal's own page tables, GDT, TSS, IDT and stack, all in the
  * hidden region, with maskable interrupts off and, when VMXON works, in VMX root,
- * where INIT is blocked. An NMI goes through hvmetal's IDT and back to HLT. In
- * VMX root it is a CPU under hvmetal waiting for a start-up IPI, as after INIT:
+ * where INIT is blocked. An NMI goes through hvmetal's IDT and back to the wait.
+ * In VMX root it is a CPU under hvmetal waiting for a start-up IPI, as after INIT:
  * the next one (the firmware resetting its APs, the OS starting them) launches it
  * from the INIT state, which is what VM entry judges afresh.
  */
@@ -16,9 +16,6 @@
 #include "kernel/hvmetal.h"
 #include "kernel/log.h"
 #include "vmx/vmcs.h"
-#include "vmx/vmx_cpu.h"
-
-#define IDT_LIMIT	(256 * 16 - 1)
 
 static __attribute__((noreturn)) void park_halt(struct percpu *cpu, volatile uint64_t *parked)
 {
@@ -41,7 +38,7 @@ void cd_park(uint32_t cpu_index, volatile uint64_t *parked)
 {
 	struct percpu *cpu = &hv.cpus[cpu_index];
 	struct desc_ptr gdtr = { sizeof(cpu->gdt) - 1, (uintptr_t)cpu->gdt };
-	struct desc_ptr idtr = { IDT_LIMIT, host_state.idt_base };
+	struct desc_ptr idtr = { HOST_IDT_VECTORS * 16 - 1, host_state.idt_base };
 
 	__asm__ volatile("cli" ::: "memory");
 	/* An identity map, as the firmware's: this code and stack stay where they are. */

@@ -8,7 +8,6 @@
 #define TWO_MB		(2ull << 20)
 #define ONE_GB		(1ull << 30)
 
-#define IDT_VECTORS	256
 #define IST_NMI		1
 #define IST_DF		2
 #define IST_MC		3
@@ -48,7 +47,7 @@ static uint64_t build_page_tables(uint64_t top)
 
 static uint64_t build_idt(void)
 {
-	uint64_t *idt = pool_alloc_pages(&host_pool, IDT_VECTORS * 16 / PAGE_SIZE);
+	uint64_t *idt = pool_alloc_pages(&host_pool, HOST_IDT_VECTORS * 16 / PAGE_SIZE);
 
 	if (!idt)
 		return 0;

@@ -7,6 +7,8 @@
 #include "percpu.h"
 #include "pool.h"
 
+#define HOST_IDT_VECTORS	256	/* hvmetal's IDT: 16 bytes a gate */
+
 /* Register values the VMCS host-state area loads on every VM exit. */
 struct host_state {
 	uint64_t cr0, cr3, cr4;

@@ -85,10 +85,10 @@ ref_hide(const char *v, const char *ve, uint32_t *out)
 
 		while (v < ve && *v != ' ' && *v != '\t' && *v != '\r')
 			v++;
-		for (n = 0; n < 4; n++)
+		for (n = 0; n < sizeof(names) / sizeof(names[0]); n++)
 			if ((size_t)(v - w) == strlen(names[n]) && memcmp(w, names[n], v - w) == 0)
 				break;
-		if (n == 4)
+		if (n == sizeof(names) / sizeof(names[0]))
 			return "vmx_hide: expected vpid, ept_1g, apic_access or apicv";
 		hide |= bits[n];
 		while (v < ve && (*v == ' ' || *v == '\t' || *v == '\r'))
